@@ -1,0 +1,206 @@
+"""The ``casebook`` command: the composition root that builds the settings and wires the parts.
+
+Every command prints one clean line and exits 1 on a user's mistake; ``--json`` gives machine
+output. Options read ``CASEBOOK_*`` environment variables; a flag wins over the variable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from assistant.answers import Answer
+from assistant.settings import Settings
+from vectorstore import CasebookError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "ANONYMIZED_TELEMETRY": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def _offline() -> None:
+    """Make every library we use stay off the network and send no telemetry."""
+    for key, value in _OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def _clean_errors(func: F) -> F:
+    """Turn Casebook's errors into one line on stderr and exit code 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except CasebookError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def build_settings(**overrides: Any) -> Settings:
+    """Return settings from the environment with the given (non-None) flags on top."""
+    from pydantic import ValidationError
+
+    flags = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**flags)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise click.UsageError(
+            f"Setting {field} (CASEBOOK_{field.upper()}): {first['msg']} "
+            f"(got {first.get('input')!r})"
+        ) from None
+
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Index folder. Env: CASEBOOK_DATA_DIR. Default: data/ in the checkout.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
+@click.version_option(package_name="casebook")
+def main(verbose: int) -> None:
+    """Casebook: answers from your library of NHS mental-health improvement documents,
+    every sentence cited to the passage it came from.
+
+    \b
+    casebook ingest examples/library
+    casebook ask "How did trusts reduce out-of-area placements?"
+    casebook serve
+    """
+    _offline()
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s %(message)s")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@data_dir_option
+@click.option("--prune", is_flag=True, help="Remove documents whose files are gone.")
+@json_option
+@_clean_errors
+def ingest(paths: tuple[Path, ...], data_dir: Path | None, prune: bool, as_json: bool) -> None:
+    """Add files or folders (.md .txt .html .pdf .docx) to the library.
+
+    Unchanged files are skipped; changed files are re-read; exit code 1 if any file failed.
+
+    \b
+    casebook ingest examples/library
+    casebook ingest reports/ notes.md --prune
+    """
+    from assistant.engine import Casebook
+
+    casebook = Casebook(build_settings(data_dir=data_dir))
+    report = run_ingest(casebook, paths, prune=prune, progress=not as_json)
+    for failure in report.failed:
+        click.echo(f"Failed: {failure}", err=True)
+    click.echo(json.dumps(report.to_json()) if as_json else report.summary())
+    if report.failed:
+        sys.exit(1)
+
+
+def run_ingest(casebook: Any, paths: Sequence[Path], *, prune: bool = False, progress: bool = False) -> Any:
+    """Ingest ``paths`` into ``casebook``'s index with its settings; return the report."""
+    from ingest import ChunkingParams
+    from ingest import ingest as ingest_files
+
+    chunking = ChunkingParams(casebook.settings.chunk_tokens, casebook.settings.chunk_overlap)
+    return ingest_files(
+        list(paths), casebook.store, casebook.embedder, chunking=chunking, prune=prune, progress=progress
+    )
+
+
+@main.command()
+@click.argument("question")
+@data_dir_option
+@click.option("-k", "top_k", type=click.IntRange(1, 50), default=None, help="Passages to retrieve. Env: CASEBOOK_TOP_K.")
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    metavar="EXPR",
+    help='Only documents matching, e.g. trust="East London", year>=2017. Repeatable.',
+)
+@json_option
+@_clean_errors
+def ask(question: str, data_dir: Path | None, top_k: int | None, filters: tuple[str, ...], as_json: bool) -> None:
+    """Answer QUESTION from the library, citing each sentence.
+
+    \b
+    casebook ask "How did trusts reduce out-of-area placements?"
+    casebook ask "What changed at Oxleas?" --filter document_type="inspection report" --json
+    """
+    from assistant.engine import Casebook
+
+    casebook = Casebook(build_settings(data_dir=data_dir, top_k=top_k))
+    casebook.require_index()
+    answer = casebook.ask(question, filters=casebook.parse_filters(filters))
+    if as_json:
+        click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
+    else:
+        click.echo(format_answer(answer))
+
+
+def format_answer(answer: Answer, width: int = 100) -> str:
+    """Return an answer and its numbered sources as terminal text."""
+    lines = [textwrap.fill(answer.text, width)]
+    if answer.notice:
+        lines.insert(0, f"Note: {answer.notice}\n")
+    if answer.citations:
+        lines.append("\nSources:")
+    for c in answer.citations:
+        where = f" ({c.location})" if c.location else ""
+        lines.append(f"[{c.n}] {c.title}{where}\n    {c.source}")
+        lines.append(textwrap.indent(textwrap.fill(c.text, width - 6), "    > "))
+    return "\n".join(lines)
+
+
+@main.command()
+@data_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="CASEBOOK_HOST", help="Address to listen on. Env: CASEBOOK_HOST.")
+@click.option("--port", default=7860, show_default=True, type=int, envvar="CASEBOOK_PORT", help="Port. Env: CASEBOOK_PORT.")
+@_clean_errors
+def serve(data_dir: Path | None, host: str, port: int) -> None:
+    """Start the chat UI (and its JSON API) in the browser.
+
+    On first start with an empty index, the sample library is ingested.
+
+    \b
+    casebook serve
+    casebook serve --port 8080 --data-dir /srv/casebook
+    """
+    from assistant.engine import Casebook
+    from assistant.web import run
+
+    casebook = Casebook(build_settings(data_dir=data_dir))
+    if casebook.store.count() == 0 and casebook.settings.sample_library.is_dir():
+        click.echo(f"Empty index: ingesting the sample library {casebook.settings.sample_library}")
+        report = run_ingest(casebook, [casebook.settings.sample_library], progress=True)
+        click.echo(report.summary())
+    run(casebook, host=host, port=port)
+
+
+if __name__ == "__main__":
+    main()

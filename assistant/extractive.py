@@ -1,0 +1,143 @@
+"""The extractive answerer: an answer made only of sentences quoted from retrieved passages.
+
+No language model is involved, so nothing can be stated that a cited passage does not say. Each
+sentence of every passage is scored against the question (cosine similarity under the embedding
+model, plus the share of the question's terms it contains, plus its passage's rank); the best
+few distinct sentences are kept and put back in reading order, each followed by ``[n]``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.answers import Answer, Citation, abstain
+from vectorstore import Embedder, Passage
+
+_MIN_WORDS = 5
+_BULLET = re.compile(r"^[\s•*\-–]+")
+
+
+@dataclass(frozen=True)
+class ExtractiveParams:
+    """How many sentences an answer may quote and how far below the best one they may score."""
+
+    max_sentences: int = 4
+    relative_floor: float = 0.75
+    redundancy: float = 0.85
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    text: str
+    passage: int
+    position: int
+
+
+def split_sentences(text: str) -> list[str]:
+    """Return the sentences of ``text``; paragraph and list breaks always end a sentence."""
+    tokenizer = _punkt()
+    out: list[str] = []
+    for block in re.split(r"\n+", text):
+        block = _BULLET.sub("", block).strip()
+        if block:
+            out.extend(s.strip() for s in tokenizer.tokenize(block) if s.strip())
+    return out
+
+
+@functools.cache
+def _punkt():  # noqa: ANN202 - nltk has no public type for it
+    import llama_index.core
+    import nltk
+    from nltk.tokenize import PunktTokenizer
+
+    # llama-index ships the punkt tables; point nltk at them instead of downloading.
+    cache = os.path.join(os.path.dirname(llama_index.core.__file__), "_static", "nltk_cache")
+    if cache not in nltk.data.path:
+        nltk.data.path.append(cache)
+    return PunktTokenizer("english")
+
+
+class ExtractiveAnswerer:
+    """Builds a cited answer by quoting the passages' best sentences."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        tokenize: Callable[[Sequence[str]], list[list[str]]],
+        params: ExtractiveParams | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.tokenize = tokenize
+        self.params = params or ExtractiveParams()
+
+    def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        *,
+        search_query: str = "",
+        query_vector: np.ndarray | None = None,
+    ) -> Answer:
+        """Return the answer to ``question`` quoted from ``passages`` (best passage first)."""
+        sentences = [
+            _Sentence(text, i, j)
+            for i, passage in enumerate(passages)
+            for j, text in enumerate(split_sentences(passage.chunk.text))
+            if len(text.split()) >= _MIN_WORDS
+        ]
+        if not sentences:
+            return abstain(question, search_query)
+        query = search_query or question
+        qvec = self.embedder.embed_query(query) if query_vector is None else query_vector
+        vectors = self.embedder.embed([s.text for s in sentences])
+        scores = self._scores(query, qvec, vectors, sentences, len(passages))
+        chosen = self._select(scores, vectors)
+        chosen.sort(key=lambda i: (sentences[i].passage, sentences[i].position))
+
+        numbers: dict[int, int] = {}
+        quoted: dict[int, list[str]] = {}
+        parts = []
+        for i in chosen:
+            s = sentences[i]
+            n = numbers.setdefault(s.passage, len(numbers) + 1)
+            quoted.setdefault(s.passage, []).append(s.text)
+            parts.append(f"{s.text} [{n}]")
+        citations = tuple(
+            Citation.from_passage(n, passages[p], tuple(quoted[p])) for p, n in numbers.items()
+        )
+        return Answer(question, " ".join(parts), False, citations, query)
+
+    def _scores(
+        self,
+        query: str,
+        qvec: np.ndarray,
+        vectors: np.ndarray,
+        sentences: Sequence[_Sentence],
+        n_passages: int,
+    ) -> np.ndarray:
+        cosine = vectors @ qvec
+        terms = set(self.tokenize([query])[0])
+        tokens = self.tokenize([s.text for s in sentences])
+        coverage = np.array([len(terms & set(t)) / len(terms) if terms else 0.0 for t in tokens])
+        rank_prior = np.array([1.0 - s.passage / max(n_passages, 1) for s in sentences])
+        return 0.6 * cosine + 0.25 * coverage + 0.15 * rank_prior
+
+    def _select(self, scores: np.ndarray, vectors: np.ndarray) -> list[int]:
+        """Return the best sentences, skipping any that repeat one already chosen."""
+        p = self.params
+        order = np.argsort(-scores, kind="stable")
+        best = float(scores[order[0]])
+        chosen: list[int] = []
+        for i in order:
+            if len(chosen) == p.max_sentences or scores[i] < best * p.relative_floor:
+                break
+            if any(float(vectors[i] @ vectors[j]) >= p.redundancy for j in chosen):
+                continue
+            chosen.append(int(i))
+        return chosen

@@ -1,0 +1,67 @@
+"""Casebook's settings: one typed object, read from ``CASEBOOK_*`` variables, built by the CLI.
+
+Precedence is flag > environment variable > default. Nothing here is read at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything a Casebook run can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="CASEBOOK_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        default=_CHECKOUT / "data",
+        description="Folder holding the index (Chroma files, BM25 index, index.json, feedback).",
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset: embedded Chroma.",
+    )
+    embed_model_path: Path | None = Field(
+        default=None,
+        description="Folder of a sentence-transformers model; unset: the bundled all-MiniLM-L6-v2.",
+    )
+    chunk_tokens: int = Field(
+        default=200, ge=32, le=512, description="Chunk size in the embedding model's wordpieces."
+    )
+    chunk_overlap: int = Field(
+        default=30, ge=0, le=128, description="Wordpieces shared by neighbouring chunks."
+    )
+    top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved per question.")
+    min_similarity: float = Field(
+        default=0.36,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Abstain when no passage is at least this similar to the question (cosine). "
+            "Calibrated on eval/questions/library.yaml; see docs/retrieval.md."
+        ),
+    )
+    llm: Literal["none", "openai", "ollama"] = Field(
+        default="none",
+        description="Answer with a language model: none (extractive, default), openai, ollama.",
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="Base URL of the LLM server, e.g. http://127.0.0.1:11434."
+    )
+    llm_model: str | None = Field(default=None, description="Model name the LLM server knows.")
+    llm_api_key: str | None = Field(
+        default=None, description="API key for an OpenAI-compatible server (if it needs one)."
+    )
+    llm_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds to wait for the LLM before falling back."
+    )
+    sample_library: Path = Field(
+        default=_CHECKOUT / "examples" / "library",
+        description="Library ingested by `casebook serve` when the index is empty.",
+    )

@@ -1,0 +1,329 @@
+"""Loaders: one function per file format, each turning a file into a :class:`Document`.
+
+A loader raises :class:`DocumentError` naming the file and the reason for anything it cannot
+read (empty, corrupt, encrypted, not UTF-8, a different format under a .pdf name).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vectorstore.errors import DocumentError
+
+METADATA_KEYS = ("publisher", "date", "trust", "document_type")
+SIDECAR_SUFFIX = ".meta.yaml"
+_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_BLOCKS = ("p", "li", "td", "th", "pre", "blockquote", "dd", "dt", "figcaption", "caption")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of text under one heading path (``"Parent > Child"``) or on one PDF page."""
+
+    text: str
+    heading: str | None = None
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """One file's text in reading order, with its title and metadata."""
+
+    source: str
+    title: str
+    sections: tuple[Section, ...]
+    content_hash: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def load(path: Path) -> Document:
+    """Return the document at ``path``; raise :class:`DocumentError` when it cannot be read."""
+    reader = LOADERS.get(path.suffix.lower())
+    if reader is None:
+        raise DocumentError(
+            path, f"unsupported file type {path.suffix or '(none)'}; Casebook reads {supported()}"
+        )
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DocumentError(path, "the file is empty; add text or remove it from the folder")
+    sidecar = _read_sidecar(path)
+    digest = fingerprint(path)
+    title, sections, meta = reader(path, raw)
+    sections = tuple(s for s in sections if s.text.strip())
+    if not sections:
+        raise DocumentError(path, "no text could be extracted (a scanned PDF needs OCR first)")
+    meta = {**meta, **sidecar}
+    title = str(meta.pop("title", "") or title or _title_from_name(path))
+    return Document(str(path), title.strip(), sections, digest, _normalise(meta, path))
+
+
+def fingerprint(path: Path) -> str:
+    """Return the content hash of a file and its metadata sidecar: what decides re-ingestion."""
+    digest = hashlib.sha256(path.read_bytes())
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    if sidecar.is_file():
+        digest.update(b"\0sidecar\0" + sidecar.read_bytes())
+    return digest.hexdigest()
+
+
+def supported() -> str:
+    """Return the supported extensions as a readable list."""
+    return ", ".join(sorted(LOADERS))
+
+
+# -- formats -----------------------------------------------------------------------------------
+
+Loaded = tuple[str, list[Section], dict[str, Any]]
+
+
+def _load_text(path: Path, raw: bytes) -> Loaded:
+    text = _decode(path, raw)
+    return _title_from_text(text), [Section(text)], {}
+
+
+def _load_markdown(path: Path, raw: bytes) -> Loaded:
+    import frontmatter
+    from markdown_it import MarkdownIt
+
+    try:
+        post = frontmatter.loads(_decode(path, raw))
+    except yaml.YAMLError as exc:
+        raise DocumentError(path, f"front matter is not valid YAML ({_first_line(exc)})") from exc
+    # Raw HTML in Markdown is shown as text, never run: html=False escapes it.
+    html = MarkdownIt("commonmark", {"html": False}).render(post.content)
+    title, sections, _ = _sections_from_html(html)
+    return title, sections, dict(post.metadata)
+
+
+def _load_html(path: Path, raw: bytes) -> Loaded:
+    title, sections, meta = _sections_from_html(_decode(path, raw))
+    return title, sections, meta
+
+
+def _load_pdf(path: Path, raw: bytes) -> Loaded:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    if b"%PDF-" not in raw[:1024]:
+        raise DocumentError(path, "not a PDF (no %PDF header); is it another format renamed .pdf?")
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise DocumentError(path, "the PDF is encrypted; save an unprotected copy and ingest that")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata or {}
+    except DocumentError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise DocumentError(path, f"the PDF is corrupt or unreadable ({_first_line(exc)})") from exc
+    except Exception as exc:  # pypdf raises assorted errors on damaged files
+        if "decrypt" in str(exc).lower() or "crypt" in type(exc).__name__.lower():
+            raise DocumentError(
+                path, "the PDF is encrypted; save an unprotected copy and ingest that"
+            ) from exc
+        raise DocumentError(path, f"the PDF is corrupt or unreadable ({_first_line(exc)})") from exc
+    sections = [Section(_tidy(text), page=n) for n, text in enumerate(pages, start=1)]
+    meta: dict[str, Any] = {}
+    if info.get("/Author"):
+        meta["publisher"] = str(info["/Author"])
+    first = next((s.text for s in sections if s.text.strip()), "")
+    return str(info.get("/Title") or "") or _title_from_text(first), sections, meta
+
+
+def _load_docx(path: Path, raw: bytes) -> Loaded:
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(str(path))
+    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
+        raise DocumentError(path, f"not a readable Word document ({_first_line(exc)})") from exc
+    except Exception as exc:  # zipfile.BadZipFile and lxml errors on damaged files
+        raise DocumentError(path, f"not a readable Word document ({_first_line(exc)})") from exc
+    builder = _SectionBuilder()
+    title = ""
+    for para in document.paragraphs:
+        style = (para.style.name if para.style is not None else "") or ""
+        text = para.text.strip()
+        if not text:
+            continue
+        if style == "Title":
+            title = title or text
+        elif style.startswith("Heading"):
+            level = int(style.split()[-1]) if style.split()[-1].isdigit() else 1
+            title = title or (text if level == 1 else "")
+            builder.heading(level, text)
+        else:
+            builder.add(text)
+    for table in document.tables:
+        for row in table.rows:
+            builder.add(" | ".join(cell.text.strip() for cell in row.cells))
+    props = document.core_properties
+    meta: dict[str, Any] = {}
+    if props.author:
+        meta["publisher"] = props.author
+    return props.title or title, builder.finish(), meta
+
+
+LOADERS: dict[str, Callable[[Path, bytes], Loaded]] = {
+    ".docx": _load_docx,
+    ".htm": _load_html,
+    ".html": _load_html,
+    ".markdown": _load_markdown,
+    ".md": _load_markdown,
+    ".pdf": _load_pdf,
+    ".txt": _load_text,
+}
+
+
+# -- shared pieces -----------------------------------------------------------------------------
+
+
+class _SectionBuilder:
+    """Collects paragraphs under a heading path as headings come and go."""
+
+    def __init__(self) -> None:
+        self._path: list[tuple[int, str]] = []
+        self._paragraphs: list[str] = []
+        self._sections: list[Section] = []
+
+    def heading(self, level: int, text: str) -> None:
+        self._flush()
+        self._path = [(lvl, t) for lvl, t in self._path if lvl < level] + [(level, text)]
+
+    def add(self, text: str) -> None:
+        if text:
+            self._paragraphs.append(text)
+
+    def finish(self) -> list[Section]:
+        self._flush()
+        return self._sections
+
+    def _flush(self) -> None:
+        if self._paragraphs:
+            heading = " > ".join(t for _, t in self._path) or None
+            self._sections.append(Section("\n\n".join(self._paragraphs), heading=heading))
+        self._paragraphs = []
+
+
+def _sections_from_html(html: str) -> Loaded:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "nav", "footer", "header", "noscript", "template"]):
+        tag.decompose()
+    meta = {
+        str(tag.get("name")).lower(): str(tag.get("content")).strip()
+        for tag in soup.find_all("meta")
+        if tag.get("name") and tag.get("content")
+    }
+    builder = _SectionBuilder()
+    first_h1 = ""
+    wanted = set(_HEADINGS + _BLOCKS)
+    for element in soup.find_all(list(wanted)):
+        if any(parent.name in _BLOCKS for parent in element.parents):
+            continue  # its text is already part of the enclosing block
+        text = " ".join(element.get_text(" ", strip=True).split())
+        if element.name in _HEADINGS:
+            first_h1 = first_h1 or (text if element.name == "h1" else "")
+            builder.heading(int(element.name[1]), text)
+        else:
+            builder.add(text)
+    sections = builder.finish()
+    if not sections and soup.get_text(strip=True):
+        sections = [Section(" ".join(soup.get_text(" ", strip=True).split()))]
+    title = soup.title.get_text(strip=True) if soup.title else ""
+    return meta.pop("title", "") or title or first_h1, sections, meta
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DocumentError(
+            path,
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8 and ingest again",
+        ) from exc
+
+
+def _read_sidecar(path: Path) -> dict[str, Any]:
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    if not sidecar.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(sidecar.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise DocumentError(sidecar, f"not valid YAML ({_first_line(exc)})") from exc
+    if not isinstance(data, dict):
+        raise DocumentError(sidecar, "must be a YAML mapping such as 'trust: East London'")
+    return data
+
+
+def _normalise(meta: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """Keep the known metadata keys as strings, and derive ``year`` from ``date``."""
+    out: dict[str, Any] = {}
+    for key in METADATA_KEYS:
+        value = meta.get(key)
+        if value is None or value == "":
+            continue
+        if key == "date":
+            value = _parse_date(value, path)
+            out["year"] = int(value[:4])
+        out[key] = " ".join(str(value).split())
+    return out
+
+
+def _parse_date(value: Any, path: Path) -> str:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value).strip()
+    if re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", text):
+        return text
+    raise DocumentError(path, f"date {text!r} is not a date; write it as YYYY-MM-DD")
+
+
+def _title_from_text(text: str) -> str:
+    for line in _lines(text)[:4]:
+        candidate = line.lstrip("•*-# ").strip()
+        if len(candidate.split()) >= 4 and len(candidate) <= 150:
+            return candidate
+    return ""
+
+
+def _title_from_name(path: Path) -> str:
+    return re.sub(r"[-_]+", " ", path.stem).strip().capitalize() or path.name
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _tidy(text: str) -> str:
+    # PDF text comes with hard line breaks mid-sentence; keep paragraph breaks only.
+    paragraphs = re.split(r"\n\s*\n", text)
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def iter_files(root: Path) -> Iterator[Path]:
+    """Yield the files under ``root`` that Casebook can read, in a stable order."""
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).parts
+        if any(part.startswith(".") for part in rel) or not path.is_file():
+            continue
+        if path.suffix.lower() in LOADERS and not path.name.endswith(SIDECAR_SUFFIX):
+            yield path

@@ -1,0 +1,95 @@
+"""The BM25 side index: bm25s over the same chunks as Chroma, saved beside it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import Stemmer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BM25Params:
+    """How the index tokenises and scores; saved with it so a reload scores the same way."""
+
+    k1: float = 1.2
+    b: float = 0.75
+    stopwords: str = "en"
+    stemmer: str = "english"
+
+
+class BM25Index:
+    """Scores every chunk of the library against a query with Okapi BM25 (Lucene variant)."""
+
+    def __init__(
+        self,
+        ids: Sequence[str],
+        metadatas: Sequence[Mapping[str, Any]],
+        model: bm25s.BM25 | None,
+        params: BM25Params,
+    ) -> None:
+        self.ids = list(ids)
+        self.metadatas = list(metadatas)
+        self.params = params
+        self._model = model
+        self._stemmer = Stemmer.Stemmer(params.stemmer)
+
+    @classmethod
+    def build(
+        cls,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        metadatas: Sequence[Mapping[str, Any]],
+        params: BM25Params | None = None,
+    ) -> BM25Index:
+        """Return an index over ``texts``; ``ids`` and ``metadatas`` are kept in the same order."""
+        params = params or BM25Params()
+        index = cls(ids, metadatas, None, params)
+        if texts:
+            model = bm25s.BM25(k1=params.k1, b=params.b)
+            model.index(index.tokenize(texts), show_progress=False)
+            index._model = model
+        return index
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[str]]:
+        """Return the stemmed, stop-worded tokens of each text."""
+        return bm25s.tokenize(
+            list(texts),
+            stopwords=self.params.stopwords,
+            stemmer=self._stemmer,
+            return_ids=False,
+            show_progress=False,
+        )
+
+    def scores(self, query: str) -> np.ndarray:
+        """Return the BM25 score of every chunk for ``query``, in ``ids`` order."""
+        tokens = self.tokenize([query])[0]
+        if self._model is None or not tokens:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self._model.get_scores(tokens), dtype=np.float32)
+
+    def save(self, folder: Path) -> None:
+        """Write the index to ``folder`` (replacing what was there)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if self._model is not None:
+            self._model.save(str(folder / "model"))
+        payload = {"params": asdict(self.params), "ids": self.ids, "metadatas": self.metadatas}
+        tmp = folder / "chunks.json.tmp"
+        tmp.write_text(json.dumps(payload), encoding="utf-8")
+        tmp.replace(folder / "chunks.json")
+
+    @classmethod
+    def load(cls, folder: Path) -> BM25Index:
+        """Read an index written by :meth:`save`."""
+        payload = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
+        params = BM25Params(**payload["params"])
+        model = bm25s.BM25.load(str(folder / "model")) if payload["ids"] else None
+        return cls(payload["ids"], payload["metadatas"], model, params)

