@@ -64,8 +64,7 @@ def build_settings(**overrides: Any) -> Settings:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         raise click.UsageError(
-            f"Setting {field} (CASEBOOK_{field.upper()}): {first['msg']} "
-            f"(got {first.get('input')!r})"
+            f"Setting {field} (CASEBOOK_{field.upper()}): {first['msg']} (got {first.get('input')!r})"
         ) from None
 
 
@@ -93,6 +92,7 @@ def main(verbose: int) -> None:
     _offline()
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s %(message)s")
+    logging.getLogger("bm25s").setLevel(max(level, logging.WARNING))
 
 
 @main.command()
@@ -135,7 +135,9 @@ def run_ingest(casebook: Any, paths: Sequence[Path], *, prune: bool = False, pro
 @main.command()
 @click.argument("question")
 @data_dir_option
-@click.option("-k", "top_k", type=click.IntRange(1, 50), default=None, help="Passages to retrieve. Env: CASEBOOK_TOP_K.")
+@click.option(
+    "-k", "top_k", type=click.IntRange(1, 50), default=None, help="Passages to retrieve. Env: CASEBOOK_TOP_K."
+)
 @click.option(
     "--filter",
     "filters",
@@ -145,7 +147,9 @@ def run_ingest(casebook: Any, paths: Sequence[Path], *, prune: bool = False, pro
 )
 @json_option
 @_clean_errors
-def ask(question: str, data_dir: Path | None, top_k: int | None, filters: tuple[str, ...], as_json: bool) -> None:
+def ask(
+    question: str, data_dir: Path | None, top_k: int | None, filters: tuple[str, ...], as_json: bool
+) -> None:
     """Answer QUESTION from the library, citing each sentence.
 
     \b
@@ -179,8 +183,21 @@ def format_answer(answer: Answer, width: int = 100) -> str:
 
 @main.command()
 @data_dir_option
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="CASEBOOK_HOST", help="Address to listen on. Env: CASEBOOK_HOST.")
-@click.option("--port", default=7860, show_default=True, type=int, envvar="CASEBOOK_PORT", help="Port. Env: CASEBOOK_PORT.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="CASEBOOK_HOST",
+    help="Address to listen on. Env: CASEBOOK_HOST.",
+)
+@click.option(
+    "--port",
+    default=7860,
+    show_default=True,
+    type=int,
+    envvar="CASEBOOK_PORT",
+    help="Port. Env: CASEBOOK_PORT.",
+)
 @_clean_errors
 def serve(data_dir: Path | None, host: str, port: int) -> None:
     """Start the chat UI (and its JSON API) in the browser.

@@ -49,7 +49,7 @@ class Casebook:
 
     @functools.cached_property
     def answerer(self) -> ExtractiveAnswerer:
-        return ExtractiveAnswerer(self.embedder, self.store.bm25.tokenize)
+        return ExtractiveAnswerer(self.embedder, self.store.bm25.tokenize, self.store.bm25.idf)
 
     def parse_filters(self, expressions: Sequence[str]) -> list[Filter]:
         """Return the filters the expressions mean, resolved against the index's values."""

@@ -20,6 +20,48 @@ from assistant.answers import Answer, Citation, abstain
 from vectorstore import Embedder, Passage
 
 _MIN_WORDS = 5
+# Words that shape a question but say nothing about its subject.
+_QUESTION_WORDS = frozenset(
+    {
+        "how",
+        "did",
+        "do",
+        "does",
+        "done",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "when",
+        "where",
+        "were",
+        "was",
+        "is",
+        "are",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "has",
+        "have",
+        "had",
+        "been",
+        "any",
+        "there",
+        "their",
+        "they",
+        "them",
+        "tell",
+        "me",
+        "about",
+    }
+)
+_CONTINUES = re.compile(
+    r"^(The (trust|house|line|service|team|report|review)|This|These|It|They|Its|Their)\b"
+)
 _BULLET = re.compile(r"^[\s•*\-–]+")
 
 
@@ -30,6 +72,7 @@ class ExtractiveParams:
     max_sentences: int = 4
     relative_floor: float = 0.75
     redundancy: float = 0.85
+    continuation_floor: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -51,7 +94,7 @@ def split_sentences(text: str) -> list[str]:
 
 
 @functools.cache
-def _punkt():  # noqa: ANN202 - nltk has no public type for it
+def _punkt():
     import llama_index.core
     import nltk
     from nltk.tokenize import PunktTokenizer
@@ -63,6 +106,11 @@ def _punkt():  # noqa: ANN202 - nltk has no public type for it
     return PunktTokenizer("english")
 
 
+def _quotable(sentence: str) -> bool:
+    """Return whether a sentence can stand alone in an answer (not a heading or table cell)."""
+    return len(sentence.split()) >= _MIN_WORDS and sentence.rstrip("\"'”’)]").endswith((".", "!", "?", ":"))
+
+
 class ExtractiveAnswerer:
     """Builds a cited answer by quoting the passages' best sentences."""
 
@@ -70,10 +118,12 @@ class ExtractiveAnswerer:
         self,
         embedder: Embedder,
         tokenize: Callable[[Sequence[str]], list[list[str]]],
+        idf: Callable[[set[str]], dict[str, float]],
         params: ExtractiveParams | None = None,
     ) -> None:
         self.embedder = embedder
         self.tokenize = tokenize
+        self.idf = idf
         self.params = params or ExtractiveParams()
 
     def answer(
@@ -89,7 +139,7 @@ class ExtractiveAnswerer:
             _Sentence(text, i, j)
             for i, passage in enumerate(passages)
             for j, text in enumerate(split_sentences(passage.chunk.text))
-            if len(text.split()) >= _MIN_WORDS
+            if _quotable(text)
         ]
         if not sentences:
             return abstain(question, search_query)
@@ -98,6 +148,7 @@ class ExtractiveAnswerer:
         vectors = self.embedder.embed([s.text for s in sentences])
         scores = self._scores(query, qvec, vectors, sentences, len(passages))
         chosen = self._select(scores, vectors)
+        chosen += self._continuations(chosen, sentences, scores)
         chosen.sort(key=lambda i: (sentences[i].passage, sentences[i].position))
 
         numbers: dict[int, int] = {}
@@ -108,9 +159,7 @@ class ExtractiveAnswerer:
             n = numbers.setdefault(s.passage, len(numbers) + 1)
             quoted.setdefault(s.passage, []).append(s.text)
             parts.append(f"{s.text} [{n}]")
-        citations = tuple(
-            Citation.from_passage(n, passages[p], tuple(quoted[p])) for p, n in numbers.items()
-        )
+        citations = tuple(Citation.from_passage(n, passages[p], tuple(quoted[p])) for p, n in numbers.items())
         return Answer(question, " ".join(parts), False, citations, query)
 
     def _scores(
@@ -122,11 +171,37 @@ class ExtractiveAnswerer:
         n_passages: int,
     ) -> np.ndarray:
         cosine = vectors @ qvec
-        terms = set(self.tokenize([query])[0])
+        weights = self.idf(set(self.tokenize([query])[0]) - _QUESTION_WORDS)
+        total = sum(weights.values())
         tokens = self.tokenize([s.text for s in sentences])
-        coverage = np.array([len(terms & set(t)) / len(terms) if terms else 0.0 for t in tokens])
+        coverage = np.array(
+            [
+                sum(w for t, w in weights.items() if t in set(toks)) / total if total else 0.0
+                for toks in tokens
+            ]
+        )
         rank_prior = np.array([1.0 - s.passage / max(n_passages, 1) for s in sentences])
         return 0.6 * cosine + 0.25 * coverage + 0.15 * rank_prior
+
+    def _continuations(
+        self, chosen: list[int], sentences: Sequence[_Sentence], scores: np.ndarray
+    ) -> list[int]:
+        """Return the sentences that go on from a chosen one ("The trust...", "This..."),
+        so a quoted sentence is not cut off from what it leads to."""
+        extra: list[int] = []
+        floor = float(scores.max()) * self.params.continuation_floor
+        for i in chosen:
+            j = i + 1
+            if (
+                j < len(sentences)
+                and j not in chosen
+                and j not in extra
+                and sentences[j].passage == sentences[i].passage
+                and _CONTINUES.match(sentences[j].text)
+                and scores[j] >= floor
+            ):
+                extra.append(j)
+        return extra[: max(self.params.max_sentences + 1 - len(chosen), 0)]
 
     def _select(self, scores: np.ndarray, vectors: np.ndarray) -> list[int]:
         """Return the best sentences, skipping any that repeat one already chosen."""

@@ -312,9 +312,7 @@ def main() -> None:
         build_one(source)
         counts[source.fmt] += 1
     summary = ", ".join(f"{n} {fmt}" for fmt, n in counts.items() if n)
-    print(
-        f"Built {len(sources)} documents in {LIBRARY_DIR.relative_to(EXAMPLES_DIR.parent)} ({summary})"
-    )
+    print(f"Built {len(sources)} documents in {LIBRARY_DIR.relative_to(EXAMPLES_DIR.parent)} ({summary})")
 
 
 if __name__ == "__main__":

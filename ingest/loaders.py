@@ -309,10 +309,27 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+_LIST_ITEM = re.compile(r"^\s*(?:[-•*–]|\d+[.)])\s+")
+
+
 def _tidy(text: str) -> str:
-    # PDF text comes with hard line breaks mid-sentence; keep paragraph breaks only.
-    paragraphs = re.split(r"\n\s*\n", text)
-    return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
+    """Rejoin PDF lines broken mid-sentence, keeping paragraph breaks and list items apart."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = " ".join(line.split())
+        if not line:
+            if out and out[-1]:
+                out.append("")
+        elif not out or not out[-1] or _LIST_ITEM.match(line) or _ends_block(out[-1]):
+            out.append(line)
+        else:
+            out[-1] += " " + line
+    return "\n".join(out).strip()
+
+
+def _ends_block(previous: str) -> bool:
+    # A short line without closing punctuation is a heading or a table cell, not a wrapped line.
+    return len(previous) < 60 and not previous.endswith((".", ",", ";", ":", "-"))
 
 
 def _first_line(exc: BaseException) -> str:

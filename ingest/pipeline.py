@@ -74,8 +74,9 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[DocumentError]]:
             files.extend(iter_files(path))
         elif path.suffix.lower() not in LOADERS:
             refused.append(
-                DocumentError(path, f"unsupported file type {path.suffix or '(none)'}; "
-                              f"Casebook reads {supported()}")
+                DocumentError(
+                    path, f"unsupported file type {path.suffix or '(none)'}; Casebook reads {supported()}"
+                )
             )
         else:
             files.append(path)

@@ -32,6 +32,7 @@ __all__ = [
     "LLMError",
     "Passage",
     "Store",
+    "StoreError",
     "StoredDocument",
     "parse_filter",
 ]

@@ -76,6 +76,19 @@ class BM25Index:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self._model.get_scores(tokens), dtype=np.float32)
 
+    def idf(self, tokens: set[str]) -> dict[str, float]:
+        """Return the inverse document frequency of each token (rare words weigh more)."""
+        n = max(len(self.ids), 1)
+        if self._model is None:
+            return dict.fromkeys(tokens, 1.0)
+        vocab, indptr = self._model.vocab_dict, self._model.scores["indptr"]
+        out = {}
+        for token in tokens:
+            i = vocab.get(token)
+            df = int(indptr[i + 1] - indptr[i]) if i is not None else 0
+            out[token] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+        return out
+
     def save(self, folder: Path) -> None:
         """Write the index to ``folder`` (replacing what was there)."""
         folder.mkdir(parents=True, exist_ok=True)

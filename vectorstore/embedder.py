@@ -45,6 +45,7 @@ class Embedder:
 
         # Chunks are measured before encoding; the "longer than 256" warning is noise here.
         hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
 
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.name = DEFAULT_MODEL if model_path is None else path.name

@@ -13,7 +13,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -40,13 +40,11 @@ class IndexInfo:
     dimension: int
     chunk_tokens: int
     chunk_overlap: int
-    bm25: BM25Params = BM25Params()
+    bm25: BM25Params = field(default_factory=BM25Params)
     schema: int = SCHEMA_VERSION
 
     @classmethod
-    def describe(
-        cls, embedder: Any, *, chunk_tokens: int, chunk_overlap: int, bm25: BM25Params
-    ) -> IndexInfo:
+    def describe(cls, embedder: Any, *, chunk_tokens: int, chunk_overlap: int, bm25: BM25Params) -> IndexInfo:
         """Return the record of an index built by ``embedder`` with this chunking and BM25."""
         return cls(
             embedding_model=embedder.name,
@@ -153,9 +151,7 @@ class Store:
             return chromadb.PersistentClient(path=str(self.data_dir / "chroma"), settings=settings)
         url = urlparse(self.chroma_url)
         if url.scheme not in ("http", "https") or not url.hostname:
-            raise StoreError(
-                f"Chroma URL {self.chroma_url!r} is not a URL. Use e.g. http://127.0.0.1:8000"
-            )
+            raise StoreError(f"Chroma URL {self.chroma_url!r} is not a URL. Use e.g. http://127.0.0.1:8000")
         try:
             return chromadb.HttpClient(
                 host=url.hostname,
@@ -255,9 +251,7 @@ class Store:
 
     # -- search ------------------------------------------------------------------------------
 
-    def dense(
-        self, vector: np.ndarray, k: int, filters: Sequence[Filter] = ()
-    ) -> list[tuple[str, float]]:
+    def dense(self, vector: np.ndarray, k: int, filters: Sequence[Filter] = ()) -> list[tuple[str, float]]:
         """Return up to ``k`` (chunk id, cosine similarity) pairs, most similar first."""
         total = self.collection.count()
         if total == 0:
@@ -269,8 +263,7 @@ class Store:
             include=["distances"],
         )
         return [
-            (cid, 1.0 - float(d))
-            for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)
+            (cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)
         ]
 
     def lexical(self, query: str, k: int, filters: Sequence[Filter] = ()) -> list[tuple[str, float]]:
