@@ -1,0 +1,90 @@
+"""The web app: the Gradio chat at ``/``, a JSON API under ``/api``, documents under ``/documents``.
+
+One FastAPI app serves all three, so an intranet can put the whole of Casebook behind its own
+reverse proxy and sign-on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from assistant.engine import Casebook
+from vectorstore import CasebookError
+
+log = logging.getLogger(__name__)
+
+_MEDIA_TYPES = {
+    ".pdf": "application/pdf",
+    ".md": "text/plain; charset=utf-8",
+    ".markdown": "text/plain; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    # HTML documents are sent as text: a library file must never run script in our origin.
+    ".html": "text/plain; charset=utf-8",
+    ".htm": "text/plain; charset=utf-8",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+class AskRequest(BaseModel):
+    """Body of ``POST /api/ask``."""
+
+    question: str = Field(min_length=1, max_length=2000, description="The question to answer.")
+    filters: list[str] = Field(default_factory=list, description='e.g. ["year>=2017"]')
+    k: int | None = Field(default=None, ge=1, le=50, description="Passages to retrieve.")
+
+
+def create_app(casebook: Casebook) -> FastAPI:
+    """Return the FastAPI app serving the chat UI, the JSON API and the documents."""
+    from assistant.chat_ui import build_ui
+
+    app = FastAPI(title="Casebook", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    lock = threading.Lock()  # one question at a time through the shared model and index
+
+    @app.get("/api/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "chunks": casebook.store.count()}
+
+    @app.post("/api/ask")
+    def ask(request: AskRequest) -> dict[str, Any]:
+        try:
+            with lock:
+                filters = casebook.parse_filters(request.filters)
+                answer = casebook.ask(request.question, k=request.k, filters=filters)
+        except CasebookError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
+        return answer.to_json()
+
+    @app.get("/documents/{doc_id}")
+    def document(doc_id: str) -> FileResponse:
+        # Only files that were ingested can be served: the id is looked up, never a path.
+        chunks = casebook.store.document_chunks(doc_id) if doc_id.isalnum() else []
+        path = Path(chunks[0].source) if chunks else None
+        if path is None or not path.is_file():
+            raise HTTPException(status_code=404, detail=f"No document {doc_id} in the library")
+        media = _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        return FileResponse(
+            path,
+            media_type=media,
+            filename=path.name if media.startswith("application/vnd") else None,
+            content_disposition_type="inline",
+        )
+
+    import gradio as gr
+
+    return gr.mount_gradio_app(app, build_ui(casebook, lock), path="/")
+
+
+def run(casebook: Casebook, *, host: str, port: int) -> None:
+    """Serve the app until interrupted."""
+    import uvicorn
+
+    app = create_app(casebook)
+    print(f"Casebook is running at http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
