@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import functools
+import re
 import logging
 from collections.abc import Sequence
 
 from assistant.answers import Answer, abstain
 from assistant.extractive import ExtractiveAnswerer
+from assistant.glossary import ACRONYMS, expand_acronyms
 from assistant.retrieval import RetrievalParams, Retriever
 from assistant.settings import Settings
 from vectorstore import Embedder, Filter, IndexInfo, Store, parse_filter
 from vectorstore.bm25 import BM25Params
 
 log = logging.getLogger(__name__)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d{4}")
+_YEAR = re.compile(r"(19|20)\d{2}")
 
 
 class Casebook:
@@ -72,7 +76,12 @@ class Casebook:
         is searched and quoted against; ``question`` is what the user asked.
         """
         self.require_index()
-        query = (search_query or question).strip()
+        asked = (search_query or question).strip()
+        unknown = self.unknown_names(asked)
+        query = expand_acronyms(asked)
+        if unknown:
+            log.info("ask abstained unknown_names=%s", unknown)
+            return abstain(question, query, f"Nothing in the library mentions {', '.join(unknown)}.")
         vector = self.embedder.embed_query(query)
         passages = self.retriever.search(query, k or self.settings.top_k, filters, vector=vector)
         best = max((p.similarity for p in passages), default=0.0)
@@ -80,3 +89,20 @@ class Casebook:
         if best < self.settings.min_similarity:
             return abstain(question, query)
         return self.answerer.answer(question, passages, search_query=query, query_vector=vector)
+
+    def unknown_names(self, question: str) -> list[str]:
+        """Return the names and years in ``question`` that no passage of the library contains.
+
+        A question about a place, body or year the library never mentions ("CAMHS in Wales",
+        "in 2023") cannot be answered from it, however similar its other words are.
+        """
+        names = [
+            word
+            for i, word in enumerate(_WORD.findall(question))
+            if (i > 0 and word[0].isupper() and word.removesuffix("s").upper() not in ACRONYMS)
+            or _YEAR.fullmatch(word)
+        ]
+        bm25 = self.store.bm25
+        tokens = {name: bm25.tokenize([name])[0] for name in names}
+        frequency = bm25.document_frequency({t for toks in tokens.values() for t in toks})
+        return [name for name, toks in tokens.items() if toks and all(frequency[t] == 0 for t in toks)]

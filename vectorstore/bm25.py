@@ -76,18 +76,22 @@ class BM25Index:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self._model.get_scores(tokens), dtype=np.float32)
 
-    def idf(self, tokens: set[str]) -> dict[str, float]:
-        """Return the inverse document frequency of each token (rare words weigh more)."""
-        n = max(len(self.ids), 1)
+    def document_frequency(self, tokens: set[str]) -> dict[str, int]:
+        """Return how many chunks contain each (already tokenised) term."""
         if self._model is None:
-            return dict.fromkeys(tokens, 1.0)
+            return dict.fromkeys(tokens, 0)
         vocab, indptr = self._model.vocab_dict, self._model.scores["indptr"]
-        out = {}
-        for token in tokens:
-            i = vocab.get(token)
-            df = int(indptr[i + 1] - indptr[i]) if i is not None else 0
-            out[token] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
-        return out
+        return {
+            t: int(indptr[vocab[t] + 1] - indptr[vocab[t]]) if t in vocab else 0 for t in tokens
+        }
+
+    def idf(self, tokens: set[str]) -> dict[str, float]:
+        """Return the inverse document frequency of each term (rare words weigh more)."""
+        n = max(len(self.ids), 1)
+        return {
+            t: float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+            for t, df in self.document_frequency(tokens).items()
+        }
 
     def save(self, folder: Path) -> None:
         """Write the index to ``folder`` (replacing what was there)."""

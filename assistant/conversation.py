@@ -1,0 +1,196 @@
+"""A conversation: questions answered one after another, each follow-up read in the light of the last.
+
+A follow-up ("and what did East London do?") is turned into a standalone search query before
+retrieval: by the language model with ``prompts/condense.txt`` when there is one, otherwise by
+carrying the previous query's subject words into the new message. The query searched is kept in
+``Answer.search_query`` so the user can see it. Casebook keeps its own history, and a turn joins
+it only once its answer is complete: an abandoned stream leaves no half turn behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from assistant.answers import Answer, abstain
+from assistant.engine import Casebook
+from assistant.generative import FALLBACK_SUFFIX, GenerativeAnswerer, neutralise
+from vectorstore import Filter, LLMError, Passage
+
+if TYPE_CHECKING:
+    from llama_index.core.llms import LLM
+
+log = logging.getLogger(__name__)
+
+HISTORY_TURNS = 3
+_ANSWER_CHARS = 400
+_WORD = re.compile(r"[\w'’-]+")
+_MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+_CONNECTIVE = re.compile(r"^\W*(and|but|also|so|then|or|what about|how about|what else)\b", re.IGNORECASE)
+_REFERS_BACK = frozenset(
+    {
+        "they",
+        "them",
+        "their",
+        "it",
+        "its",
+        "that",
+        "those",
+        "these",
+        "this",
+        "there",
+        "he",
+        "she",
+        "his",
+        "her",
+    }
+)
+# Words that shape a message but name no subject: never carried from one turn to the next.
+_FUNCTION_WORDS = _REFERS_BACK | frozenset(
+    {
+        "a", "an", "the", "of", "to", "in", "on", "for", "with", "by", "at", "from", "as", "into",
+        "and", "or", "but", "so", "also", "then", "about", "else", "more", "any", "some", "other",
+        "what", "how", "why", "when", "where", "who", "whom", "whose", "which",
+        "do", "did", "does", "done", "doing", "is", "are", "was", "were", "be", "been", "being",
+        "has", "have", "had", "can", "could", "should", "would", "will", "may", "might", "must",
+        "i", "me", "my", "we", "our", "us", "you", "your", "tell", "say", "said", "please", "get", "got",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange: what the user asked and the answer they were given."""
+
+    question: str
+    answer: Answer
+
+
+def content_words(text: str) -> list[str]:
+    """Return the words of ``text`` that name its subject, in order, as written."""
+    return [w for w in _WORD.findall(text) if w.lower().strip("'’") not in _FUNCTION_WORDS]
+
+
+def is_follow_up(message: str) -> bool:
+    """Return whether ``message`` leans on an earlier turn ("and ...", "what about ...", "they")."""
+    words = [w.lower() for w in _WORD.findall(message)]
+    return (
+        bool(_CONNECTIVE.match(message)) or bool(_REFERS_BACK & set(words)) or len(content_words(message)) < 2
+    )
+
+
+def follow_up_query(message: str, previous: str) -> str:
+    """Return the search query for ``message`` asked after ``previous``.
+
+    A follow-up keeps its own subject words and takes the previous query's others; names it
+    gives (capitalised words) replace the previous query's names, so "and what did East London
+    do?" after "How did NTW improve its crisis line?" searches "East London improve crisis line".
+    """
+    if not previous.strip() or not is_follow_up(message):
+        return message
+    own = content_words(message)
+    seen = {w.lower() for w in own}
+    names = any(_is_name(w) for w in own)
+    carried = [w for w in content_words(previous) if w.lower() not in seen and not (names and _is_name(w))]
+    return " ".join(own + list(dict.fromkeys(carried))) or message
+
+
+def _is_name(word: str) -> bool:
+    return word[:1].isupper()
+
+
+class Conversation:
+    """A chat over one library: ``ask`` or ``stream`` a message, ``reset`` to start again."""
+
+    def __init__(self, casebook: Casebook, llm: LLM | None = None) -> None:
+        self.casebook = casebook
+        self.generative = GenerativeAnswerer(llm, casebook.answerer) if llm is not None else None
+        self._turns: list[Turn] = []
+
+    @property
+    def turns(self) -> tuple[Turn, ...]:
+        """Return the completed turns, oldest first."""
+        return tuple(self._turns)
+
+    def reset(self) -> None:
+        """Forget every turn: the next message starts a new conversation."""
+        self._turns.clear()
+
+    def ask(self, message: str, filters: Sequence[Filter] = ()) -> Answer:
+        """Return the answer to ``message`` read as the next turn, and record the turn."""
+        query, failure = self._query(message)
+        if self.generative is None or failure:
+            answer = self._quoted(message, query, filters, failure)
+        else:
+            passages = self._passages(query, filters)
+            answer = (
+                self.generative.answer(message, passages, search_query=query)
+                if passages
+                else abstain(message, query)
+            )
+        self._turns.append(Turn(message, answer))
+        return answer
+
+    def stream(self, message: str, filters: Sequence[Filter] = ()) -> Iterator[str | Answer]:
+        """Yield the answer's text as the model writes it (none without a model), then the Answer.
+
+        The turn is recorded just before the Answer is yielded; closing the generator earlier
+        records nothing.
+        """
+        query, failure = self._query(message)
+        if self.generative is None or failure:
+            answer = self._quoted(message, query, filters, failure)
+        elif not (passages := self._passages(query, filters)):
+            answer = abstain(message, query)
+        else:
+            for item in self.generative.stream(message, passages, search_query=query):
+                if isinstance(item, Answer):
+                    answer = item
+                else:
+                    yield item
+        self._turns.append(Turn(message, answer))
+        yield answer
+
+    def _query(self, message: str) -> tuple[str, str | None]:
+        """Return the standalone query for ``message`` and, if the model failed on it, why."""
+        last = self._turns[-1] if self._turns else None
+        previous = (last.answer.search_query or last.question) if last else ""
+        if self.generative is None or not self._turns:
+            return follow_up_query(message, previous), None
+        try:
+            return self._condense(message), None
+        except LLMError as exc:
+            return follow_up_query(message, previous), str(exc)
+
+    def _condense(self, message: str) -> str:
+        """Return the model's standalone rewrite of ``message`` (the message itself if it gives none)."""
+        assert self.generative is not None
+        lines = []
+        for turn in self._turns[-HISTORY_TURNS:]:
+            said = _MARKERS.sub("", turn.answer.text)
+            said = said if len(said) <= _ANSWER_CHARS else said[:_ANSWER_CHARS].rsplit(" ", 1)[0] + " ..."
+            lines += [f"User: {turn.question}", f"Casebook: {said}"]
+        reply = self.generative.reply("condense", history=neutralise("\n".join(lines)), message=message)
+        first = next((line for line in reply.splitlines() if line.strip()), "")
+        query = first.removeprefix("Standalone question:").strip().strip("\"'“”")
+        log.info("condensed message=%r query=%r", message, query)
+        return query or message
+
+    def _passages(self, query: str, filters: Sequence[Filter]) -> list[Passage]:
+        """Return the passages for ``query``, or none when even the best is below the threshold."""
+        casebook = self.casebook
+        casebook.require_index()
+        vector = casebook.embedder.embed_query(query)
+        passages = casebook.retriever.search(query, casebook.settings.top_k, filters, vector=vector)
+        best = max((p.similarity for p in passages), default=0.0)
+        return passages if best >= casebook.settings.min_similarity else []
+
+    def _quoted(self, message: str, query: str, filters: Sequence[Filter], failure: str | None) -> Answer:
+        """Return the extractive answer, noting the model's failure when there was one."""
+        answer = self.casebook.ask(message, filters=filters, search_query=query)
+        if failure and not answer.abstained:
+            answer = replace(answer, notice=f"{failure}{FALLBACK_SUFFIX}")
+        return answer

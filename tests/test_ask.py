@@ -1,0 +1,109 @@
+"""Answering: the right source first, cited sentences quoted from it, abstention, JSON, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from assistant import NOT_IN_LIBRARY, Casebook
+from assistant.cli import main
+from assistant.extractive import split_sentences
+from tests.conftest import make_casebook
+from vectorstore import Embedder
+
+OAP = "How did trusts reduce out-of-area placements?"
+
+
+def _sentences_with_markers(text: str) -> list[tuple[str, int]]:
+    return [(s.strip(), int(n)) for s, n in re.findall(r"(.+?) \[(\d+)\]", text)]
+
+
+def test_out_of_area_answer_cites_the_crisis_house_first(library: Casebook) -> None:
+    answer = library.ask(OAP)
+    assert not answer.abstained
+    top = answer.citations[0]
+    assert "crisis house" in top.text.lower()
+    assert "crisis house" in answer.text.lower()
+    assert Path(top.source).name in {"crisis-house-out-of-area.md", "002_ecc6c39a298a2ff4.txt"}
+
+
+def test_every_answer_sentence_is_quoted_from_its_cited_passage(library: Casebook) -> None:
+    for question in (OAP, "Which trusts went from requires improvement to good?"):
+        answer = library.ask(question)
+        pairs = _sentences_with_markers(answer.text)
+        assert pairs, answer.text
+        by_n = {c.n: c for c in answer.citations}
+        assert sorted(by_n) == list(range(1, len(by_n) + 1))
+        for sentence, n in pairs:
+            assert sentence in split_sentences(by_n[n].text), (sentence, n)
+
+
+def test_unanswerable_question_abstains(library: Casebook) -> None:
+    for question in (
+        "What are the CAMHS waiting times in Wales?",
+        "How many nurses did the trust recruit from the Philippines in 2023?",
+    ):
+        answer = library.ask(question)
+        assert answer.abstained, (question, answer.text)
+        assert answer.text == NOT_IN_LIBRARY
+        assert answer.citations == ()
+
+
+def test_seeds_alone_answer_out_of_area_from_the_seed(
+    seeds: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    from ingest import ingest
+
+    casebook = make_casebook(tmp_path / "seeds-index", embedder)
+    ingest([seeds], casebook.store, embedder)
+    answer = casebook.ask(OAP)
+    assert Path(answer.citations[0].source).name == "002_ecc6c39a298a2ff4.txt"
+    assert "Lancashire Care FT" in answer.text and "crisis house" in answer.text
+
+
+def test_ask_json_has_exactly_the_documented_shape(library_dir: Path) -> None:
+    result = CliRunner().invoke(main, ["ask", OAP, "--json", "--data-dir", str(library_dir)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"question", "answer", "abstained", "citations"}
+    assert payload["question"] == OAP and payload["abstained"] is False
+    citation = payload["citations"][0]
+    assert set(citation) == {"n", "title", "source", "page", "section", "text", "score"}
+    assert citation["n"] == 1 and Path(citation["source"]).is_file()
+    assert isinstance(citation["score"], float)
+    assert citation["page"] is None or isinstance(citation["page"], int)
+
+
+def test_pdf_citation_carries_its_page(library: Casebook) -> None:
+    answer = library.ask("Which trusts went from requires improvement to good?")
+    pdf = [c for c in answer.citations if c.source.endswith(".pdf")]
+    assert pdf and all(isinstance(c.page, int) and c.page >= 1 for c in pdf)
+
+
+def test_filters_restrict_both_retrievers(library: Casebook) -> None:
+    filters = library.parse_filters(['document_type="inspection report"'])
+    answer = library.ask(OAP, filters=filters)
+    assert all(c.metadata.get("document_type") == "inspection report" for c in answer.citations)
+    newer = library.parse_filters(["year>=2024"])
+    ranked = library.retriever.search("crisis", k=10, filters=newer)
+    assert ranked and all(p.chunk.metadata["year"] >= 2024 for p in ranked)
+
+
+def test_bad_filter_is_one_clear_line(library_dir: Path) -> None:
+    runner = CliRunner()
+    unknown = runner.invoke(main, ["ask", "x", "--filter", "colour=red", "--data-dir", str(library_dir)])
+    assert unknown.exit_code == 1
+    assert unknown.stderr.strip() == (
+        "Error: Unknown filter field 'colour'. Use one of: trust, document_type, publisher, year"
+    )
+    nothing = runner.invoke(main, ["ask", "x", "--filter", "trust=Wales", "--data-dir", str(library_dir)])
+    assert nothing.stderr.startswith("Error: No document has trust matching 'Wales'. Known values: ")
+
+
+def test_ask_without_index_says_how_to_make_one(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["ask", OAP, "--data-dir", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: No index at {tmp_path / 'none'}. Run: casebook ingest <folder>"
