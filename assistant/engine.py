@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-import re
 import logging
+import re
 from collections.abc import Sequence
 
 from assistant.answers import Answer, abstain
