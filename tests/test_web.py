@@ -1,0 +1,126 @@
+"""The web app over real HTTP: `casebook serve` in a subprocess, its page, Gradio API and JSON API."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assistant.answers import Answer, Citation
+from assistant.rendering import answer_markdown, sources_html
+
+OAP = "How did trusts reduce out-of-area placements?"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_serve(data_dir: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """Start `casebook serve` and wait until it answers; return the process and its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"casebook serve exited: {process.stdout.read()}")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    process.kill()
+    raise AssertionError("casebook serve did not start within 180 s")
+
+
+def stop(process: subprocess.Popen) -> str:
+    process.terminate()
+    try:
+        out, _ = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, _ = process.communicate()
+    return out or ""
+
+
+@pytest.fixture(scope="module")
+def server(library_dir: Path) -> Iterator[str]:
+    process, url = start_serve(library_dir)
+    yield url
+    stop(process)
+
+
+def test_page_is_served_with_the_chat(server: str) -> None:
+    page = httpx.get(server + "/", timeout=30)
+    assert page.status_code == 200
+    assert "Casebook" in page.text and "gradio" in page.text.lower()
+
+
+def test_gradio_api_returns_a_cited_answer(server: str) -> None:
+    from gradio_client import Client
+
+    result = Client(server + "/", verbose=False).predict(OAP, api_name="/ask")
+    assert result["abstained"] is False
+    assert "[1]" in result["answer"] and "crisis house" in result["answer"].lower()
+    assert "crisis house" in result["citations"][0]["text"].lower()
+
+
+def test_json_api_answers_and_rejects_bad_filters(server: str) -> None:
+    ok = httpx.post(server + "/api/ask", json={"question": OAP, "k": 3}, timeout=60)
+    assert ok.status_code == 200
+    assert ok.json()["citations"][0]["n"] == 1
+    bad = httpx.post(server + "/api/ask", json={"question": OAP, "filters": ["colour=red"]}, timeout=60)
+    assert bad.status_code == 400
+    assert bad.json()["detail"] == "Unknown filter field 'colour'. Use one of: trust, document_type, publisher, year"
+
+
+def test_cited_documents_open_and_nothing_else_does(server: str, library_dir: Path) -> None:
+    from ingest import doc_id_for
+
+    pdf = Path(__file__).resolve().parent.parent / "examples/library/driving-improvement-report.pdf"
+    response = httpx.get(f"{server}/documents/{doc_id_for(str(pdf))}", timeout=30)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content == pdf.read_bytes()
+    assert httpx.get(f"{server}/documents/0000000000000000", timeout=30).status_code == 404
+    assert httpx.get(f"{server}/documents/..%2F..%2Fetc%2Fpasswd", timeout=30).status_code == 404
+
+
+def test_serve_ingests_the_sample_library_on_first_start(tmp_path: Path) -> None:
+    sample = tmp_path / "sample"
+    sample.mkdir()
+    (sample / "crisis-cafe.md").write_text(
+        "# Evening crisis cafe\n\nThe trust opened an evening crisis cafe run with a local charity.\n"
+    )
+    process, url = start_serve(tmp_path / "data", {"CASEBOOK_SAMPLE_LIBRARY": str(sample)})
+    try:
+        assert httpx.get(url + "/api/health", timeout=10).json()["chunks"] == 1
+    finally:
+        output = stop(process)
+    assert "Empty index: ingesting the sample library" in output
+
+
+def test_document_text_is_escaped_never_run() -> None:
+    evil = 'Staff said <script>window.__xss=1</script> and <img src=x onerror="window.__xss=1"> here.'
+    citation = Citation(1, "<b>Title</b>", "/x.md", None, None, evil, 0.5, "abc", "abc:0000", {}, (evil,))
+    answer = Answer("q", f"{evil} [1]", False, (citation,))
+    for rendered in (answer_markdown(answer), sources_html(answer)):
+        assert "<script>" not in rendered and "<img" not in rendered and "<b>" not in rendered
+    assert "&lt;script&gt;" in sources_html(answer)
+    assert "<mark>" in sources_html(answer)
