@@ -81,9 +81,7 @@ class BM25Index:
         if self._model is None:
             return dict.fromkeys(tokens, 0)
         vocab, indptr = self._model.vocab_dict, self._model.scores["indptr"]
-        return {
-            t: int(indptr[vocab[t] + 1] - indptr[vocab[t]]) if t in vocab else 0 for t in tokens
-        }
+        return {t: int(indptr[vocab[t] + 1] - indptr[vocab[t]]) if t in vocab else 0 for t in tokens}
 
     def idf(self, tokens: set[str]) -> dict[str, float]:
         """Return the inverse document frequency of each term (rare words weigh more)."""

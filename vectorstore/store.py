@@ -137,9 +137,19 @@ class Store:
     @property
     def collection(self) -> Any:
         if self._collection is None:
-            self._collection = self._connect().get_or_create_collection(
-                COLLECTION, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-            )
+            client = self._connect()
+            try:
+                self._collection = client.get_or_create_collection(
+                    COLLECTION, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+                )
+            except Exception as exc:  # chromadb wraps transport failures in assorted types
+                where = self.chroma_url or str(self.data_dir / "chroma")
+                raise StoreError(
+                    f"Cannot reach the Chroma server at {where} ({_first_line(exc)}). "
+                    "Start it with: chroma run --path DIR --port N"
+                    if self.chroma_url
+                    else f"Cannot open the Chroma database at {where} ({_first_line(exc)})."
+                ) from exc
         return self._collection
 
     def _connect(self) -> Any:
@@ -161,7 +171,7 @@ class Store:
             )
         except Exception as exc:  # chromadb raises bare ValueError/ConnectError variants
             raise StoreError(
-                f"Cannot reach the Chroma server at {self.chroma_url} ({exc}). "
+                f"Cannot reach the Chroma server at {self.chroma_url} ({_first_line(exc)}). "
                 "Start it with: chroma run --path DIR --port N"
             ) from exc
 
@@ -310,6 +320,10 @@ class Store:
             for key, value in meta.items():
                 values[key].add(value)
         return {key: sorted(found) for key, found in values.items()}
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
 
 
 def _chunk_order(chunk_id: str) -> tuple[str, int]:
