@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -146,11 +146,7 @@ class Conversation:
         elif not (passages := self._passages(query, filters)):
             answer = abstain(message, query)
         else:
-            for item in self.generative.stream(message, passages, search_query=query):
-                if isinstance(item, Answer):
-                    answer = item
-                else:
-                    yield item
+            answer = yield from _relay(self.generative.stream(message, passages, search_query=query))
         self._turns.append(Turn(message, answer))
         yield answer
 
@@ -161,19 +157,19 @@ class Conversation:
         if self.generative is None or not self._turns:
             return follow_up_query(message, previous), None
         try:
-            return self._condense(message), None
+            return self._condense(self.generative, message), None
         except LLMError as exc:
             return follow_up_query(message, previous), str(exc)
 
-    def _condense(self, message: str) -> str:
+    def _condense(self, generative: GenerativeAnswerer, message: str) -> str:
         """Return the model's standalone rewrite of ``message`` (the message itself if it gives none)."""
-        assert self.generative is not None
         lines = []
         for turn in self._turns[-HISTORY_TURNS:]:
             said = _MARKERS.sub("", turn.answer.text)
             said = said if len(said) <= _ANSWER_CHARS else said[:_ANSWER_CHARS].rsplit(" ", 1)[0] + " ..."
             lines += [f"User: {turn.question}", f"Casebook: {said}"]
-        reply = self.generative.reply("condense", history=neutralise("\n".join(lines)), message=message)
+        history = neutralise("\n".join(lines))
+        reply = generative.reply("condense", history=history, message=neutralise(message))
         first = next((line for line in reply.splitlines() if line.strip()), "")
         query = first.removeprefix("Standalone question:").strip().strip("\"'“”")
         log.info("condensed message=%r query=%r", message, query)
@@ -194,3 +190,12 @@ class Conversation:
         if failure and not answer.abstained:
             answer = replace(answer, notice=f"{failure}{FALLBACK_SUFFIX}")
         return answer
+
+
+def _relay(items: Iterator[str | Answer]) -> Generator[str, None, Answer]:
+    """Yield the streamed text and return the Answer that ends the stream."""
+    for item in items:
+        if isinstance(item, Answer):
+            return item
+        yield item
+    raise LLMError("The answer stream ended without an answer")

@@ -41,8 +41,9 @@ _EXAMPLES = {
     "openai": ("http://127.0.0.1:8000/v1", "the name the server lists at /v1/models"),
     "ollama": ("http://127.0.0.1:11434", "e.g. llama3.1:8b"),
 }
-# [3], [1, 2] or [1,2]; the whitespace before it goes too when every number in it is dropped.
-_MARKER = re.compile(r"([ \t]*)\[(\d+(?:\s*,\s*\d+)*)\]")
+# A run of citation markers, "[3]", "[1, 2]", "[1][4]", with the spaces around it (so that a
+# run whose every number is dropped can take one side's spaces with it).
+_MARKERS = re.compile(r"([ \t]*)((?:\[\d+(?:\s*,\s*\d+)*\])+)([ \t]*)")
 # An opening or closing tag of the blocks the prompts quote material in.
 _TAG = re.compile(r"<(\s*/?\s*(?:passages|conversation)\b)", re.IGNORECASE)
 # How a model says the passages do not answer (the prompt asks for the first form).
@@ -105,16 +106,18 @@ def cite(reply: str, passages: Sequence[Passage]) -> tuple[str, tuple[Citation, 
     numbers: dict[int, int] = {}
 
     def renumber(match: re.Match[str]) -> str:
-        kept: list[int] = []
-        for raw in match.group(2).split(","):
+        before, group, after = match.groups()
+        kept: set[int] = set()
+        for raw in re.findall(r"\d+", group):
             i = int(raw) - 1
             if 0 <= i < len(passages):
-                n = numbers.setdefault(i, len(numbers) + 1)
-                if n not in kept:
-                    kept.append(n)
-        return match.group(1) + "".join(f"[{n}]" for n in kept) if kept else ""
+                kept.add(numbers.setdefault(i, len(numbers) + 1))
+        if kept:
+            return before + "".join(f"[{n}]" for n in sorted(kept)) + after
+        at_line_start = match.start() == 0 or reply[match.start() - 1] == "\n"
+        return "" if at_line_start else after
 
-    text = _MARKER.sub(renumber, reply).strip()
+    text = _MARKERS.sub(renumber, reply).strip()
     return text, tuple(Citation.from_passage(n, passages[i]) for i, n in numbers.items())
 
 

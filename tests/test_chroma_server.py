@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -66,5 +67,5 @@ def test_unreachable_chroma_server_is_one_line(tmp_path: Path) -> None:
 
 
 def test_bad_chroma_url_is_rejected(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="is not a URL. Use e.g. http://127.0.0.1:8000"):
+    with pytest.raises(StoreError, match=re.escape("is not a URL. Use e.g. http://127.0.0.1:8000")):
         _ = Store(tmp_path, chroma_url="localhost:8000").collection
