@@ -219,5 +219,43 @@ def serve(data_dir: Path | None, host: str, port: int) -> None:
     run(casebook, host=host, port=port)
 
 
+@main.group()
+def feedback() -> None:
+    """Ratings given to answers in the chat window."""
+
+
+@feedback.command("export")
+@data_dir_option
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the question file here (default: print it).",
+)
+@_clean_errors
+def feedback_export(data_dir: Path | None, out: Path | None) -> None:
+    """Turn rated answers into a question file that `casebook eval` can run.
+
+    Answers rated up become questions expecting the documents they cited; answers rated down
+    are listed as comments for a person to complete.
+
+    \b
+    casebook feedback export --out eval/questions/feedback.yaml
+    casebook eval eval/questions/feedback.yaml
+    """
+    from assistant.feedback import FeedbackLog
+
+    log = FeedbackLog(build_settings(data_dir=data_dir).data_dir)
+    text, written, review = log.export_questions()
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        click.echo(
+            f"{written} questions written to {out}; {review} answers rated down need a source", err=True
+        )
+
+
 if __name__ == "__main__":
     main()
