@@ -77,6 +77,24 @@ data_dir_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 
 
+def llm_options(func: F) -> F:
+    """Add the options that let a language model phrase answers (default: none, extractive)."""
+    func = click.option(
+        "--llm-model", default=None, help="Model name on that server. Env: CASEBOOK_LLM_MODEL."
+    )(func)
+    func = click.option(
+        "--llm-base-url",
+        default=None,
+        help="LLM server, e.g. http://127.0.0.1:11434. Env: CASEBOOK_LLM_BASE_URL.",
+    )(func)
+    return click.option(
+        "--llm",
+        type=click.Choice(["none", "openai", "ollama"]),
+        default=None,
+        help="Phrase answers with a language model. Env: CASEBOOK_LLM. Default: none.",
+    )(func)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
 @click.version_option(package_name="casebook")
@@ -145,10 +163,18 @@ def run_ingest(casebook: Any, paths: Sequence[Path], *, prune: bool = False, pro
     metavar="EXPR",
     help='Only documents matching, e.g. trust="East London", year>=2017. Repeatable.',
 )
+@llm_options
 @json_option
 @_clean_errors
 def ask(
-    question: str, data_dir: Path | None, top_k: int | None, filters: tuple[str, ...], as_json: bool
+    question: str,
+    data_dir: Path | None,
+    top_k: int | None,
+    filters: tuple[str, ...],
+    llm: str | None,
+    llm_base_url: str | None,
+    llm_model: str | None,
+    as_json: bool,
 ) -> None:
     """Answer QUESTION from the library, citing each sentence.
 
@@ -156,11 +182,22 @@ def ask(
     casebook ask "How did trusts reduce out-of-area placements?"
     casebook ask "What changed at Oxleas?" --filter document_type="inspection report" --json
     """
+    from assistant.conversation import Conversation
     from assistant.engine import Casebook
+    from assistant.generative import build_llm
 
-    casebook = Casebook(build_settings(data_dir=data_dir, top_k=top_k))
+    settings = build_settings(
+        data_dir=data_dir, top_k=top_k, llm=llm, llm_base_url=llm_base_url, llm_model=llm_model
+    )
+    casebook = Casebook(settings)
     casebook.require_index()
-    answer = casebook.ask(question, filters=casebook.parse_filters(filters))
+    chosen = casebook.parse_filters(filters)
+    model = build_llm(settings)
+    answer = (
+        Conversation(casebook, model).ask(question, chosen)
+        if model
+        else casebook.ask(question, filters=chosen)
+    )
     if as_json:
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
@@ -198,8 +235,16 @@ def format_answer(answer: Answer, width: int = 100) -> str:
     envvar="CASEBOOK_PORT",
     help="Port. Env: CASEBOOK_PORT.",
 )
+@llm_options
 @_clean_errors
-def serve(data_dir: Path | None, host: str, port: int) -> None:
+def serve(
+    data_dir: Path | None,
+    host: str,
+    port: int,
+    llm: str | None,
+    llm_base_url: str | None,
+    llm_model: str | None,
+) -> None:
     """Start the chat UI (and its JSON API) in the browser.
 
     On first start with an empty index, the sample library is ingested.
@@ -209,14 +254,17 @@ def serve(data_dir: Path | None, host: str, port: int) -> None:
     casebook serve --port 8080 --data-dir /srv/casebook
     """
     from assistant.engine import Casebook
+    from assistant.generative import build_llm
     from assistant.web import run
 
-    casebook = Casebook(build_settings(data_dir=data_dir))
+    settings = build_settings(data_dir=data_dir, llm=llm, llm_base_url=llm_base_url, llm_model=llm_model)
+    model = build_llm(settings)
+    casebook = Casebook(settings)
     if casebook.store.count() == 0 and casebook.settings.sample_library.is_dir():
         click.echo(f"Empty index: ingesting the sample library {casebook.settings.sample_library}")
         report = run_ingest(casebook, [casebook.settings.sample_library], progress=True)
         click.echo(report.summary())
-    run(casebook, host=host, port=port)
+    run(casebook, host=host, port=port, llm=model)
 
 
 @main.group()

@@ -176,13 +176,8 @@ class Conversation:
         return query or message
 
     def _passages(self, query: str, filters: Sequence[Filter]) -> list[Passage]:
-        """Return the passages for ``query``, or none when even the best is below the threshold."""
-        casebook = self.casebook
-        casebook.require_index()
-        vector = casebook.embedder.embed_query(query)
-        passages = casebook.retriever.search(query, casebook.settings.top_k, filters, vector=vector)
-        best = max((p.similarity for p in passages), default=0.0)
-        return passages if best >= casebook.settings.min_similarity else []
+        """Return the passages for ``query``, or none when the library lacks an answer."""
+        return self.casebook.retrieve(query, filters=filters).passages
 
     def _quoted(self, message: str, query: str, filters: Sequence[Filter], failure: str | None) -> Answer:
         """Return the extractive answer, noting the model's failure when there was one."""

@@ -6,18 +6,32 @@ import functools
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from assistant.answers import Answer, abstain
 from assistant.extractive import ExtractiveAnswerer
 from assistant.glossary import ACRONYMS, expand_acronyms
 from assistant.retrieval import RetrievalParams, Retriever
 from assistant.settings import Settings
-from vectorstore import Embedder, Filter, IndexInfo, Store, parse_filter
+from vectorstore import Embedder, Filter, IndexInfo, Passage, Store, parse_filter
 from vectorstore.bm25 import BM25Params
 
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d{4}")
 _YEAR = re.compile(r"(19|20)\d{2}")
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What a search found: the query searched (acronyms expanded), the passages, and when
+    there are none, why (``reason`` is shown to the user)."""
+
+    query: str
+    passages: list[Passage]
+    vector: np.ndarray | None
+    reason: str | None
 
 
 class Casebook:
@@ -62,6 +76,22 @@ class Casebook:
         known = self.store.facets()
         return [parse_filter(e, known) for e in expressions]
 
+    def retrieve(self, query: str, *, k: int | None = None, filters: Sequence[Filter] = ()) -> Retrieval:
+        """Return the passages for ``query``; none, with the reason, when the library lacks an answer."""
+        self.require_index()
+        unknown = self.unknown_names(query)
+        expanded = expand_acronyms(query.strip())
+        if unknown:
+            log.info("retrieve abstained unknown_names=%s", unknown)
+            return Retrieval(expanded, [], None, f"Nothing in the library mentions {', '.join(unknown)}.")
+        vector = self.embedder.embed_query(expanded)
+        passages = self.retriever.search(expanded, k or self.settings.top_k, filters, vector=vector)
+        best = max((p.similarity for p in passages), default=0.0)
+        log.info("retrieve query=%r passages=%d best_similarity=%.3f", expanded, len(passages), best)
+        if best < self.settings.min_similarity:
+            return Retrieval(expanded, [], vector, None)
+        return Retrieval(expanded, passages, vector, None)
+
     def ask(
         self,
         question: str,
@@ -75,20 +105,12 @@ class Casebook:
         ``search_query`` (e.g. a follow-up rewritten with the conversation's subject) is what
         is searched and quoted against; ``question`` is what the user asked.
         """
-        self.require_index()
-        asked = (search_query or question).strip()
-        unknown = self.unknown_names(asked)
-        query = expand_acronyms(asked)
-        if unknown:
-            log.info("ask abstained unknown_names=%s", unknown)
-            return abstain(question, query, f"Nothing in the library mentions {', '.join(unknown)}.")
-        vector = self.embedder.embed_query(query)
-        passages = self.retriever.search(query, k or self.settings.top_k, filters, vector=vector)
-        best = max((p.similarity for p in passages), default=0.0)
-        log.info("ask query=%r passages=%d best_similarity=%.3f", query, len(passages), best)
-        if best < self.settings.min_similarity:
-            return abstain(question, query)
-        return self.answerer.answer(question, passages, search_query=query, query_vector=vector)
+        found = self.retrieve(search_query or question, k=k, filters=filters)
+        if not found.passages:
+            return abstain(question, found.query, found.reason)
+        return self.answerer.answer(
+            question, found.passages, search_query=found.query, query_vector=found.vector
+        )
 
     def unknown_names(self, question: str) -> list[str]:
         """Return the names and years in ``question`` that no passage of the library contains.

@@ -34,9 +34,6 @@ NO_CITATION_NOTICE = (
     "The language model's answer cited no passage, so this answer quotes the library directly."
 )
 FALLBACK_SUFFIX = "; this answer quotes the library directly."
-# Ollama otherwise asks the server for the model's full context length (often 128k tokens) and
-# allocates it; five passages, the instructions and the answer fit in far less.
-OLLAMA_CONTEXT_WINDOW = 8192
 _EXAMPLES = {
     "openai": ("http://127.0.0.1:8000/v1", "the name the server lists at /v1/models"),
     "ollama": ("http://127.0.0.1:11434", "e.g. llama3.1:8b"),
@@ -81,7 +78,7 @@ def build_llm(settings: Settings) -> LLM | None:
         model=settings.llm_model,
         base_url=settings.llm_base_url,
         request_timeout=settings.llm_timeout,
-        context_window=OLLAMA_CONTEXT_WINDOW,
+        context_window=settings.llm_context_window,
     )
 
 
@@ -198,10 +195,11 @@ class GenerativeAnswerer:
     def _chat_messages(self, template: str, **values: str) -> list[Any]:
         from llama_index.core.llms import ChatMessage, MessageRole
 
-        return [
-            ChatMessage(role=MessageRole(role), content=text)
-            for role, text in prompts.messages(template, **values)
-        ]
+        try:
+            filled = prompts.messages(template, **values)
+        except prompts.PromptError as exc:
+            raise ConfigError(str(exc)) from exc
+        return [ChatMessage(role=MessageRole(role), content=text) for role, text in filled]
 
     def _checked(self, question: str, passages: Sequence[Passage], reply: str, query: str) -> Answer:
         text, citations = cite(reply, passages)

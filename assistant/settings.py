@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(
         default=60.0, gt=0, description="Seconds to wait for the LLM before falling back."
     )
+    llm_context_window: int = Field(
+        default=8192,
+        ge=512,
+        description=(
+            "Context window asked of an Ollama model; unset, Ollama reserves the model's full "
+            "length (often 128k tokens). Five passages and the answer fit in far less."
+        ),
+    )
     sample_library: Path = Field(
         default=_CHECKOUT / "examples" / "library",
         description="Library ingested by `casebook serve` when the index is empty.",

@@ -7,7 +7,6 @@ reverse proxy and sign-on.
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +39,11 @@ class AskRequest(BaseModel):
     k: int | None = Field(default=None, ge=1, le=50, description="Passages to retrieve.")
 
 
-def create_app(casebook: Casebook) -> FastAPI:
+def create_app(casebook: Casebook, llm: Any = None) -> FastAPI:
     """Return the FastAPI app serving the chat UI, the JSON API and the documents."""
     from assistant.chat_ui import build_ui
 
     app = FastAPI(title="Casebook", docs_url="/api/docs", openapi_url="/api/openapi.json")
-    lock = threading.Lock()  # one question at a time through the shared model and index
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
@@ -54,9 +52,8 @@ def create_app(casebook: Casebook) -> FastAPI:
     @app.post("/api/ask")
     def ask(request: AskRequest) -> dict[str, Any]:
         try:
-            with lock:
-                filters = casebook.parse_filters(request.filters)
-                answer = casebook.ask(request.question, k=request.k, filters=filters)
+            filters = casebook.parse_filters(request.filters)
+            answer = casebook.ask(request.question, k=request.k, filters=filters)
         except CasebookError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
         return answer.to_json()
@@ -78,13 +75,13 @@ def create_app(casebook: Casebook) -> FastAPI:
 
     import gradio as gr
 
-    return gr.mount_gradio_app(app, build_ui(casebook, lock), path="/")
+    return gr.mount_gradio_app(app, build_ui(casebook, llm), path="/")
 
 
-def run(casebook: Casebook, *, host: str, port: int) -> None:
+def run(casebook: Casebook, *, host: str, port: int, llm: Any = None) -> None:
     """Serve the app until interrupted."""
     import uvicorn
 
-    app = create_app(casebook)
+    app = create_app(casebook, llm)
     print(f"Casebook is running at http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

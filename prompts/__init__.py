@@ -12,11 +12,19 @@ import re
 from pathlib import Path
 from string import Template
 
-from vectorstore.errors import ConfigError
-
-__all__ = ["load", "messages", "names", "render"]
+__all__ = ["PromptError", "load", "messages", "names", "render"]
 
 _DIR = Path(__file__).resolve().parent
+
+
+class PromptError(ValueError):
+    """A template is missing, malformed, or lacks a value; the message says which and the fix.
+
+    Its own type because ``prompts`` imports no other Casebook package; callers that need a
+    ``CasebookError`` wrap it.
+    """
+
+
 _ROLE = re.compile(r"^\[(system|user|assistant)\][ \t]*\n", re.MULTILINE)
 
 
@@ -31,7 +39,7 @@ def load(name: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"No prompt {name!r} in {_DIR}; there are: {', '.join(names())}") from None
+        raise PromptError(f"No prompt {name!r} in {_DIR}; there are: {', '.join(names())}") from None
 
 
 def render(name: str, **values: str) -> str:
@@ -43,7 +51,7 @@ def messages(name: str, **values: str) -> list[tuple[str, str]]:
     """Return the (role, text) chat messages of template ``name``, filled from ``values``."""
     parts = _ROLE.split(load(name))
     if parts[0].strip() or len(parts) < 3:
-        raise ConfigError(f"Prompt {name}.txt must start with a role line: [system], [user] or [assistant]")
+        raise PromptError(f"Prompt {name}.txt must start with a role line: [system], [user] or [assistant]")
     return [
         (role, _fill(name, body.strip(), values)) for role, body in zip(parts[1::2], parts[2::2], strict=True)
     ]
@@ -54,8 +62,8 @@ def _fill(name: str, text: str, values: dict[str, str]) -> str:
         return Template(text).substitute(values)
     except KeyError as exc:
         given = ", ".join(sorted(values)) or "none"
-        raise ConfigError(f"Prompt {name}.txt needs a value for ${exc.args[0]}; given: {given}") from None
+        raise PromptError(f"Prompt {name}.txt needs a value for ${exc.args[0]}; given: {given}") from None
     except ValueError as exc:
-        raise ConfigError(
+        raise PromptError(
             f"Prompt {name}.txt has a bad placeholder ({exc}); write $$ for a dollar sign"
         ) from None

@@ -1,0 +1,160 @@
+"""Conversations: follow-ups searched with the earlier subject, history kept only for finished turns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+import prompts
+from assistant import NOT_IN_LIBRARY, Answer, Casebook, Settings
+from assistant.conversation import Conversation, follow_up_query, is_follow_up
+from assistant.generative import build_llm
+from tests.openai_stub import LLMStub, messages_of, running
+
+FIRST = "How did NTW improve its crisis line?"
+FOLLOW_UP = "and what did East London do?"
+CONDENSED = "How did East London NHS Foundation Trust improve access to its crisis line?"
+
+
+@pytest.fixture
+def openai_server() -> Iterator[LLMStub]:
+    yield from running()
+
+
+def chat_with_stub(library: Casebook, stub: LLMStub) -> Conversation:
+    llm = build_llm(Settings(llm="openai", llm_base_url=stub.url, llm_model="stub-model", llm_timeout=5))
+    return Conversation(library, llm)
+
+
+def test_follow_up_without_llm_searches_with_the_previous_subject(library):
+    chat = Conversation(library)
+    chat.ask(FIRST)
+    answer = chat.ask(FOLLOW_UP)
+
+    # The follow-up's own name replaces the earlier one (NTW); the topic words carry over.
+    assert answer.search_query == "East London improve crisis line"
+    assert not answer.abstained and "crisis" in answer.text.lower()
+    bare = library.ask(FOLLOW_UP)
+    assert bare.text != answer.text
+    assert [t.question for t in chat.turns] == [FIRST, FOLLOW_UP]
+
+
+def test_standalone_question_is_searched_as_asked(library):
+    chat = Conversation(library)
+    chat.ask(FIRST)
+    question = "How did Lancashire Care cut out-of-area placements with a crisis house?"
+    assert chat.ask(question).search_query == question
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("and what did East London do?", True),
+        ("What about the costs?", True),
+        ("How much did they save?", True),
+        ("Why?", True),
+        ("How did Lancashire Care cut out-of-area placements?", False),
+    ],
+)
+def test_follow_up_is_recognised(message, expected):
+    assert is_follow_up(message) is expected
+
+
+def test_follow_up_query_keeps_own_words_and_carries_the_rest():
+    assert follow_up_query("What about the costs?", "crisis house out-of-area placements") == (
+        "costs crisis house out-of-area placements"
+    )
+    assert follow_up_query("What about the costs?", "") == "What about the costs?"
+
+
+def test_with_llm_the_condensed_question_is_searched(library, openai_server):
+    chat = chat_with_stub(library, openai_server)
+    openai_server.reply("NTW opened its crisis line around the clock [1].")
+    chat.ask(FIRST)
+    openai_server.reply(CONDENSED)
+    openai_server.reply("East London made its crisis line easier to reach [1].")
+    answer = chat.ask(FOLLOW_UP)
+
+    assert answer.search_query == CONDENSED
+    assert answer.question == FOLLOW_UP
+    assert answer.text == "East London made its crisis line easier to reach [1]."
+    # The model is shown the earlier turn, its citation markers dropped, and the new message.
+    history = f"User: {FIRST}\nCasebook: NTW opened its crisis line around the clock."
+    (_, system), (_, user) = prompts.messages("condense", history=history, message=FOLLOW_UP)
+    assert messages_of(openai_server.requests[1]) == {"system": system, "user": user}
+    assert f"Question: {CONDENSED}" in messages_of(openai_server.requests[2])["user"]
+
+
+def test_first_message_is_not_condensed(library, openai_server):
+    chat = chat_with_stub(library, openai_server)
+    openai_server.reply("NTW opened its crisis line around the clock [1].")
+    assert chat.ask(FIRST).search_query == FIRST
+    assert len(openai_server.requests) == 1
+
+
+def test_condense_timeout_falls_back_to_quoting_without_a_second_wait(library, openai_server):
+    llm = build_llm(Settings(llm="openai", llm_base_url=openai_server.url, llm_model="m", llm_timeout=1))
+    chat = Conversation(library, llm)
+    openai_server.reply("NTW opened its crisis line around the clock [1].")
+    chat.ask(FIRST)
+    openai_server.reply(CONDENSED, delay=5)
+    answer = chat.ask(FOLLOW_UP)
+
+    notice = (
+        f"The language model at {openai_server.url} did not answer (no reply within 1s); "
+        "this answer quotes the library directly."
+    )
+    expected = library.ask(FOLLOW_UP, search_query="East London improve crisis line")
+    assert answer == replace(expected, notice=notice)
+    assert len(openai_server.requests) == 2  # the answer was not asked of a model that just failed
+
+
+def test_closed_stream_leaves_no_half_turn(library, openai_server):
+    chat = chat_with_stub(library, openai_server)
+    openai_server.reply("NTW opened its crisis line around the clock [1].")
+    chat.ask(FIRST)
+    openai_server.reply(CONDENSED)
+    pieces = ("East London ", "made its crisis line ", "easier to reach [1].")
+    openai_server.reply("".join(pieces), pieces=pieces, piece_delay=0.2)
+
+    stream = chat.stream(FOLLOW_UP)
+    assert next(stream) == "East London "
+    stream.close()  # the browser went away
+
+    assert [t.question for t in chat.turns] == [FIRST]
+
+
+def test_finished_stream_is_recorded_and_yields_the_answer_last(library, openai_server):
+    chat = chat_with_stub(library, openai_server)
+    pieces = ("NTW opened ", "its crisis line ", "around the clock [1].")
+    openai_server.reply("".join(pieces), pieces=pieces)
+    items = list(chat.stream(FIRST))
+
+    assert items[:-1] == list(pieces)
+    assert isinstance(items[-1], Answer) and items[-1].text == "".join(pieces)
+    assert chat.turns[-1].answer == items[-1]
+
+
+def test_stream_without_llm_yields_only_the_answer(library):
+    chat = Conversation(library)
+    items = list(chat.stream(FIRST))
+    assert items == [chat.turns[0].answer]
+
+
+def test_off_topic_message_abstains_before_calling_the_llm(library, openai_server):
+    chat = chat_with_stub(library, openai_server)
+    answer = chat.ask("What is the boiling point of tungsten in kelvin?")
+
+    assert answer.abstained and answer.text == NOT_IN_LIBRARY
+    assert openai_server.requests == []
+
+
+def test_reset_forgets_the_conversation(library):
+    chat = Conversation(library)
+    chat.ask(FIRST)
+    chat.reset()
+
+    assert chat.turns == ()
+    assert chat.ask(FOLLOW_UP).search_query == FOLLOW_UP
