@@ -70,7 +70,10 @@ class Citation:
         if self.page is not None:
             parts.append(f"page {self.page}")
         if self.section:
-            parts.append(self.section)
+            # The top heading is usually the title itself: leave it out of the location.
+            section = self.section.removeprefix(self.title).removeprefix(" > ").strip()
+            if section:
+                parts.append(section)
         return ", ".join(parts)
 
 

@@ -1,0 +1,176 @@
+"""The chat window in a real browser: Playwright driving Debian's Chromium against `casebook serve`.
+
+Screenshots of the main states are saved under ``test-output/screenshots/`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest import ingest
+from tests.conftest import LIBRARY, ROOT
+from tests.test_web import start_serve, stop
+from vectorstore import Embedder, Store
+
+pytestmark = pytest.mark.browser
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "test-output" / "screenshots"
+EVIL = (
+    "---\ntitle: Ward noticeboard transcript\ndocument_type: case study\n---\n\n"
+    "# Ward noticeboard transcript\n\n"
+    "The noticeboard on the rehabilitation ward displayed <script>window.__xss=1</script> in red ink. "
+    'Beside it a poster read <img src=x onerror="window.__xss=1"> about the gardening group.\n'
+)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[tuple[str, Path]]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's Chromium is not installed: run `make test`, which installs it")
+    root = tmp_path_factory.mktemp("browser")
+    library = root / "library"
+    shutil.copytree(LIBRARY, library)
+    (library / "ward-noticeboard.md").write_text(EVIL, encoding="utf-8")
+    data = root / "data"
+    assert ingest([library], Store(data), embedder).ok
+    process, url = start_serve(data)
+    yield url, data
+    stop(process)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, served):  # noqa: ANN001, ANN201 - Playwright types
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(served[0] + "/")
+    page.wait_for_selector("#cb-question textarea")
+    yield page
+    context.close()
+
+
+def ask(page, question: str, answers_before: int | None = None) -> object:  # noqa: ANN001
+    """Type a question, send it, and return the new answer bubble once its sources are shown."""
+    bots = page.locator('#cb-chat [data-testid="bot"]')
+    before = bots.count() if answers_before is None else answers_before
+    page.fill("#cb-question textarea", question)
+    page.press("#cb-question textarea", "Enter")
+    page.wait_for_function(
+        """n => {
+            const bots = document.querySelectorAll('#cb-chat [data-testid="bot"]');
+            if (bots.length <= n) return false;
+            const text = bots[n].innerText;
+            return text.includes('Sources') || text.includes('Not in the library')
+                || text.includes('could not answer');
+        }""",
+        arg=before,
+        timeout=90_000,
+    )
+    bubble = bots.nth(before)
+    return bubble
+
+
+def shot(page, name: str) -> None:  # noqa: ANN001
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_question_gets_cited_answer_with_source_cards_and_opens_the_source(page) -> None:  # noqa: ANN001
+    bubble = ask(page, "How did trusts reduce out-of-area placements?")
+    text = bubble.inner_text()
+    assert "crisis house" in text and "[1]" in text
+    card = page.locator("#cb-sources .cb-card").first
+    assert "crisis house" in card.inner_text().lower()
+    assert "crisis house" in card.locator("mark").first.inner_text().lower()
+    shot(page, "answer")
+
+    with page.expect_popup() as popup:
+        card.locator("a").first.click()
+    opened = popup.value
+    opened.wait_for_load_state()
+    assert "/documents/" in opened.url
+    assert "crisis house" in opened.content().lower()
+
+
+def test_filter_changes_the_answer(page) -> None:  # noqa: ANN001
+    question = "How did trusts reduce out-of-area placements?"
+    first = ask(page, question).inner_text()
+    page.locator("#cb-filter-document_type input").click()
+    page.get_by_role("option", name="inspection report").click()
+    page.keyboard.press("Escape")
+    second = ask(page, question).inner_text()
+    assert second != first
+    cards = page.locator("#cb-sources .cb-card")
+    assert cards.count() == 0 or "inspection report" in cards.first.inner_text()
+    shot(page, "filtered")
+
+
+def test_follow_up_uses_the_conversation(page) -> None:  # noqa: ANN001
+    ask(page, "How did NTW improve its crisis line?")
+    follow = ask(page, "and what did East London do?").inner_text()
+    assert "Searched for:" in follow and "crisis line" in follow.split("Searched for:")[1]
+    shot(page, "follow-up")
+    page.click("#cb-new")
+    page.wait_for_function("() => !document.querySelector('#cb-chat [data-testid=\"bot\"]')")
+
+
+def test_feedback_is_stored_with_the_answer(page, served) -> None:  # noqa: ANN001
+    bubble = ask(page, "Which trusts went from requires improvement to good?")
+    page.fill("#cb-comment textarea", "Exactly what I needed")
+    page.locator('#cb-chat button[aria-label="Like"]').last.click()
+    page.get_by_text("Thank you: your rating (up) was saved.").wait_for(timeout=30_000)
+    lines = (served[1] / "feedback.jsonl").read_text(encoding="utf-8").splitlines()
+    entry = json.loads(lines[-1])
+    assert entry["rating"] == "up" and entry["comment"] == "Exactly what I needed"
+    assert entry["question"] == "Which trusts went from requires improvement to good?"
+    assert entry["citations"] and entry["answer"].split(" [")[0] in bubble.inner_text()
+
+    page.click("#cb-copy")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("## Which trusts went from requires improvement to good?")
+    assert "### References" in copied
+    with page.expect_download() as download:
+        page.click("#cb-export")
+    assert Path(download.value.path()).read_text(encoding="utf-8") == copied
+    shot(page, "feedback")
+
+
+def test_document_markup_is_shown_as_text_and_never_runs(page) -> None:  # noqa: ANN001
+    bubble = ask(page, "What did the rehabilitation ward noticeboard display?")
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    sources = page.locator("#cb-sources").inner_text()
+    assert "<script>window.__xss=1</script>" in sources
+    assert "<script>" in bubble.inner_text() or "<img" in bubble.inner_text()
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    shot(page, "markup-as-text")
+
+
+def test_narrow_window_keeps_chat_and_sources_usable(browser, served) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(served[0] + "/")
+    page.wait_for_selector("#cb-question textarea")
+    ask(page, "What is the Carter review of mental health trusts looking at?")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390 + 1, f"page scrolls sideways: {width}px"
+    assert page.locator("#cb-sources .cb-card").first.is_visible()
+    shot(page, "narrow")
+    context.close()
