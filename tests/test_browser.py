@@ -57,7 +57,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, served):  # noqa: ANN001, ANN201 - Playwright types
+def page(browser, served):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = context.new_page()
@@ -67,7 +67,7 @@ def page(browser, served):  # noqa: ANN001, ANN201 - Playwright types
     context.close()
 
 
-def ask(page, question: str, answers_before: int | None = None) -> object:  # noqa: ANN001
+def ask(page, question: str, answers_before: int | None = None) -> object:
     """Type a question, send it, and return the new answer bubble once its sources are shown."""
     bots = page.locator('#cb-chat [data-testid="bot"]')
     before = bots.count() if answers_before is None else answers_before
@@ -88,12 +88,12 @@ def ask(page, question: str, answers_before: int | None = None) -> object:  # no
     return bubble
 
 
-def shot(page, name: str) -> None:  # noqa: ANN001
+def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def test_question_gets_cited_answer_with_source_cards_and_opens_the_source(page) -> None:  # noqa: ANN001
+def test_question_gets_cited_answer_with_source_cards_and_opens_the_source(page) -> None:
     bubble = ask(page, "How did trusts reduce out-of-area placements?")
     text = bubble.inner_text()
     assert "crisis house" in text and "[1]" in text
@@ -110,7 +110,7 @@ def test_question_gets_cited_answer_with_source_cards_and_opens_the_source(page)
     assert "crisis house" in opened.content().lower()
 
 
-def test_filter_changes_the_answer(page) -> None:  # noqa: ANN001
+def test_filter_changes_the_answer(page) -> None:
     question = "How did trusts reduce out-of-area placements?"
     first = ask(page, question).inner_text()
     page.locator("#cb-filter-document_type input").click()
@@ -123,7 +123,7 @@ def test_filter_changes_the_answer(page) -> None:  # noqa: ANN001
     shot(page, "filtered")
 
 
-def test_follow_up_uses_the_conversation(page) -> None:  # noqa: ANN001
+def test_follow_up_uses_the_conversation(page) -> None:
     ask(page, "How did NTW improve its crisis line?")
     follow = ask(page, "and what did East London do?").inner_text()
     assert "Searched for:" in follow and "crisis line" in follow.split("Searched for:")[1]
@@ -132,7 +132,7 @@ def test_follow_up_uses_the_conversation(page) -> None:  # noqa: ANN001
     page.wait_for_function("() => !document.querySelector('#cb-chat [data-testid=\"bot\"]')")
 
 
-def test_feedback_is_stored_with_the_answer(page, served) -> None:  # noqa: ANN001
+def test_feedback_is_stored_with_the_answer(page, served) -> None:
     bubble = ask(page, "Which trusts went from requires improvement to good?")
     page.fill("#cb-comment textarea", "Exactly what I needed")
     page.locator('#cb-chat button[aria-label="Like"]').last.click()
@@ -153,7 +153,7 @@ def test_feedback_is_stored_with_the_answer(page, served) -> None:  # noqa: ANN0
     shot(page, "feedback")
 
 
-def test_document_markup_is_shown_as_text_and_never_runs(page) -> None:  # noqa: ANN001
+def test_document_markup_is_shown_as_text_and_never_runs(page) -> None:
     bubble = ask(page, "What did the rehabilitation ward noticeboard display?")
     assert page.evaluate("typeof window.__xss") == "undefined"
     sources = page.locator("#cb-sources").inner_text()
@@ -163,7 +163,7 @@ def test_document_markup_is_shown_as_text_and_never_runs(page) -> None:  # noqa:
     shot(page, "markup-as-text")
 
 
-def test_narrow_window_keeps_chat_and_sources_usable(browser, served) -> None:  # noqa: ANN001
+def test_narrow_window_keeps_chat_and_sources_usable(browser, served) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.goto(served[0] + "/")
