@@ -87,7 +87,10 @@ def test_json_api_answers_and_rejects_bad_filters(server: str) -> None:
     assert ok.json()["citations"][0]["n"] == 1
     bad = httpx.post(server + "/api/ask", json={"question": OAP, "filters": ["colour=red"]}, timeout=60)
     assert bad.status_code == 400
-    assert bad.json()["detail"] == "Unknown filter field 'colour'. Use one of: trust, document_type, publisher, year"
+    assert (
+        bad.json()["detail"]
+        == "Unknown filter field 'colour'. Use one of: trust, document_type, publisher, year"
+    )
 
 
 def test_cited_documents_open_and_nothing_else_does(server: str, library_dir: Path) -> None:
