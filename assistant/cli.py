@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from assistant.answers import Answer
+from assistant.eval_command import eval_command
 from assistant.settings import Settings
 from vectorstore import CasebookError
 
@@ -303,6 +304,9 @@ def feedback_export(data_dir: Path | None, out: Path | None) -> None:
         click.echo(
             f"{written} questions written to {out}; {review} answers rated down need a source", err=True
         )
+
+
+main.add_command(eval_command)
 
 
 if __name__ == "__main__":
