@@ -100,9 +100,9 @@ def _methods(ctx: click.Context, param: click.Parameter, value: str) -> tuple[st
 @click.option(
     "--candidates",
     type=click.IntRange(10, 5000),
-    default=300,
+    default=100,
     show_default=True,
-    help="With --beir: passages each retriever gathers per query before documents are ranked.",
+    help="With --beir: passages each signal ranks (and z-scores) per query; as in `casebook ask`.",
 )
 def eval_command(
     questions: Path | None,
@@ -203,15 +203,13 @@ def _run_beir(
     from assistant.cli import build_settings
     from assistant.engine import Casebook
     from eval.beir import BeirResults, build_index, load_beir, run_beir
-    from ingest import ChunkingParams
 
     dataset = load_beir(folder)
     settings = build_settings(data_dir=data_dir)
     embedder = Casebook(settings).embedder
-    chunking = ChunkingParams(settings.chunk_tokens, settings.chunk_overlap)
     with tempfile.TemporaryDirectory(prefix="casebook-beir-", ignore_cleanup_errors=True) as tmp:
         index_dir = cache or Path(tmp)
-        store, seconds, cached = build_index(dataset, index_dir, embedder, chunking, progress=True)
+        store, seconds, cached = build_index(dataset, index_dir, embedder, progress=True)
         runs, latency = run_beir(dataset, store, embedder, methods, candidates=candidates, progress=True)
         chunks = store.count()
     results = BeirResults(

@@ -8,8 +8,6 @@ few distinct sentences are kept and put back in reading order, each followed by 
 
 from __future__ import annotations
 
-import functools
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ import numpy as np
 
 from assistant.answers import Answer, Citation, abstain
 from vectorstore import Embedder, Passage
+from vectorstore.sentences import split_sentences
 
 _MIN_WORDS = 5
 # Words that shape a question but say nothing about its subject.
@@ -62,7 +61,6 @@ _QUESTION_WORDS = frozenset(
 _CONTINUES = re.compile(
     r"^(The (trust|house|line|service|team|report|review)|This|These|It|They|Its|Their)\b"
 )
-_BULLET = re.compile(r"^[\s•*\-–]+")
 
 
 @dataclass(frozen=True)
@@ -80,30 +78,6 @@ class _Sentence:
     text: str
     passage: int
     position: int
-
-
-def split_sentences(text: str) -> list[str]:
-    """Return the sentences of ``text``; paragraph and list breaks always end a sentence."""
-    tokenizer = _punkt()
-    out: list[str] = []
-    for block in re.split(r"\n+", text):
-        block = _BULLET.sub("", block).strip()
-        if block:
-            out.extend(s.strip() for s in tokenizer.tokenize(block) if s.strip())
-    return out
-
-
-@functools.cache
-def _punkt():
-    import llama_index.core
-    import nltk
-    from nltk.tokenize import PunktTokenizer
-
-    # llama-index ships the punkt tables; point nltk at them instead of downloading.
-    cache = os.path.join(os.path.dirname(llama_index.core.__file__), "_static", "nltk_cache")
-    if cache not in nltk.data.path:
-        nltk.data.path.append(cache)
-    return PunktTokenizer("english")
 
 
 def _quotable(sentence: str) -> bool:
@@ -149,7 +123,11 @@ class ExtractiveAnswerer:
         scores = self._scores(query, qvec, vectors, sentences, len(passages))
         chosen = self._select(scores, vectors)
         chosen += self._continuations(chosen, sentences, scores)
-        chosen.sort(key=lambda i: (sentences[i].passage, sentences[i].position))
+        # Lead with the passage holding the best sentence; within a passage keep reading order.
+        lead = {}
+        for i in chosen:
+            lead.setdefault(sentences[i].passage, -float(scores[i]))
+        chosen.sort(key=lambda i: (lead[sentences[i].passage], sentences[i].position))
 
         numbers: dict[int, int] = {}
         quoted: dict[int, list[str]] = {}

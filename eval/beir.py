@@ -1,8 +1,9 @@
 """BEIR benchmarks: a BEIR folder indexed with Casebook's own pieces and scored with ranx.
 
-The corpus goes through the same chunking, embedder, Store and BM25 index as a library; each
-method is a :class:`Retriever` with ``RetrievalParams(method=...)``, so changes to retrieval
-show up here unchanged. A document's score is its best passage's score (max), and the top
+Each corpus row becomes one passage (title and text, as the published BEIR baselines index
+them), stored through the same embedder, sentence units, Store and BM25 indexes as a library;
+each method is a :class:`Retriever` with ``RetrievalParams(method=...)``, so changes to
+retrieval show up here unchanged. A document's score is its best passage's score, and the top
 ``top_docs`` documents are scored with ranx (trec_eval-compatible nDCG@10, Recall@100, MRR@10).
 """
 
@@ -21,9 +22,9 @@ from tqdm import tqdm
 
 from assistant.retrieval import RetrievalParams, Retriever
 from eval.metrics import percentile
-from ingest import ChunkingParams, Document, Section, chunk_document
-from vectorstore import DataError, Embedder, IndexInfo, Store
+from vectorstore import Chunk, DataError, Embedder, IndexInfo, Store
 from vectorstore.bm25 import BM25Params
+from vectorstore.indexing import embed_and_write
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,6 @@ def build_index(
     dataset: BeirDataset,
     data_dir: Path,
     embedder: Embedder,
-    chunking: ChunkingParams,
     *,
     bm25: BM25Params | None = None,
     progress: bool = False,
@@ -149,8 +149,8 @@ def build_index(
     Return the store, the seconds spent building and whether a cached index was reused.
     """
     store, bm25 = Store(data_dir), bm25 or BM25Params()
-    store.adopt(IndexInfo.describe(embedder, chunk_tokens=chunking.chunk_tokens,
-                                   chunk_overlap=chunking.chunk_overlap, bm25=bm25))  # fmt: skip
+    # chunk_tokens 0: one passage per corpus row, unsplit.
+    store.adopt(IndexInfo.describe(embedder, chunk_tokens=0, chunk_overlap=0, bm25=bm25))
     marker = Path(data_dir) / MARKER
     if marker.is_file():
         built = json.loads(marker.read_text(encoding="utf-8"))
@@ -168,11 +168,11 @@ def build_index(
             "Delete that folder or give an empty --cache folder"
         )
     started = time.perf_counter()
-    chunks = corpus_chunks(dataset, embedder, chunking, progress=progress)
+    chunks = corpus_chunks(dataset)
     bar = tqdm(total=len(chunks), desc="Encoding corpus", unit="chunk", disable=not progress)
     for start in range(0, len(chunks), _BATCH):
         batch = chunks[start : start + _BATCH]
-        store.write_document(batch, embedder.embed([c.embed_text for c in batch]))
+        embed_and_write(store, embedder, batch)
         bar.update(len(batch))
     bar.close()
     store.rebuild_bm25(bm25)
@@ -183,19 +183,13 @@ def build_index(
     return store, seconds, False
 
 
-def corpus_chunks(
-    dataset: BeirDataset, embedder: Embedder, chunking: ChunkingParams, *, progress: bool = False
-) -> list[Any]:
-    """Return the chunks of every corpus row: one document each, source and doc_id its _id."""
-    tokenize = embedder.tokenizer_fn()
-    chunks = []
-    for doc_id, title, text in tqdm(dataset.corpus, desc="Chunking corpus", unit="doc", disable=not progress):
-        if not (text.strip() or title.strip()):
-            continue
-        document = Document(doc_id, title, (Section(text if text.strip() else title),), content_hash="")
-        for chunk in chunk_document(document, chunking, tokenize):
-            chunks.append(replace(chunk, id=f"{doc_id}:{chunk.position:04d}", doc_id=doc_id))
-    return chunks
+def corpus_chunks(dataset: BeirDataset) -> list[Chunk]:
+    """Return one passage per corpus row; its source and doc_id are the row's _id."""
+    return [
+        Chunk(id=f"{doc_id}:0000", doc_id=doc_id, text=text or title, title=title, source=doc_id, position=0)
+        for doc_id, title, text in dataset.corpus
+        if text.strip() or title.strip()
+    ]
 
 
 def run_beir(
@@ -204,7 +198,7 @@ def run_beir(
     embedder: Embedder,
     methods: Sequence[str] = DEFAULT_METHODS,
     *,
-    candidates: int = 300,
+    candidates: int = 100,
     top_docs: int = 100,
     progress: bool = False,
 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float | None]]]:

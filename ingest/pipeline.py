@@ -19,6 +19,7 @@ from ingest.chunking import ChunkingParams, chunk_document
 from ingest.loaders import LOADERS, fingerprint, iter_files, load, supported
 from vectorstore import DocumentError, Embedder, IndexInfo, Store
 from vectorstore.bm25 import BM25Params
+from vectorstore.indexing import embed_and_write
 
 log = logging.getLogger(__name__)
 
@@ -117,14 +118,12 @@ def ingest(
             report.skipped.append(source)
             continue
         try:
-            document = load(path)
-            chunks = chunk_document(document, chunking, tokenize)
-            vectors = embedder.embed([c.embed_text for c in chunks])
+            chunks = chunk_document(load(path), chunking, tokenize)
         except DocumentError as exc:
             report.failed.append(exc)
             log.warning("ingest failed path=%s reason=%s", exc.path, exc.reason)
             continue
-        store.write_document(chunks, vectors, replaces=previous)
+        embed_and_write(store, embedder, chunks, replaces=previous)
         (report.updated if previous else report.added).append(source)
         report.chunks_written += len(chunks)
 

@@ -16,7 +16,6 @@ from eval.metrics import METRICS
 from eval.questions import Question, load_questions
 from eval.report import write_results
 from eval.runner import document_key, run_eval, score
-from ingest import ChunkingParams
 from tests.conftest import ROOT, SEEDS
 from vectorstore import Chunk, DataError, Embedder, Passage
 
@@ -193,8 +192,9 @@ def test_run_over_the_library_ranks_the_crisis_house_and_abstains(library: Caseb
 
     oap, crisis_line, unanswerable = results.rows
     if SEEDS.is_dir():
-        assert oap.ranking[:2] == (SEED, "crisis-house-out-of-area.md")
-        assert crisis_line.ranking[:2] == (SEED, "crisis-line-bed-costs.html")
+        # The seed article is where the library documents' facts come from: both rank on top.
+        assert set(oap.ranking[:2]) == {SEED, "crisis-house-out-of-area.md"}
+        assert set(crisis_line.ranking[:2]) == {SEED, "crisis-line-bed-costs.html"}
     else:
         assert oap.ranking[0] == "crisis-house-out-of-area.md"
         assert crisis_line.ranking[0] == "crisis-line-bed-costs.html"
@@ -317,15 +317,15 @@ def test_beir_scores_each_method_with_ranx(tmp_path: Path) -> None:
 def test_beir_cache_is_reused_and_refuses_another_corpus(tmp_path: Path, embedder: Embedder) -> None:
     dataset = load_beir(_beir(tmp_path / "tiny"))
     cache = tmp_path / "cache"
-    _, _, cached = build_index(dataset, cache, embedder, ChunkingParams())
-    store, seconds, cached_again = build_index(dataset, cache, embedder, ChunkingParams())
+    _, _, cached = build_index(dataset, cache, embedder)
+    store, seconds, cached_again = build_index(dataset, cache, embedder)
     assert (cached, cached_again, seconds, store.count()) == (False, True, 0.0, 8)
 
     other = tmp_path / "other"
     _beir(other)
     (other / "corpus.jsonl").write_text(json.dumps({"_id": "x", "text": "Other."}) + "\n", encoding="utf-8")
     with pytest.raises(DataError) as caught:
-        build_index(load_beir(other), cache, embedder, ChunkingParams())
+        build_index(load_beir(other), cache, embedder)
     assert str(caught.value) == (
         f"{cache} holds the index of another corpus (tiny). Delete that folder or give another --cache folder"
     )

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 class BM25Params:
     """How the index tokenises and scores; saved with it so a reload scores the same way."""
 
-    k1: float = 1.2
+    k1: float = 1.5
     b: float = 0.75
     stopwords: str = "en"
     stemmer: str = "english"

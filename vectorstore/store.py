@@ -5,6 +5,10 @@ Layout of a data directory::
     index.json   the embedding model, dimension and chunking that built the index
     chroma/      Chroma's files (absent when a Chroma server holds the vectors)
     bm25/        the BM25 side index, rebuilt from Chroma after every change
+    bm25_windows/  BM25 over three-sentence windows of each chunk (its best part)
+
+Chroma holds two collections: ``casebook`` (one vector per chunk) and ``casebook_sentences``
+(one vector per sentence of a chunk, for the chunk's best-part score).
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ from vectorstore.bm25 import BM25Index, BM25Params
 from vectorstore.errors import IndexMismatchError, IndexMissingError, StoreError
 from vectorstore.filters import Filter, matches_all, to_where
 from vectorstore.records import FILTER_FIELDS, Chunk, StoredDocument
+from vectorstore.sentences import SentenceUnit, windows
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 COLLECTION = "casebook"
+SENTENCES = "casebook_sentences"
 _GET_BATCH = 2000
 
 
@@ -77,7 +83,9 @@ class Store:
         self.data_dir = Path(data_dir)
         self.chroma_url = chroma_url
         self._collection: Any = None
+        self._sentences: Any = None
         self._bm25: BM25Index | None = None
+        self._windows: BM25Index | None = None
 
     # -- what built the index -------------------------------------------------------------
 
@@ -137,20 +145,31 @@ class Store:
     @property
     def collection(self) -> Any:
         if self._collection is None:
-            client = self._connect()
-            try:
-                self._collection = client.get_or_create_collection(
-                    COLLECTION, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-                )
-            except Exception as exc:  # chromadb wraps transport failures in assorted types
-                where = self.chroma_url or str(self.data_dir / "chroma")
-                raise StoreError(
-                    f"Cannot reach the Chroma server at {where} ({_first_line(exc)}). "
-                    "Start it with: chroma run --path DIR --port N"
-                    if self.chroma_url
-                    else f"Cannot open the Chroma database at {where} ({_first_line(exc)})."
-                ) from exc
+            self._collection, self._sentences = self._open_collections()
         return self._collection
+
+    @property
+    def sentences(self) -> Any:
+        if self._collection is None:
+            self._collection, self._sentences = self._open_collections()
+        return self._sentences
+
+    def _open_collections(self) -> tuple[Any, Any]:
+        client = self._connect()
+        config = {"hnsw": {"space": "cosine", "ef_search": 200}}
+        try:
+            return tuple(
+                client.get_or_create_collection(name, embedding_function=None, configuration=config)
+                for name in (COLLECTION, SENTENCES)
+            )
+        except Exception as exc:  # chromadb wraps transport failures in assorted types
+            where = self.chroma_url or str(self.data_dir / "chroma")
+            raise StoreError(
+                f"Cannot reach the Chroma server at {where} ({_first_line(exc)}). "
+                "Start it with: chroma run --path DIR --port N"
+                if self.chroma_url
+                else f"Cannot open the Chroma database at {where} ({_first_line(exc)})."
+            ) from exc
 
     def _connect(self) -> Any:
         import chromadb
@@ -181,12 +200,13 @@ class Store:
             return 0
         return int(self.collection.count())
 
-    def _all(self, include: list[str]) -> dict[str, list[Any]]:
-        """Return ids and ``include`` fields of every chunk, fetched in batches."""
+    def _all(self, include: list[str], collection: Any = None) -> dict[str, list[Any]]:
+        """Return ids and ``include`` fields of every chunk (or sentence), fetched in batches."""
+        collection = self.collection if collection is None else collection
         out: dict[str, list[Any]] = defaultdict(list)
-        total, offset = self.collection.count(), 0
+        total, offset = collection.count(), 0
         while offset < total:
-            page = self.collection.get(include=include, limit=_GET_BATCH, offset=offset)
+            page = collection.get(include=include, limit=_GET_BATCH, offset=offset)
             out["ids"].extend(page["ids"])
             for key in include:
                 out[key].extend(page[key])
@@ -211,53 +231,90 @@ class Store:
         }
 
     def write_document(
-        self, chunks: Sequence[Chunk], vectors: np.ndarray, replaces: StoredDocument | None = None
+        self,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        sentences: Sequence[SentenceUnit] = (),
+        sentence_vectors: np.ndarray | None = None,
+        replaces: StoredDocument | None = None,
     ) -> None:
-        """Store one document's chunks, replacing the chunks of its previous version."""
-        if len(chunks) != len(vectors):
-            raise StoreError(f"{len(chunks)} chunks but {len(vectors)} vectors; nothing was stored")
-        new_ids = [c.id for c in chunks]
-        self.collection.upsert(
-            ids=new_ids,
-            embeddings=vectors,
-            documents=[c.text for c in chunks],
-            metadatas=[c.to_metadata() for c in chunks],
-        )
+        """Store one document's chunks and sentences, replacing those of its previous version."""
+        if len(chunks) != len(vectors) or len(sentences) != (
+            0 if sentence_vectors is None else len(sentence_vectors)
+        ):
+            raise StoreError("Vectors do not match the chunks or sentences; nothing was stored")
         if replaces is not None:
-            stale = sorted(set(replaces.chunk_ids) - set(new_ids))
-            if stale:
-                self.collection.delete(ids=stale)
-        self._bm25 = None
+            self.delete_document(replaces)
+        if chunks:
+            self.collection.upsert(
+                ids=[c.id for c in chunks],
+                embeddings=vectors,
+                documents=[c.text for c in chunks],
+                metadatas=[c.to_metadata() for c in chunks],
+            )
+        for start in range(0, len(sentences), _GET_BATCH):
+            batch = sentences[start : start + _GET_BATCH]
+            self.sentences.upsert(
+                ids=[u.id for u in batch],
+                embeddings=sentence_vectors[start : start + _GET_BATCH],
+                documents=[u.text for u in batch],
+                metadatas=[_sentence_metadata(u) for u in batch],
+            )
+        self._bm25 = self._windows = None
 
     def delete_document(self, doc: StoredDocument) -> None:
-        """Remove every chunk of ``doc``."""
+        """Remove every chunk and sentence of ``doc``."""
         if doc.chunk_ids:
             self.collection.delete(ids=list(doc.chunk_ids))
-        self._bm25 = None
+        self.sentences.delete(where={"doc_id": doc.doc_id})
+        self._bm25 = self._windows = None
 
     # -- BM25 --------------------------------------------------------------------------------
 
     def rebuild_bm25(self, params: BM25Params) -> None:
-        """Rebuild the BM25 index from what Chroma now holds, so the two stay in step."""
+        """Rebuild both BM25 indexes from what Chroma now holds, so they stay in step with it."""
         data = self._all(["documents", "metadatas"])
         texts = [
             _lexical_text(str(meta.get("title", "")), meta.get("section"), text)
             for text, meta in zip(data["documents"], data["metadatas"], strict=True)
         ]
-        filter_meta = [{k: m[k] for k in FILTER_FIELDS if k in m} for m in data["metadatas"]]
-        index = BM25Index.build(data["ids"], texts, filter_meta, params)
+        index = BM25Index.build(data["ids"], texts, [_filter_fields(m) for m in data["metadatas"]], params)
         index.save(self.data_dir / "bm25")
         self._bm25 = index
-        log.info("bm25 rebuilt chunks=%d", len(data["ids"]))
+
+        parts = self._all(["documents", "metadatas"], self.sentences)
+        grouped: dict[str, list[tuple[int, str, Mapping[str, Any]]]] = defaultdict(list)
+        for text, meta in zip(parts["documents"], parts["metadatas"], strict=True):
+            grouped[str(meta["chunk_id"])].append((int(meta["position"]), text, meta))
+        owners, window_texts, window_meta = [], [], []
+        for chunk_id, rows in sorted(grouped.items()):
+            rows.sort(key=lambda row: row[0])
+            meta = rows[0][2]
+            for text in windows(str(meta.get("title", "")), [text for _, text, _ in rows]):
+                owners.append(chunk_id)
+                window_texts.append(text)
+                window_meta.append(_filter_fields(meta))
+        self._windows = BM25Index.build(owners, window_texts, window_meta, params)
+        self._windows.save(self.data_dir / "bm25_windows")
+        log.info("bm25 rebuilt chunks=%d windows=%d", len(data["ids"]), len(owners))
 
     @property
     def bm25(self) -> BM25Index:
         if self._bm25 is None:
-            folder = self.data_dir / "bm25"
-            if not (folder / "chunks.json").is_file():
-                raise IndexMissingError(self.data_dir)
-            self._bm25 = BM25Index.load(folder)
+            self._bm25 = self._load_bm25("bm25")
         return self._bm25
+
+    @property
+    def bm25_windows(self) -> BM25Index:
+        if self._windows is None:
+            self._windows = self._load_bm25("bm25_windows")
+        return self._windows
+
+    def _load_bm25(self, name: str) -> BM25Index:
+        folder = self.data_dir / name
+        if not (folder / "chunks.json").is_file():
+            raise IndexMissingError(self.data_dir)
+        return BM25Index.load(folder)
 
     # -- search ------------------------------------------------------------------------------
 
@@ -279,12 +336,39 @@ class Store:
     def lexical(self, query: str, k: int, filters: Sequence[Filter] = ()) -> list[tuple[str, float]]:
         """Return up to ``k`` (chunk id, BM25 score) pairs with a positive score, best first."""
         index = self.bm25
-        scores = index.scores(query)
-        if filters:
-            keep = np.array([matches_all(filters, m) for m in index.metadatas], dtype=bool)
-            scores = np.where(keep, scores, 0.0)
+        scores = _masked(index, index.scores(query), filters)
         top = np.argsort(-scores, kind="stable")[:k]
         return [(index.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def lexical_parts(self, query: str, k: int, filters: Sequence[Filter] = ()) -> list[tuple[str, float]]:
+        """Return up to ``k`` (chunk id, score of its best three-sentence window), best first."""
+        index = self.bm25_windows
+        scores = _masked(index, index.scores(query), filters)
+        best: dict[str, float] = {}
+        for i in np.flatnonzero(scores > 0):
+            owner = index.ids[i]
+            best[owner] = max(best.get(owner, 0.0), float(scores[i]))
+        return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
+
+    def dense_parts(
+        self, vector: np.ndarray, k: int, filters: Sequence[Filter] = ()
+    ) -> list[tuple[str, float]]:
+        """Return up to ``k`` (chunk id, cosine of its best sentence) pairs, best first."""
+        total = self.sentences.count()
+        if total == 0:
+            return []
+        # Several sentences of one chunk may rank high: ask for enough to find k chunks.
+        result = self.sentences.query(
+            query_embeddings=[vector],
+            n_results=min(k * 8, total),
+            where=to_where(filters),
+            include=["distances", "metadatas"],
+        )
+        best: dict[str, float] = {}
+        for meta, distance in zip(result["metadatas"][0], result["distances"][0], strict=True):
+            owner = str(meta["chunk_id"])
+            best[owner] = max(best.get(owner, -1.0), 1.0 - float(distance))
+        return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
 
     def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
         """Return the cosine similarity of ``vector`` to each stored chunk in ``ids``."""
@@ -320,6 +404,28 @@ class Store:
             for key, value in meta.items():
                 values[key].add(value)
         return {key: sorted(found) for key, found in values.items()}
+
+
+def _masked(index: BM25Index, scores: np.ndarray, filters: Sequence[Filter]) -> np.ndarray:
+    if not filters:
+        return scores
+    keep = np.array([matches_all(filters, m) for m in index.metadatas], dtype=bool)
+    return np.where(keep, scores, 0.0)
+
+
+def _filter_fields(meta: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: meta[k] for k in FILTER_FIELDS if k in meta}
+
+
+def _sentence_metadata(unit: SentenceUnit) -> dict[str, Any]:
+    chunk = unit.chunk
+    return {
+        "chunk_id": chunk.id,
+        "doc_id": chunk.doc_id,
+        "title": chunk.title,
+        "position": unit.position,
+        **_filter_fields(chunk.metadata),
+    }
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,0 +1,80 @@
+"""Sentences: how passage text is split, and the part-level units retrieval scores.
+
+Passages are scored twice: as a whole, and by their best part, because MiniLM reads only the
+first 256 wordpieces of a passage and a question is often answered by one sentence of it. The
+parts are single sentences (for the dense score) and windows of three sentences (for BM25),
+each prefixed with the document's title.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from vectorstore.records import Chunk
+
+WINDOW_SIZE = 3
+WINDOW_STEP = 2
+_BULLET = re.compile(r"^[\s•*\-–]+")
+
+
+@dataclass(frozen=True)
+class SentenceUnit:
+    """One sentence of one chunk, as embedded for the part-level dense score."""
+
+    id: str
+    chunk: Chunk
+    position: int
+    text: str
+
+    @property
+    def embed_text(self) -> str:
+        """Return the text the model reads: the title gives the sentence its context."""
+        return f"{self.chunk.title} {self.text}".strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Return the sentences of ``text``; paragraph and list breaks always end a sentence."""
+    tokenizer = _punkt()
+    out: list[str] = []
+    for block in re.split(r"\n+", text):
+        block = _BULLET.sub("", block).strip()
+        if block:
+            out.extend(s.strip() for s in tokenizer.tokenize(block) if s.strip())
+    return out
+
+
+@functools.cache
+def _punkt():
+    import llama_index.core
+    import nltk
+    from nltk.tokenize import PunktTokenizer
+
+    # llama-index ships the punkt tables; point nltk at them instead of downloading.
+    cache = os.path.join(os.path.dirname(llama_index.core.__file__), "_static", "nltk_cache")
+    if cache not in nltk.data.path:
+        nltk.data.path.append(cache)
+    return PunktTokenizer("english")
+
+
+def sentence_units(chunks: Iterable[Chunk]) -> list[SentenceUnit]:
+    """Return every sentence of every chunk (a chunk with none yields its whole text)."""
+    units = []
+    for chunk in chunks:
+        sentences = split_sentences(chunk.text) or [chunk.text or chunk.title]
+        units.extend(
+            SentenceUnit(f"{chunk.id}:s{j:03d}", chunk, j, sentence) for j, sentence in enumerate(sentences)
+        )
+    return units
+
+
+def windows(title: str, sentences: Sequence[str]) -> list[str]:
+    """Return the overlapping three-sentence windows of a chunk, each prefixed with the title."""
+    sentences = list(sentences) or [""]
+    return [
+        f"{title} {' '.join(sentences[j : j + WINDOW_SIZE])}".strip()
+        for j in range(0, len(sentences), WINDOW_STEP)
+    ]
