@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved per question.")
     min_similarity: float = Field(
-        default=0.33,
+        default=0.24,
         ge=0.0,
         le=1.0,
         description=(
