@@ -98,8 +98,10 @@ def cite(reply: str, passages: Sequence[Passage]) -> tuple[str, tuple[Citation, 
     """Return the reply with its markers checked and renumbered, and the citations they point to.
 
     Passage i (1-based, as numbered in the prompt) becomes citation n, where n counts the
-    distinct passages in order of first citation; markers to no passage are removed.
+    distinct passages in order of first citation; markers to no passage are removed, and so is
+    a sentence whose every marker pointed to no passage (it claims a source that is not there).
     """
+    reply = _drop_unsupported(reply, len(passages))
     numbers: dict[int, int] = {}
 
     def renumber(match: re.Match[str]) -> str:
@@ -116,6 +118,17 @@ def cite(reply: str, passages: Sequence[Passage]) -> tuple[str, tuple[Citation, 
 
     text = _MARKERS.sub(renumber, reply).strip()
     return text, tuple(Citation.from_passage(n, passages[i]) for i, n in numbers.items())
+
+
+def _drop_unsupported(reply: str, count: int) -> str:
+    """Return ``reply`` without the sentences whose markers all point past the ``count`` passages."""
+    kept = []
+    for sentence in re.split(r"(?<=[.!?])[ \t]+", reply):
+        cited = [int(n) for group in _MARKERS.findall(sentence) for n in re.findall(r"\d+", group[1])]
+        if cited and not any(1 <= n <= count for n in cited):
+            continue
+        kept.append(sentence)
+    return " ".join(kept)
 
 
 def declines(reply: str) -> bool:

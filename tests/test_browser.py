@@ -97,9 +97,11 @@ def test_question_gets_cited_answer_with_source_cards_and_opens_the_source(page)
     bubble = ask(page, "How did trusts reduce out-of-area placements?")
     text = bubble.inner_text()
     assert "crisis house" in text and "[1]" in text
-    card = page.locator("#cb-sources .cb-card").first
-    assert "crisis house" in card.inner_text().lower()
-    assert "crisis house" in card.locator("mark").first.inner_text().lower()
+    cards = page.locator("#cb-sources .cb-card")
+    card = cards.first
+    assert "crisis house" in card.locator(".cb-card-head").inner_text().lower()
+    marked = " ".join(cards.locator("mark").all_inner_texts()).lower()
+    assert "crisis house" in marked  # the quoted sentence is highlighted in its passage
     shot(page, "answer")
 
     with page.expect_popup() as popup:
@@ -174,3 +176,47 @@ def test_narrow_window_keeps_chat_and_sources_usable(browser, served) -> None:
     assert page.locator("#cb-sources .cb-card").first.is_visible()
     shot(page, "narrow")
     context.close()
+
+
+def test_llm_answer_streams_into_the_chat_with_its_sources(browser, served) -> None:
+    from tests.openai_stub import LLMStub
+
+    with LLMStub() as stub:
+        stub.reply(
+            "Lancashire Care opened a crisis house [1], run with the third sector [1]. A made-up claim [9].",
+            piece_delay=0.3,
+        )
+        process, url = start_serve(
+            served[1],
+            {"CASEBOOK_LLM": "openai", "CASEBOOK_LLM_BASE_URL": stub.url, "CASEBOOK_LLM_MODEL": "stub-model"},
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            page = context.new_page()
+            page.goto(url + "/")
+            page.wait_for_selector("#cb-question textarea")
+            page.fill("#cb-question textarea", "How did Lancashire Care cut out-of-area placements?")
+            page.press("#cb-question textarea", "Enter")
+            # Tokens arrive before the answer is complete: the first words show while the rest stream.
+            page.locator('#cb-chat [data-testid="bot"]').get_by_text("Lancashire Care opened").wait_for()
+            bubble = ask_done(page)
+            text = bubble.inner_text()
+            assert "Lancashire Care opened a crisis house [1], run with the third sector [1]." in text
+            assert "[9]" not in text and "made-up claim" not in text
+            assert "crisis house" in page.locator("#cb-sources .cb-card").first.inner_text().lower()
+            assert stub.requests and stub.requests[-1]["stream"] is True
+            shot(page, "llm-streamed")
+            context.close()
+        finally:
+            stop(process)
+
+
+def ask_done(page):
+    page.wait_for_function(
+        """() => {
+            const bots = document.querySelectorAll('#cb-chat [data-testid="bot"]');
+            return bots.length && bots[bots.length - 1].innerText.includes('Sources');
+        }""",
+        timeout=90_000,
+    )
+    return page.locator('#cb-chat [data-testid="bot"]').last
