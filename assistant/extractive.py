@@ -119,7 +119,9 @@ class ExtractiveAnswerer:
             return abstain(question, search_query)
         query = search_query or question
         qvec = self.embedder.embed_query(query) if query_vector is None else query_vector
-        vectors = self.embedder.embed([s.text for s in sentences])
+        # The title gives a sentence its subject ("the trust", "it"): measured on the library
+        # question set, it raises citation correctness from 0.78 to 0.86 (docs/retrieval.md).
+        vectors = self.embedder.embed([f"{passages[s.passage].chunk.title} {s.text}" for s in sentences])
         scores = self._scores(query, qvec, vectors, sentences, len(passages))
         chosen = self._select(scores, vectors)
         chosen += self._continuations(chosen, sentences, scores)

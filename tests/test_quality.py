@@ -19,8 +19,8 @@ GATES = {
     "--min-hit3": "0.93",
     "--min-mrr": "0.93",
     "--min-ndcg10": "0.93",
-    "--min-fact-recall": "0.45",
-    "--min-citation-correctness": "0.75",
+    "--min-fact-recall": "0.52",
+    "--min-citation-correctness": "0.80",
     "--min-abstention-precision": "0.70",
     "--min-abstention-recall": "0.35",
 }
