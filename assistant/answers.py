@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from vectorstore import Passage
+from vectorstore.sentences import split_sentences
 
 NOT_IN_LIBRARY = (
     "Not in the library: none of the documents answers this question closely enough to quote. "
@@ -51,6 +53,41 @@ class Citation:
             quoted=quoted,
         )
 
+    @property
+    def position(self) -> int:
+        """Return the passage's place in its document (from the chunk id, e.g. ``abc:0003``)."""
+        tail = self.chunk_id.rpartition(":")[2]
+        return int(tail) if tail.isdigit() else 0
+
+    @property
+    def url(self) -> str:
+        """Return the app link that shows the cited passage in the source viewer.
+
+        ``passage`` is the passage's place in the document; ``q`` lists the quoted sentences as
+        their indexes among the passage's sentences (``vectorstore.sentences.split_sentences``).
+        The path is relative to the app's root.
+        """
+        url = f"/documents/{quote(self.doc_id)}?passage={self.position}"
+        if self.quoted:
+            sentences = split_sentences(self.text)
+            marks = sorted({sentences.index(s) for s in self.quoted if s in sentences})
+            if marks:
+                url += "&q=" + ",".join(str(i) for i in marks)
+        return url
+
+    @property
+    def publisher(self) -> str | None:
+        return _text(self.metadata.get("publisher"))
+
+    @property
+    def date(self) -> str | None:
+        return _text(self.metadata.get("date"))
+
+    @property
+    def original_url(self) -> str | None:
+        """Return the document's own web address, when its metadata gives one."""
+        return _text(self.metadata.get("original_url"))
+
     def to_json(self) -> dict[str, Any]:
         """Return the citation in the shared JSON shape."""
         return {
@@ -61,6 +98,11 @@ class Citation:
             "section": self.section,
             "text": self.text,
             "score": self.score,
+            "url": self.url,
+            "publisher": self.publisher,
+            "date": self.date,
+            "original_url": self.original_url,
+            "quoted": list(self.quoted),
         }
 
     @property
@@ -87,6 +129,8 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     search_query: str = ""
     notice: str | None = None
+    # The parts of the question the quoted sentences do not answer, as short phrases.
+    unanswered: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Return the answer in the shared JSON shape."""
@@ -94,6 +138,7 @@ class Answer:
             "question": self.question,
             "answer": self.text,
             "abstained": self.abstained,
+            "unanswered": list(self.unanswered),
             "citations": [c.to_json() for c in self.citations],
         }
 
@@ -107,6 +152,10 @@ class Answer:
                 bits = [c.title, str(date) if date else "", c.location, c.source]
                 lines.append(f"{c.n}. " + " · ".join(b for b in bits if b))
         return "\n".join(lines).rstrip() + "\n"
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
 
 
 def abstain(question: str, search_query: str = "", notice: str | None = None) -> Answer:

@@ -68,10 +68,13 @@ def test_ask_json_has_exactly_the_documented_shape(library_dir: Path) -> None:
     result = CliRunner().invoke(main, ["ask", OAP, "--json", "--data-dir", str(library_dir)])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert set(payload) == {"question", "answer", "abstained", "citations"}
+    assert set(payload) == {"question", "answer", "abstained", "unanswered", "citations"}
     assert payload["question"] == OAP and payload["abstained"] is False
     citation = payload["citations"][0]
-    assert set(citation) == {"n", "title", "source", "page", "section", "text", "score"}
+    assert set(citation) == {
+        *("n", "title", "source", "page", "section", "text", "score"),
+        *("url", "publisher", "date", "original_url", "quoted"),
+    }
     assert citation["n"] == 1 and Path(citation["source"]).is_file()
     assert isinstance(citation["score"], float)
     assert citation["page"] is None or isinstance(citation["page"], int)
