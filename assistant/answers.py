@@ -65,7 +65,8 @@ class Citation:
 
         ``passage`` is the passage's place in the document; ``q`` lists the quoted sentences as
         their indexes among the passage's sentences (``vectorstore.sentences.split_sentences``).
-        The path is relative to the app's root.
+        The path is relative to the app's root; the viewer marks the first quoted sentence (or
+        the passage) with ``id="cited"``, so the link scrolls to it.
         """
         url = f"/documents/{quote(self.doc_id)}?passage={self.position}"
         if self.quoted:
@@ -73,7 +74,7 @@ class Citation:
             marks = sorted({sentences.index(s) for s in self.quoted if s in sentences})
             if marks:
                 url += "&q=" + ",".join(str(i) for i in marks)
-        return url
+        return url + "#cited"
 
     @property
     def publisher(self) -> str | None:
