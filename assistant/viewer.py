@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import functools
 import html
+import logging
 import re
 from collections.abc import Sequence
 from importlib.resources import files
@@ -23,9 +24,10 @@ from typing import Any
 from bs4 import BeautifulSoup, NavigableString, Tag
 from fastapi.responses import HTMLResponse
 
-from vectorstore import Chunk
+from vectorstore import CasebookError, Chunk
 from vectorstore.sentences import split_sentences
 
+log = logging.getLogger(__name__)
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -143,9 +145,14 @@ def _extracted_html(path: Path) -> str:
     # The viewer is part of the web app, the composition root: it may read files the ingest way.
     from ingest import load
 
+    try:
+        sections = load(path).sections
+    except CasebookError as exc:  # changed or damaged since ingestion: the stored passage still shows
+        log.warning("viewer_unreadable source=%s error=%s", path, exc)
+        return '<p class="cb-missing">Casebook can no longer read this file; open the original above.</p>'
     parts: list[str] = []
     last_heading = None
-    for section in load(path).sections:
+    for section in sections:
         if section.page is not None:
             parts.append(f'<h2 class="cb-page">Page {section.page}</h2>')
         elif section.heading and section.heading != last_heading:
@@ -214,7 +221,11 @@ class _Text:
             kept = self.offsets[k]
             lo, hi = max(begin, start) - start, min(end, start + len(kept)) - start
             if lo < hi:
-                out.append((k, kept[lo], kept[hi - 1] + 1))
+                # A range that runs on into the next text node takes this node's spaces with it,
+                # so a sentence crossing tags reads as one highlight.
+                raw_lo = 0 if begin < start else kept[lo]
+                raw_hi = len(self.nodes[k]) if end > start + len(kept) else kept[hi - 1] + 1
+                out.append((k, raw_lo, raw_hi))
         return out
 
 
@@ -243,7 +254,7 @@ def _mark(soup: BeautifulSoup, chunk: Chunk | None, indexes: list[int] | None) -
     origin = anchor[0] if anchor else 0
     ranges = [r for r in (text.find(s, origin) for s in sentences) if r is not None]
     if ranges:
-        _wrap(text, sorted(ranges))
+        _wrap(text, _merged(ranges))
         return ""
     blocks = [b for b in (_block_of(text, s, origin) for s in sentences) if b is not None]
     if blocks:
