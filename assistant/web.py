@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, Field
 
+from assistant import viewer
 from assistant.engine import Casebook
-from vectorstore import CasebookError
+from vectorstore import CasebookError, Chunk
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +59,30 @@ def create_app(casebook: Casebook, llm: Any = None) -> FastAPI:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
         return answer.to_json()
 
-    @app.get("/documents/{doc_id}")
-    def document(doc_id: str) -> FileResponse:
-        # Only files that were ingested can be served: the id is looked up, never a path.
-        chunks = casebook.store.document_chunks(doc_id) if doc_id.isalnum() else []
+    def stored_chunks(doc_id: str) -> list[Chunk]:
+        # Only ingested files can be shown: the id is looked up in the index, never used as a path.
+        return casebook.store.document_chunks(doc_id) if viewer.DOC_ID.fullmatch(doc_id) else []
+
+    @app.get("/documents/{doc_id}", response_class=HTMLResponse)
+    def document(doc_id: str, passage: str | None = None, q: str | None = None) -> Response:
+        chunks = stored_chunks(doc_id)
+        if not chunks:
+            return viewer.not_found_response(doc_id)
+        return viewer.document_response(chunks, passage, q)
+
+    @app.get("/documents/{doc_id}/file")
+    def document_file(doc_id: str) -> Response:
+        chunks = stored_chunks(doc_id)
         path = Path(chunks[0].source) if chunks else None
         if path is None or not path.is_file():
-            raise HTTPException(status_code=404, detail=f"No document {doc_id} in the library")
+            return viewer.not_found_response(doc_id)
         media = _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
         return FileResponse(
             path,
             media_type=media,
             filename=path.name if media.startswith("application/vnd") else None,
-            content_disposition_type="inline",
+            content_disposition_type="attachment" if media.startswith("application/vnd") else "inline",
+            headers={"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"},
         )
 
     import gradio as gr
