@@ -97,7 +97,7 @@ def test_cited_documents_open_and_nothing_else_does(server: str, library_dir: Pa
     from ingest import doc_id_for
 
     pdf = Path(__file__).resolve().parent.parent / "examples/library/driving-improvement-report.pdf"
-    response = httpx.get(f"{server}/documents/{doc_id_for(str(pdf))}", timeout=30)
+    response = httpx.get(f"{server}/documents/{doc_id_for(str(pdf))}/file", timeout=30)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
     assert response.content == pdf.read_bytes()
