@@ -1,7 +1,11 @@
 """Loaders: one function per file format, each turning a file into a :class:`Document`.
 
 A loader raises :class:`DocumentError` naming the file and the reason for anything it cannot
-read (empty, corrupt, encrypted, not UTF-8, a different format under a .pdf name).
+read (empty, corrupt, encrypted, binary data under a text name, a different format under a .pdf
+name). Text is read as UTF-8 first, then in the encoding charset-normalizer detects
+(Windows-1252 and Latin-1 exports are common). HTML keeps only the main content, found by
+trafilatura; PDF headings come from the page layout (see :mod:`ingest.layout`). :func:`load`
+then takes page furniture out (see :mod:`ingest.cleaning`).
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ from typing import Any
 
 import yaml
 
+from ingest.cleaning import Boilerplate, clean_sections, date_from_lines, merge_date
 from vectorstore.errors import DocumentError
 
-METADATA_KEYS = ("publisher", "date", "trust", "document_type")
+METADATA_KEYS = ("publisher", "date", "trust", "document_type", "original_url")
+# Other names a sidecar, front matter or <meta> tag may give the original page's address.
+URL_ALIASES = ("original_url", "url", "source_url")
 SIDECAR_SUFFIX = ".meta.yaml"
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
-_BLOCKS = ("p", "li", "td", "th", "pre", "blockquote", "dd", "dt", "figcaption", "caption")
+_BLOCKS = ("p", "li", "tr", "td", "th", "pre", "blockquote", "dd", "dt", "figcaption", "caption")
 
 
 @dataclass(frozen=True)
@@ -44,8 +51,12 @@ class Document:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
-def load(path: Path) -> Document:
-    """Return the document at ``path``; raise :class:`DocumentError` when it cannot be read."""
+def load(path: Path, boilerplate: Boilerplate | None = None) -> Document:
+    """Return the document at ``path`` without page furniture; raise :class:`DocumentError`.
+
+    ``boilerplate`` holds the furniture patterns (default: the shipped ``ingest/boilerplate.txt``).
+    A date line in the text becomes the ``date`` when the file's metadata gives none.
+    """
     reader = LOADERS.get(path.suffix.lower())
     if reader is None:
         raise DocumentError(
@@ -57,12 +68,14 @@ def load(path: Path) -> Document:
     sidecar = _read_sidecar(path)
     digest = fingerprint(path)
     title, sections, meta = reader(path, raw)
-    sections = tuple(s for s in sections if s.text.strip())
+    sections = [s for s in sections if s.text.strip()]
+    meta = {**meta, **sidecar}
+    title = str(meta.pop("title", "") or title or _title_from_name(path)).strip()
+    sections, found_date = clean_sections(title, sections, boilerplate or Boilerplate.load())
     if not sections:
         raise DocumentError(path, "no text could be extracted (a scanned PDF needs OCR first)")
-    meta = {**meta, **sidecar}
-    title = str(meta.pop("title", "") or title or _title_from_name(path))
-    return Document(str(path), title.strip(), sections, digest, _normalise(meta, path))
+    meta = merge_date(meta, found_date)
+    return Document(str(path), title, tuple(sections), digest, _normalise(meta, path))
 
 
 def fingerprint(path: Path) -> str:
@@ -86,7 +99,7 @@ Loaded = tuple[str, list[Section], dict[str, Any]]
 
 def _load_text(path: Path, raw: bytes) -> Loaded:
     text = _decode(path, raw)
-    return _title_from_text(text), [Section(text)], {}
+    return _title_from_text(text) or _title_from_last_line(text), [Section(text)], {}
 
 
 def _load_markdown(path: Path, raw: bytes) -> Loaded:
@@ -99,13 +112,54 @@ def _load_markdown(path: Path, raw: bytes) -> Loaded:
         raise DocumentError(path, f"front matter is not valid YAML ({_first_line(exc)})") from exc
     # Raw HTML in Markdown is shown as text, never run: html=False escapes it.
     html = MarkdownIt("commonmark", {"html": False}).render(post.content)
-    title, sections, _ = _sections_from_html(html)
-    return title, sections, dict(post.metadata)
+    first_h1, sections, _ = _sections_from_html(html)
+    return first_h1, sections, dict(post.metadata)
 
 
 def _load_html(path: Path, raw: bytes) -> Loaded:
-    title, sections, meta = _sections_from_html(_decode(path, raw))
-    return title, sections, meta
+    """Read the page's metadata, then only its main content (trafilatura), headings kept."""
+    import trafilatura
+    from bs4 import BeautifulSoup
+
+    page = _decode(path, raw)
+    soup = BeautifulSoup(page, "html.parser")
+    meta = _html_metadata(soup)
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    # trafilatura decides what is the article; the page's own tags give its structure, since
+    # trafilatura sometimes drops the headings of short pages.
+    main = trafilatura.extract(
+        page,
+        output_format="txt",
+        include_tables=True,
+        include_comments=False,
+        include_images=False,
+        include_links=False,
+        include_formatting=False,
+        favor_recall=True,
+        deduplicate=False,
+    )
+    article = " ".join((main or "").split())
+    first_h1, sections, _ = _sections_from_html(page, keep=lambda text: text in article)
+    if not article or not sections:  # tiny pages: trafilatura finds no article
+        first_h1, sections, _ = _sections_from_html(page)
+    if not meta.get("date"):  # a byline such as "Published: 4 October 2019" outside the article
+        meta = merge_date(meta, date_from_lines(soup.get_text("\n").splitlines()))
+    return meta.pop("title", "") or title or first_h1, sections, meta
+
+
+def _html_metadata(soup: Any) -> dict[str, Any]:
+    meta = {
+        str(tag.get("name")).lower(): str(tag.get("content")).strip()
+        for tag in soup.find_all("meta")
+        if tag.get("name") and tag.get("content")
+    }
+    og_url = soup.find("meta", attrs={"property": "og:url"})
+    canonical = soup.find("link", rel="canonical")
+    for found in (canonical.get("href") if canonical else None, og_url.get("content") if og_url else None):
+        if found and str(found).startswith(("http://", "https://")):
+            meta.setdefault("original_url", str(found).strip())
+            break
+    return meta
 
 
 def _load_pdf(path: Path, raw: bytes) -> Loaded:
@@ -130,12 +184,52 @@ def _load_pdf(path: Path, raw: bytes) -> Loaded:
                 path, "the PDF is encrypted; save an unprotected copy and ingest that"
             ) from exc
         raise DocumentError(path, f"the PDF is corrupt or unreadable ({_first_line(exc)})") from exc
-    sections = [Section(_tidy(text), page=n) for n, text in enumerate(pages, start=1)]
+    sections = _pdf_sections(path, pages)
     meta: dict[str, Any] = {}
     if info.get("/Author"):
         meta["publisher"] = str(info["/Author"])
+    first_heading = next((s.heading.split(" > ")[0] for s in sections if s.heading), "")
     first = next((s.text for s in sections if s.text.strip()), "")
-    return str(info.get("/Title") or "") or _title_from_text(first), sections, meta
+    title = str(info.get("/Title") or "") or first_heading or _title_from_text(first)
+    return title, sections, meta
+
+
+def _pdf_sections(path: Path, pages: list[str]) -> list[Section]:
+    """Return one section per heading path and page, from the layout (see ingest.layout)."""
+    from ingest.layout import headed_blocks, read_lines
+
+    try:
+        lines = read_lines(path)
+    except Exception:  # pdfminer fails on some files pypdf reads: keep pypdf's plain text
+        lines = []
+    if not lines:
+        return [Section(_tidy(text), page=n) for n, text in enumerate(pages, start=1)]
+    sections: list[Section] = []
+    trail: list[tuple[int, str]] = []
+    paragraphs: list[str] = []
+    page: int | None = None
+
+    def flush() -> None:
+        if paragraphs:
+            heading = " > ".join(t for _, t in trail) or None
+            sections.append(Section("\n\n".join(paragraphs), heading=heading, page=page))
+            paragraphs.clear()
+
+    for block in headed_blocks(lines):
+        if block[0] is not None:
+            flush()
+            level, text = block[0], block[1]
+            trail = [(lvl, t) for lvl, t in trail if lvl < level] + [(level, text)]
+        else:
+            if paragraphs and block[2] != page:
+                flush()
+            if paragraphs and _LIST_ITEM.match(paragraphs[-1]) and _LIST_ITEM.match(block[1]):
+                paragraphs[-1] += "\n" + block[1]  # one list, one item a line
+            else:
+                paragraphs.append(block[1])
+            page = block[2]
+    flush()
+    return sections
 
 
 def _load_docx(path: Path, raw: bytes) -> Loaded:
@@ -194,6 +288,7 @@ class _SectionBuilder:
         self._path: list[tuple[int, str]] = []
         self._paragraphs: list[str] = []
         self._sections: list[Section] = []
+        self._in_list = False
 
     def heading(self, level: int, text: str) -> None:
         self._flush()
@@ -202,57 +297,86 @@ class _SectionBuilder:
     def add(self, text: str) -> None:
         if text:
             self._paragraphs.append(text)
+        self._in_list = False
+
+    def add_item(self, text: str) -> None:
+        """Add a list item as a ``- item`` line, grouped with the items before it."""
+        if not text:
+            return
+        if self._in_list and self._paragraphs:
+            self._paragraphs[-1] += "\n- " + text
+        else:
+            self._paragraphs.append("- " + text)
+        self._in_list = True
 
     def finish(self) -> list[Section]:
         self._flush()
         return self._sections
 
     def _flush(self) -> None:
+        self._in_list = False
         if self._paragraphs:
             heading = " > ".join(t for _, t in self._path) or None
             self._sections.append(Section("\n\n".join(self._paragraphs), heading=heading))
         self._paragraphs = []
 
 
-def _sections_from_html(html: str) -> Loaded:
+def _sections_from_html(html: str, keep: Callable[[str], bool] | None = None) -> Loaded:
+    """Return (first h1, sections, {}) of an HTML fragment or page.
+
+    ``keep`` says which text blocks belong to the article (default: every block); headings are
+    kept only where some kept block follows them.
+    """
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup(["script", "style", "nav", "footer", "header", "noscript", "template"]):
         tag.decompose()
-    meta = {
-        str(tag.get("name")).lower(): str(tag.get("content")).strip()
-        for tag in soup.find_all("meta")
-        if tag.get("name") and tag.get("content")
-    }
     builder = _SectionBuilder()
     first_h1 = ""
     wanted = set(_HEADINGS + _BLOCKS)
     for element in soup.find_all(list(wanted)):
         if any(parent.name in _BLOCKS for parent in element.parents):
             continue  # its text is already part of the enclosing block
+        if element.name == "tr":
+            cells = [" ".join(c.get_text(" ", strip=True).split()) for c in element.find_all(["td", "th"])]
+            cells = [c for c in cells if c]
+            if keep is None or all(keep(c) for c in cells):
+                builder.add(" | ".join(cells))
+            continue
         text = " ".join(element.get_text(" ", strip=True).split())
+        if keep is not None and element.name not in _HEADINGS and not (text and keep(text)):
+            continue
         if element.name in _HEADINGS:
             first_h1 = first_h1 or (text if element.name == "h1" else "")
             builder.heading(int(element.name[1]), text)
+        elif element.name == "li":
+            builder.add_item(text)
         else:
             builder.add(text)
     sections = builder.finish()
     if not sections and soup.get_text(strip=True):
         sections = [Section(" ".join(soup.get_text(" ", strip=True).split()))]
-    title = soup.title.get_text(strip=True) if soup.title else ""
-    return meta.pop("title", "") or title or first_h1, sections, meta
+    return first_h1, sections, {}
 
 
 def _decode(path: Path, raw: bytes) -> str:
+    """Return the text of ``raw``: UTF-8 first, then the encoding charset-normalizer detects."""
     try:
         return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    utf16 = raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+    best = None if b"\x00" in raw and not utf16 else from_bytes(raw).best()
+    if best is None:
         raise DocumentError(
             path,
-            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-            "save it as UTF-8 and ingest again",
-        ) from exc
+            "not text: the file holds binary data (NUL or control bytes); "
+            f"export it as one of {supported()} and ingest that",
+        )
+    return str(best)
 
 
 def _read_sidecar(path: Path) -> dict[str, Any]:
@@ -271,6 +395,8 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
 def _normalise(meta: Mapping[str, Any], path: Path) -> dict[str, Any]:
     """Keep the known metadata keys as strings, and derive ``year`` from ``date``."""
     out: dict[str, Any] = {}
+    url = next((meta[k] for k in URL_ALIASES if meta.get(k)), None)
+    meta = {**meta, "original_url": url}
     for key in METADATA_KEYS:
         value = meta.get(key)
         if value is None or value == "":
@@ -295,10 +421,20 @@ def _parse_date(value: Any, path: Path) -> str:
 
 def _title_from_text(text: str) -> str:
     for line in _lines(text)[:4]:
+        if line.startswith(("•", "* ", "- ")):
+            continue  # a standfirst bullet, not a headline
         candidate = line.lstrip("•*-# ").strip()
         if len(candidate.split()) >= 4 and len(candidate) <= 150:
             return candidate
     return ""
+
+
+def _title_from_last_line(text: str) -> str:
+    """Return the last line when it reads as a headline (scraped pages often end with one)."""
+    lines = _lines(text)
+    last = lines[-1] if len(lines) > 1 else ""
+    headline = 4 <= len(last.split()) <= 16 and last[:1].isupper()
+    return last if headline and not last.endswith((".", ",", ";", ":", "”", '"')) else ""
 
 
 def _title_from_name(path: Path) -> str:
@@ -338,9 +474,22 @@ def _first_line(exc: BaseException) -> str:
 
 def iter_files(root: Path) -> Iterator[Path]:
     """Yield the files under ``root`` that Casebook can read, in a stable order."""
+    readable, _ = walk(root)
+    yield from readable
+
+
+def walk(root: Path) -> tuple[list[Path], list[Path]]:
+    """Return the readable files under ``root`` and the other files found there.
+
+    Hidden files and folders and metadata sidecars are neither.
+    """
+    readable: list[Path] = []
+    unsupported: list[Path] = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).parts
         if any(part.startswith(".") for part in rel) or not path.is_file():
             continue
-        if path.suffix.lower() in LOADERS and not path.name.endswith(SIDECAR_SUFFIX):
-            yield path
+        if path.name.endswith(SIDECAR_SUFFIX):
+            continue
+        (readable if path.suffix.lower() in LOADERS else unsupported).append(path)
+    return readable, unsupported
