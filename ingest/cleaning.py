@@ -64,7 +64,12 @@ class Boilerplate:
     @classmethod
     def load(cls, path: Path | None = None) -> Boilerplate:
         """Return the patterns in ``path`` (default: the shipped ``ingest/boilerplate.txt``)."""
-        return _load_boilerplate(Path(path) if path is not None else DEFAULT_BOILERPLATE)
+        path = Path(path) if path is not None else DEFAULT_BOILERPLATE
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise DocumentError(path, f"cannot read the boilerplate patterns ({exc.strerror})") from exc
+        return _load_boilerplate(path, stat.st_mtime_ns, stat.st_size)
 
     def is_furniture(self, line: str) -> bool:
         """Return True when ``line`` (list marker aside) is page furniture."""
@@ -78,7 +83,8 @@ class Boilerplate:
 
 
 @lru_cache(maxsize=8)
-def _load_boilerplate(path: Path) -> Boilerplate:
+def _load_boilerplate(path: Path, mtime_ns: int, size: int) -> Boilerplate:
+    """Read a patterns file; cached on its path, time and size so an edited file is re-read."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -229,7 +235,8 @@ def _drop_trailing_title(sections: list[Section], title: str) -> None:
     lines = sections[-1].text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
-    if lines and _same(lines[-1], title):
+    others = [line for line in lines[:-1] if line.strip()]
+    if others and _same(lines[-1], title) and (len(sections) > 1 or not _same(others[0], title)):
         sections[-1] = replace(sections[-1], text=_join(lines[:-1]))
 
 

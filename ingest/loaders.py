@@ -362,13 +362,14 @@ def _sections_from_html(html: str, keep: Callable[[str], bool] | None = None) ->
 
 def _decode(path: Path, raw: bytes) -> str:
     """Return the text of ``raw``: UTF-8 first, then the encoding charset-normalizer detects."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
     from charset_normalizer import from_bytes
 
     utf16 = raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if b"\x00" not in raw:
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
     best = None if b"\x00" in raw and not utf16 else from_bytes(raw).best()
     if best is None:
         raise DocumentError(
