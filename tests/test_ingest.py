@@ -34,6 +34,10 @@ def test_every_format_keeps_title_page_section_and_metadata() -> None:
     assert html.metadata["trust"].startswith("Northumberland, Tyne and Wear")
     assert any("24/7 crisis line" in s.text for s in html.sections)
 
+    assert html.metadata["publisher"] == "Health Service Journal"
+    assert html.metadata["original_url"].startswith("https://www.hsj.co.uk/mental-health/")
+    assert load(LIBRARY / "carter-productivity-review.pdf").metadata["date"] == "2017-02-09"
+
     md = load(LIBRARY / "crisis-house-out-of-area.md")
     assert md.title == "Cutting out-of-area placements with a crisis house"
     assert all(s.heading and " > " in s.heading for s in md.sections)
