@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
+from ingest.documents import Section
+
 _LIST_ITEM = re.compile(r"^\s*(?:[-•*–▪]|\d+[.)])\s+")
 _SIZE_STEP = 0.5  # points larger than the body text that make a heading
 _MAX_BOLD_HEADING = 120  # characters: a longer bold line is emphasis, not a heading
@@ -159,3 +161,59 @@ def _rejoin(texts: list[str]) -> str:
         else:
             out += " " + text
     return out
+
+
+def pdf_sections(path: Path, pages: list[str]) -> list[Section]:
+    """Return one section per heading path and page, from the layout (see ingest.layout)."""
+    try:
+        lines = read_lines(path)
+    except Exception:  # pdfminer fails on some files pypdf reads: keep pypdf's plain text
+        lines = []
+    if not lines:
+        return [Section(_tidy(text), page=n) for n, text in enumerate(pages, start=1)]
+    sections: list[Section] = []
+    trail: list[tuple[int, str]] = []
+    paragraphs: list[str] = []
+    page: int | None = None
+
+    def flush() -> None:
+        if paragraphs:
+            heading = " > ".join(t for _, t in trail) or None
+            sections.append(Section("\n\n".join(paragraphs), heading=heading, page=page))
+            paragraphs.clear()
+
+    for block in headed_blocks(lines):
+        if block[0] is not None:
+            flush()
+            level, text = block[0], block[1]
+            trail = [(lvl, t) for lvl, t in trail if lvl < level] + [(level, text)]
+        else:
+            if paragraphs and block[2] != page:
+                flush()
+            if paragraphs and _LIST_ITEM.match(paragraphs[-1]) and _LIST_ITEM.match(block[1]):
+                paragraphs[-1] += "\n" + block[1]  # one list, one item a line
+            else:
+                paragraphs.append(block[1])
+            page = block[2]
+    flush()
+    return sections
+
+
+def _tidy(text: str) -> str:
+    """Rejoin PDF lines broken mid-sentence, keeping paragraph breaks and list items apart."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = " ".join(line.split())
+        if not line:
+            if out and out[-1]:
+                out.append("")
+        elif not out or not out[-1] or _LIST_ITEM.match(line) or _ends_block(out[-1]):
+            out.append(line)
+        else:
+            out[-1] += " " + line
+    return "\n".join(out).strip()
+
+
+def _ends_block(previous: str) -> bool:
+    # A short line without closing punctuation is a heading or a table cell, not a wrapped line.
+    return len(previous) < 60 and not previous.endswith((".", ",", ";", ":", "-"))

@@ -14,41 +14,21 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ingest.cleaning import Boilerplate, clean_sections, date_from_lines, merge_date
+from ingest.documents import Document, Section
+from ingest.layout import pdf_sections
+from ingest.markup import SectionBuilder, html_metadata, sections_from_html
 from vectorstore.errors import DocumentError
 
 METADATA_KEYS = ("publisher", "date", "trust", "document_type", "original_url")
 # Other names a sidecar, front matter or <meta> tag may give the original page's address.
 URL_ALIASES = ("original_url", "url", "source_url")
 SIDECAR_SUFFIX = ".meta.yaml"
-_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
-_BLOCKS = ("p", "li", "tr", "td", "th", "pre", "blockquote", "dd", "dt", "figcaption", "caption")
-
-
-@dataclass(frozen=True)
-class Section:
-    """A run of text under one heading path (``"Parent > Child"``) or on one PDF page."""
-
-    text: str
-    heading: str | None = None
-    page: int | None = None
-
-
-@dataclass(frozen=True)
-class Document:
-    """One file's text in reading order, with its title and metadata."""
-
-    source: str
-    title: str
-    sections: tuple[Section, ...]
-    content_hash: str
-    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 def load(path: Path, boilerplate: Boilerplate | None = None) -> Document:
@@ -112,7 +92,7 @@ def _load_markdown(path: Path, raw: bytes) -> Loaded:
         raise DocumentError(path, f"front matter is not valid YAML ({_first_line(exc)})") from exc
     # Raw HTML in Markdown is shown as text, never run: html=False escapes it.
     html = MarkdownIt("commonmark", {"html": False}).render(post.content)
-    first_h1, sections, _ = _sections_from_html(html)
+    first_h1, sections, _ = sections_from_html(html)
     return first_h1, sections, dict(post.metadata)
 
 
@@ -123,7 +103,7 @@ def _load_html(path: Path, raw: bytes) -> Loaded:
 
     page = _decode(path, raw)
     soup = BeautifulSoup(page, "html.parser")
-    meta = _html_metadata(soup)
+    meta = html_metadata(soup)
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     # trafilatura decides what is the article; the page's own tags give its structure, since
     # trafilatura sometimes drops the headings of short pages.
@@ -139,27 +119,12 @@ def _load_html(path: Path, raw: bytes) -> Loaded:
         deduplicate=False,
     )
     article = " ".join((main or "").split())
-    first_h1, sections, _ = _sections_from_html(page, keep=lambda text: text in article)
+    first_h1, sections, _ = sections_from_html(page, keep=lambda text: text in article)
     if not article or not sections:  # tiny pages: trafilatura finds no article
-        first_h1, sections, _ = _sections_from_html(page)
+        first_h1, sections, _ = sections_from_html(page)
     if not meta.get("date"):  # a byline such as "Published: 4 October 2019" outside the article
         meta = merge_date(meta, date_from_lines(soup.get_text("\n").splitlines()))
     return meta.pop("title", "") or title or first_h1, sections, meta
-
-
-def _html_metadata(soup: Any) -> dict[str, Any]:
-    meta = {
-        str(tag.get("name")).lower(): str(tag.get("content")).strip()
-        for tag in soup.find_all("meta")
-        if tag.get("name") and tag.get("content")
-    }
-    og_url = soup.find("meta", attrs={"property": "og:url"})
-    canonical = soup.find("link", rel="canonical")
-    for found in (canonical.get("href") if canonical else None, og_url.get("content") if og_url else None):
-        if found and str(found).startswith(("http://", "https://")):
-            meta.setdefault("original_url", str(found).strip())
-            break
-    return meta
 
 
 def _load_pdf(path: Path, raw: bytes) -> Loaded:
@@ -184,7 +149,7 @@ def _load_pdf(path: Path, raw: bytes) -> Loaded:
                 path, "the PDF is encrypted; save an unprotected copy and ingest that"
             ) from exc
         raise DocumentError(path, f"the PDF is corrupt or unreadable ({_first_line(exc)})") from exc
-    sections = _pdf_sections(path, pages)
+    sections = pdf_sections(path, pages)
     meta: dict[str, Any] = {}
     if info.get("/Author"):
         meta["publisher"] = str(info["/Author"])
@@ -192,44 +157,6 @@ def _load_pdf(path: Path, raw: bytes) -> Loaded:
     first = next((s.text for s in sections if s.text.strip()), "")
     title = str(info.get("/Title") or "") or first_heading or _title_from_text(first)
     return title, sections, meta
-
-
-def _pdf_sections(path: Path, pages: list[str]) -> list[Section]:
-    """Return one section per heading path and page, from the layout (see ingest.layout)."""
-    from ingest.layout import headed_blocks, read_lines
-
-    try:
-        lines = read_lines(path)
-    except Exception:  # pdfminer fails on some files pypdf reads: keep pypdf's plain text
-        lines = []
-    if not lines:
-        return [Section(_tidy(text), page=n) for n, text in enumerate(pages, start=1)]
-    sections: list[Section] = []
-    trail: list[tuple[int, str]] = []
-    paragraphs: list[str] = []
-    page: int | None = None
-
-    def flush() -> None:
-        if paragraphs:
-            heading = " > ".join(t for _, t in trail) or None
-            sections.append(Section("\n\n".join(paragraphs), heading=heading, page=page))
-            paragraphs.clear()
-
-    for block in headed_blocks(lines):
-        if block[0] is not None:
-            flush()
-            level, text = block[0], block[1]
-            trail = [(lvl, t) for lvl, t in trail if lvl < level] + [(level, text)]
-        else:
-            if paragraphs and block[2] != page:
-                flush()
-            if paragraphs and _LIST_ITEM.match(paragraphs[-1]) and _LIST_ITEM.match(block[1]):
-                paragraphs[-1] += "\n" + block[1]  # one list, one item a line
-            else:
-                paragraphs.append(block[1])
-            page = block[2]
-    flush()
-    return sections
 
 
 def _load_docx(path: Path, raw: bytes) -> Loaded:
@@ -242,7 +169,7 @@ def _load_docx(path: Path, raw: bytes) -> Loaded:
         raise DocumentError(path, f"not a readable Word document ({_first_line(exc)})") from exc
     except Exception as exc:  # zipfile.BadZipFile and lxml errors on damaged files
         raise DocumentError(path, f"not a readable Word document ({_first_line(exc)})") from exc
-    builder = _SectionBuilder()
+    builder = SectionBuilder()
     title = ""
     for para in document.paragraphs:
         style = (para.style.name if para.style is not None else "") or ""
@@ -279,85 +206,6 @@ LOADERS: dict[str, Callable[[Path, bytes], Loaded]] = {
 
 
 # -- shared pieces -----------------------------------------------------------------------------
-
-
-class _SectionBuilder:
-    """Collects paragraphs under a heading path as headings come and go."""
-
-    def __init__(self) -> None:
-        self._path: list[tuple[int, str]] = []
-        self._paragraphs: list[str] = []
-        self._sections: list[Section] = []
-        self._in_list = False
-
-    def heading(self, level: int, text: str) -> None:
-        self._flush()
-        self._path = [(lvl, t) for lvl, t in self._path if lvl < level] + [(level, text)]
-
-    def add(self, text: str) -> None:
-        if text:
-            self._paragraphs.append(text)
-        self._in_list = False
-
-    def add_item(self, text: str) -> None:
-        """Add a list item as a ``- item`` line, grouped with the items before it."""
-        if not text:
-            return
-        if self._in_list and self._paragraphs:
-            self._paragraphs[-1] += "\n- " + text
-        else:
-            self._paragraphs.append("- " + text)
-        self._in_list = True
-
-    def finish(self) -> list[Section]:
-        self._flush()
-        return self._sections
-
-    def _flush(self) -> None:
-        self._in_list = False
-        if self._paragraphs:
-            heading = " > ".join(t for _, t in self._path) or None
-            self._sections.append(Section("\n\n".join(self._paragraphs), heading=heading))
-        self._paragraphs = []
-
-
-def _sections_from_html(html: str, keep: Callable[[str], bool] | None = None) -> Loaded:
-    """Return (first h1, sections, {}) of an HTML fragment or page.
-
-    ``keep`` says which text blocks belong to the article (default: every block); headings are
-    kept only where some kept block follows them.
-    """
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "html.parser")
-    for tag in soup(["script", "style", "nav", "footer", "header", "noscript", "template"]):
-        tag.decompose()
-    builder = _SectionBuilder()
-    first_h1 = ""
-    wanted = set(_HEADINGS + _BLOCKS)
-    for element in soup.find_all(list(wanted)):
-        if any(parent.name in _BLOCKS for parent in element.parents):
-            continue  # its text is already part of the enclosing block
-        if element.name == "tr":
-            cells = [" ".join(c.get_text(" ", strip=True).split()) for c in element.find_all(["td", "th"])]
-            cells = [c for c in cells if c]
-            if keep is None or all(keep(c) for c in cells):
-                builder.add(" | ".join(cells))
-            continue
-        text = " ".join(element.get_text(" ", strip=True).split())
-        if keep is not None and element.name not in _HEADINGS and not (text and keep(text)):
-            continue
-        if element.name in _HEADINGS:
-            first_h1 = first_h1 or (text if element.name == "h1" else "")
-            builder.heading(int(element.name[1]), text)
-        elif element.name == "li":
-            builder.add_item(text)
-        else:
-            builder.add(text)
-    sections = builder.finish()
-    if not sections and soup.get_text(strip=True):
-        sections = [Section(" ".join(soup.get_text(" ", strip=True).split()))]
-    return first_h1, sections, {}
 
 
 def _decode(path: Path, raw: bytes) -> str:
@@ -444,29 +292,6 @@ def _title_from_name(path: Path) -> str:
 
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-_LIST_ITEM = re.compile(r"^\s*(?:[-•*–]|\d+[.)])\s+")
-
-
-def _tidy(text: str) -> str:
-    """Rejoin PDF lines broken mid-sentence, keeping paragraph breaks and list items apart."""
-    out: list[str] = []
-    for line in text.splitlines():
-        line = " ".join(line.split())
-        if not line:
-            if out and out[-1]:
-                out.append("")
-        elif not out or not out[-1] or _LIST_ITEM.match(line) or _ends_block(out[-1]):
-            out.append(line)
-        else:
-            out[-1] += " " + line
-    return "\n".join(out).strip()
-
-
-def _ends_block(previous: str) -> bool:
-    # A short line without closing punctuation is a heading or a table cell, not a wrapped line.
-    return len(previous) < 60 and not previous.endswith((".", ",", ";", ":", "-"))
 
 
 def _first_line(exc: BaseException) -> str:

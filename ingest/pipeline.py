@@ -22,7 +22,8 @@ from tqdm import tqdm
 
 from ingest.chunking import ChunkingParams, chunk_document
 from ingest.cleaning import Boilerplate, drop_lines, repeated_lines
-from ingest.loaders import LOADERS, Document, fingerprint, load, supported, walk
+from ingest.documents import Document
+from ingest.loaders import LOADERS, fingerprint, load, supported, walk
 from vectorstore import DocumentError, Embedder, IndexInfo, Store
 from vectorstore.bm25 import BM25Params
 from vectorstore.indexing import embed_and_write
