@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ingest.loaders import Document
+from ingest.documents import Document
 from vectorstore.records import Chunk
 
 Tokenizer = Callable[[str], list]

@@ -1,7 +1,11 @@
 """Loaders: one function per file format, each turning a file into a :class:`Document`.
 
 A loader raises :class:`DocumentError` naming the file and the reason for anything it cannot
-read (empty, corrupt, encrypted, not UTF-8, a different format under a .pdf name).
+read (empty, corrupt, encrypted, binary data under a text name, a different format under a .pdf
+name). Text is read as UTF-8 first, then in the encoding charset-normalizer detects
+(Windows-1252 and Latin-1 exports are common). HTML keeps only the main content, found by
+trafilatura; PDF headings come from the page layout (see :mod:`ingest.layout`). :func:`load`
+then takes page furniture out (see :mod:`ingest.cleaning`).
 """
 
 from __future__ import annotations
@@ -10,42 +14,29 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ingest.cleaning import Boilerplate, clean_sections, date_from_lines, merge_date
+from ingest.documents import Document, Section
+from ingest.layout import pdf_sections
+from ingest.markup import SectionBuilder, html_metadata, sections_from_html
 from vectorstore.errors import DocumentError
 
-METADATA_KEYS = ("publisher", "date", "trust", "document_type")
+METADATA_KEYS = ("publisher", "date", "trust", "document_type", "original_url")
+# Other names a sidecar, front matter or <meta> tag may give the original page's address.
+URL_ALIASES = ("original_url", "url", "source_url")
 SIDECAR_SUFFIX = ".meta.yaml"
-_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
-_BLOCKS = ("p", "li", "td", "th", "pre", "blockquote", "dd", "dt", "figcaption", "caption")
 
 
-@dataclass(frozen=True)
-class Section:
-    """A run of text under one heading path (``"Parent > Child"``) or on one PDF page."""
+def load(path: Path, boilerplate: Boilerplate | None = None) -> Document:
+    """Return the document at ``path`` without page furniture; raise :class:`DocumentError`.
 
-    text: str
-    heading: str | None = None
-    page: int | None = None
-
-
-@dataclass(frozen=True)
-class Document:
-    """One file's text in reading order, with its title and metadata."""
-
-    source: str
-    title: str
-    sections: tuple[Section, ...]
-    content_hash: str
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-
-
-def load(path: Path) -> Document:
-    """Return the document at ``path``; raise :class:`DocumentError` when it cannot be read."""
+    ``boilerplate`` holds the furniture patterns (default: the shipped ``ingest/boilerplate.txt``).
+    A date line in the text becomes the ``date`` when the file's metadata gives none.
+    """
     reader = LOADERS.get(path.suffix.lower())
     if reader is None:
         raise DocumentError(
@@ -57,12 +48,14 @@ def load(path: Path) -> Document:
     sidecar = _read_sidecar(path)
     digest = fingerprint(path)
     title, sections, meta = reader(path, raw)
-    sections = tuple(s for s in sections if s.text.strip())
+    sections = [s for s in sections if s.text.strip()]
+    meta = {**meta, **sidecar}
+    title = str(meta.pop("title", "") or title or _title_from_name(path)).strip()
+    sections, found_date = clean_sections(title, sections, boilerplate or Boilerplate.load())
     if not sections:
         raise DocumentError(path, "no text could be extracted (a scanned PDF needs OCR first)")
-    meta = {**meta, **sidecar}
-    title = str(meta.pop("title", "") or title or _title_from_name(path))
-    return Document(str(path), title.strip(), sections, digest, _normalise(meta, path))
+    meta = merge_date(meta, found_date)
+    return Document(str(path), title, tuple(sections), digest, _normalise(meta, path))
 
 
 def fingerprint(path: Path) -> str:
@@ -86,7 +79,7 @@ Loaded = tuple[str, list[Section], dict[str, Any]]
 
 def _load_text(path: Path, raw: bytes) -> Loaded:
     text = _decode(path, raw)
-    return _title_from_text(text), [Section(text)], {}
+    return _title_from_text(text) or _title_from_last_line(text), [Section(text)], {}
 
 
 def _load_markdown(path: Path, raw: bytes) -> Loaded:
@@ -99,13 +92,39 @@ def _load_markdown(path: Path, raw: bytes) -> Loaded:
         raise DocumentError(path, f"front matter is not valid YAML ({_first_line(exc)})") from exc
     # Raw HTML in Markdown is shown as text, never run: html=False escapes it.
     html = MarkdownIt("commonmark", {"html": False}).render(post.content)
-    title, sections, _ = _sections_from_html(html)
-    return title, sections, dict(post.metadata)
+    first_h1, sections, _ = sections_from_html(html)
+    return first_h1, sections, dict(post.metadata)
 
 
 def _load_html(path: Path, raw: bytes) -> Loaded:
-    title, sections, meta = _sections_from_html(_decode(path, raw))
-    return title, sections, meta
+    """Read the page's metadata, then only its main content (trafilatura), headings kept."""
+    import trafilatura
+    from bs4 import BeautifulSoup
+
+    page = _decode(path, raw)
+    soup = BeautifulSoup(page, "html.parser")
+    meta = html_metadata(soup)
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    # trafilatura decides what is the article; the page's own tags give its structure, since
+    # trafilatura sometimes drops the headings of short pages.
+    main = trafilatura.extract(
+        page,
+        output_format="txt",
+        include_tables=True,
+        include_comments=False,
+        include_images=False,
+        include_links=False,
+        include_formatting=False,
+        favor_recall=True,
+        deduplicate=False,
+    )
+    article = " ".join((main or "").split())
+    first_h1, sections, _ = sections_from_html(page, keep=lambda text: text in article)
+    if not article or not sections:  # tiny pages: trafilatura finds no article
+        first_h1, sections, _ = sections_from_html(page)
+    if not meta.get("date"):  # a byline such as "Published: 4 October 2019" outside the article
+        meta = merge_date(meta, date_from_lines(soup.get_text("\n").splitlines()))
+    return meta.pop("title", "") or title or first_h1, sections, meta
 
 
 def _load_pdf(path: Path, raw: bytes) -> Loaded:
@@ -130,12 +149,14 @@ def _load_pdf(path: Path, raw: bytes) -> Loaded:
                 path, "the PDF is encrypted; save an unprotected copy and ingest that"
             ) from exc
         raise DocumentError(path, f"the PDF is corrupt or unreadable ({_first_line(exc)})") from exc
-    sections = [Section(_tidy(text), page=n) for n, text in enumerate(pages, start=1)]
+    sections = pdf_sections(path, pages)
     meta: dict[str, Any] = {}
     if info.get("/Author"):
         meta["publisher"] = str(info["/Author"])
+    first_heading = next((s.heading.split(" > ")[0] for s in sections if s.heading), "")
     first = next((s.text for s in sections if s.text.strip()), "")
-    return str(info.get("/Title") or "") or _title_from_text(first), sections, meta
+    title = str(info.get("/Title") or "") or first_heading or _title_from_text(first)
+    return title, sections, meta
 
 
 def _load_docx(path: Path, raw: bytes) -> Loaded:
@@ -148,7 +169,7 @@ def _load_docx(path: Path, raw: bytes) -> Loaded:
         raise DocumentError(path, f"not a readable Word document ({_first_line(exc)})") from exc
     except Exception as exc:  # zipfile.BadZipFile and lxml errors on damaged files
         raise DocumentError(path, f"not a readable Word document ({_first_line(exc)})") from exc
-    builder = _SectionBuilder()
+    builder = SectionBuilder()
     title = ""
     for para in document.paragraphs:
         style = (para.style.name if para.style is not None else "") or ""
@@ -187,72 +208,24 @@ LOADERS: dict[str, Callable[[Path, bytes], Loaded]] = {
 # -- shared pieces -----------------------------------------------------------------------------
 
 
-class _SectionBuilder:
-    """Collects paragraphs under a heading path as headings come and go."""
-
-    def __init__(self) -> None:
-        self._path: list[tuple[int, str]] = []
-        self._paragraphs: list[str] = []
-        self._sections: list[Section] = []
-
-    def heading(self, level: int, text: str) -> None:
-        self._flush()
-        self._path = [(lvl, t) for lvl, t in self._path if lvl < level] + [(level, text)]
-
-    def add(self, text: str) -> None:
-        if text:
-            self._paragraphs.append(text)
-
-    def finish(self) -> list[Section]:
-        self._flush()
-        return self._sections
-
-    def _flush(self) -> None:
-        if self._paragraphs:
-            heading = " > ".join(t for _, t in self._path) or None
-            self._sections.append(Section("\n\n".join(self._paragraphs), heading=heading))
-        self._paragraphs = []
-
-
-def _sections_from_html(html: str) -> Loaded:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "html.parser")
-    for tag in soup(["script", "style", "nav", "footer", "header", "noscript", "template"]):
-        tag.decompose()
-    meta = {
-        str(tag.get("name")).lower(): str(tag.get("content")).strip()
-        for tag in soup.find_all("meta")
-        if tag.get("name") and tag.get("content")
-    }
-    builder = _SectionBuilder()
-    first_h1 = ""
-    wanted = set(_HEADINGS + _BLOCKS)
-    for element in soup.find_all(list(wanted)):
-        if any(parent.name in _BLOCKS for parent in element.parents):
-            continue  # its text is already part of the enclosing block
-        text = " ".join(element.get_text(" ", strip=True).split())
-        if element.name in _HEADINGS:
-            first_h1 = first_h1 or (text if element.name == "h1" else "")
-            builder.heading(int(element.name[1]), text)
-        else:
-            builder.add(text)
-    sections = builder.finish()
-    if not sections and soup.get_text(strip=True):
-        sections = [Section(" ".join(soup.get_text(" ", strip=True).split()))]
-    title = soup.title.get_text(strip=True) if soup.title else ""
-    return meta.pop("title", "") or title or first_h1, sections, meta
-
-
 def _decode(path: Path, raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+    """Return the text of ``raw``: UTF-8 first, then the encoding charset-normalizer detects."""
+    from charset_normalizer import from_bytes
+
+    utf16 = raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if b"\x00" not in raw:
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+    best = None if b"\x00" in raw and not utf16 else from_bytes(raw).best()
+    if best is None:
         raise DocumentError(
             path,
-            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-            "save it as UTF-8 and ingest again",
-        ) from exc
+            "not text: the file holds binary data (NUL or control bytes); "
+            f"export it as one of {supported()} and ingest that",
+        )
+    return str(best)
 
 
 def _read_sidecar(path: Path) -> dict[str, Any]:
@@ -271,6 +244,8 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
 def _normalise(meta: Mapping[str, Any], path: Path) -> dict[str, Any]:
     """Keep the known metadata keys as strings, and derive ``year`` from ``date``."""
     out: dict[str, Any] = {}
+    url = next((meta[k] for k in URL_ALIASES if meta.get(k)), None)
+    meta = {**meta, "original_url": url}
     for key in METADATA_KEYS:
         value = meta.get(key)
         if value is None or value == "":
@@ -295,10 +270,20 @@ def _parse_date(value: Any, path: Path) -> str:
 
 def _title_from_text(text: str) -> str:
     for line in _lines(text)[:4]:
+        if line.startswith(("•", "* ", "- ")):
+            continue  # a standfirst bullet, not a headline
         candidate = line.lstrip("•*-# ").strip()
         if len(candidate.split()) >= 4 and len(candidate) <= 150:
             return candidate
     return ""
+
+
+def _title_from_last_line(text: str) -> str:
+    """Return the last line when it reads as a headline (scraped pages often end with one)."""
+    lines = _lines(text)
+    last = lines[-1] if len(lines) > 1 else ""
+    headline = 4 <= len(last.split()) <= 16 and last[:1].isupper()
+    return last if headline and not last.endswith((".", ",", ";", ":", "”", '"')) else ""
 
 
 def _title_from_name(path: Path) -> str:
@@ -309,38 +294,28 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-_LIST_ITEM = re.compile(r"^\s*(?:[-•*–]|\d+[.)])\s+")
-
-
-def _tidy(text: str) -> str:
-    """Rejoin PDF lines broken mid-sentence, keeping paragraph breaks and list items apart."""
-    out: list[str] = []
-    for line in text.splitlines():
-        line = " ".join(line.split())
-        if not line:
-            if out and out[-1]:
-                out.append("")
-        elif not out or not out[-1] or _LIST_ITEM.match(line) or _ends_block(out[-1]):
-            out.append(line)
-        else:
-            out[-1] += " " + line
-    return "\n".join(out).strip()
-
-
-def _ends_block(previous: str) -> bool:
-    # A short line without closing punctuation is a heading or a table cell, not a wrapped line.
-    return len(previous) < 60 and not previous.endswith((".", ",", ";", ":", "-"))
-
-
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 def iter_files(root: Path) -> Iterator[Path]:
     """Yield the files under ``root`` that Casebook can read, in a stable order."""
+    readable, _ = walk(root)
+    yield from readable
+
+
+def walk(root: Path) -> tuple[list[Path], list[Path]]:
+    """Return the readable files under ``root`` and the other files found there.
+
+    Hidden files and folders and metadata sidecars are neither.
+    """
+    readable: list[Path] = []
+    unsupported: list[Path] = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).parts
         if any(part.startswith(".") for part in rel) or not path.is_file():
             continue
-        if path.suffix.lower() in LOADERS and not path.name.endswith(SIDECAR_SUFFIX):
-            yield path
+        if path.name.endswith(SIDECAR_SUFFIX):
+            continue
+        (readable if path.suffix.lower() in LOADERS else unsupported).append(path)
+    return readable, unsupported

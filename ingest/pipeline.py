@@ -3,6 +3,11 @@
 Incremental: a file whose bytes (and sidecar) are unchanged is skipped, a changed file has its
 chunks replaced only once its new chunks are embedded, and ``prune`` drops documents whose
 files are gone. A file that fails is reported and leaves what is stored untouched.
+
+Page furniture is taken out before chunking: each document by the patterns of a boilerplate file
+(see :mod:`ingest.cleaning`), then every line that several documents of the run print (a site's
+footer, a standing pull-quote). Files of other types found while walking a folder are reported
+by name as unsupported, not silently passed over.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ingest.chunking import ChunkingParams, chunk_document
-from ingest.loaders import LOADERS, fingerprint, iter_files, load, supported
+from ingest.cleaning import Boilerplate, drop_lines, repeated_lines
+from ingest.documents import Document
+from ingest.loaders import LOADERS, fingerprint, load, supported, walk
 from vectorstore import DocumentError, Embedder, IndexInfo, Store
 from vectorstore.bm25 import BM25Params
 from vectorstore.indexing import embed_and_write
@@ -33,6 +40,7 @@ class IngestReport:
     skipped: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failed: list[DocumentError] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
     chunks_written: int = 0
     chunks_total: int = 0
     seconds: float = 0.0
@@ -45,10 +53,17 @@ class IngestReport:
         """Return the one-line summary printed at the end of a run."""
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.skipped)} unchanged, "
-            f"{len(self.removed)} removed, {len(self.failed)} failed; "
+            f"{len(self.removed)} removed, {len(self.failed)} failed{self._unsupported()}; "
             f"{self.chunks_written} chunks written, {self.chunks_total} in the index; "
             f"{self.seconds:.1f}s"
         )
+
+    def _unsupported(self) -> str:
+        if not self.unsupported:
+            return ""
+        names = ", ".join(Path(p).name for p in self.unsupported[:5])
+        more = f" and {len(self.unsupported) - 5} more" if len(self.unsupported) > 5 else ""
+        return f", {len(self.unsupported)} unsupported ({names}{more})"
 
     def to_json(self) -> dict[str, object]:
         """Return the report as plain JSON types."""
@@ -58,21 +73,26 @@ class IngestReport:
             "skipped": self.skipped,
             "removed": self.removed,
             "failed": [{"path": e.path, "reason": e.reason} for e in self.failed],
+            "unsupported": self.unsupported,
             "chunks_written": self.chunks_written,
             "chunks_total": self.chunks_total,
             "seconds": round(self.seconds, 3),
         }
 
 
-def collect(paths: Iterable[Path]) -> tuple[list[Path], list[DocumentError]]:
-    """Return the readable files named by ``paths`` (folders walked) and the paths refused."""
+def collect(paths: Iterable[Path]) -> tuple[list[Path], list[DocumentError], list[Path]]:
+    """Return the readable files named by ``paths`` (folders walked), the paths refused, and the
+    files of other types found inside the folders."""
     files: list[Path] = []
     refused: list[DocumentError] = []
+    unsupported: list[Path] = []
     for path in paths:
         if not path.exists():
             refused.append(DocumentError(path, "no such file or folder"))
         elif path.is_dir():
-            files.extend(iter_files(path))
+            readable, others = walk(path)
+            files.extend(readable)
+            unsupported.extend(others)
         elif path.suffix.lower() not in LOADERS:
             refused.append(
                 DocumentError(
@@ -82,7 +102,7 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[DocumentError]]:
         else:
             files.append(path)
     unique = sorted({f.resolve() for f in files})
-    return unique, refused
+    return unique, refused, sorted({p.resolve() for p in unsupported})
 
 
 def ingest(
@@ -94,10 +114,15 @@ def ingest(
     bm25: BM25Params | None = None,
     prune: bool = False,
     progress: bool = False,
+    boilerplate: Path | None = None,
 ) -> IngestReport:
-    """Bring the index in line with the files under ``paths`` and return what changed."""
+    """Bring the index in line with the files under ``paths`` and return what changed.
+
+    ``boilerplate`` is a file of furniture line patterns (default: ``ingest/boilerplate.txt``).
+    """
     started = time.perf_counter()
     chunking, bm25 = chunking or ChunkingParams(), bm25 or BM25Params()
+    patterns = Boilerplate.load(boilerplate)
     store.adopt(
         IndexInfo.describe(
             embedder,
@@ -107,22 +132,34 @@ def ingest(
         )
     )
     report = IngestReport()
-    files, report.failed = collect(paths)
+    files, report.failed, unsupported = collect(paths)
+    report.unsupported = [str(p) for p in unsupported]
     stored = store.documents()
     tokenize = embedder.tokenizer_fn()
 
-    for path in tqdm(files, desc="Ingesting", unit="file", disable=not progress):
-        source = str(path)
-        previous = stored.get(source)
-        if previous is not None and previous.content_hash == fingerprint(path):
-            report.skipped.append(source)
-            continue
+    # Every document of the run is read, unchanged ones too, so that lines repeated across the
+    # run's documents are known before any changed document is chunked.
+    documents: dict[Path, Document] = {}
+    changed: list[Path] = []
+    for path in tqdm(files, desc="Reading", unit="file", disable=not progress):
+        previous = stored.get(str(path))
+        unchanged = previous is not None and previous.content_hash == fingerprint(path)
+        if unchanged:
+            report.skipped.append(str(path))
         try:
-            chunks = chunk_document(load(path), chunking, tokenize)
+            documents[path] = load(path, patterns)
         except DocumentError as exc:
-            report.failed.append(exc)
-            log.warning("ingest failed path=%s reason=%s", exc.path, exc.reason)
+            if not unchanged:  # an unchanged file keeps what is stored, as before
+                report.failed.append(exc)
+                log.warning("ingest failed path=%s reason=%s", exc.path, exc.reason)
             continue
+        if not unchanged:
+            changed.append(path)
+    furniture = repeated_lines(documents.values())
+
+    for path in tqdm(changed, desc="Ingesting", unit="file", disable=not progress):
+        source, previous = str(path), stored.get(str(path))
+        chunks = chunk_document(drop_lines(documents[path], furniture), chunking, tokenize)
         embed_and_write(store, embedder, chunks, replaces=previous)
         (report.updated if previous else report.added).append(source)
         report.chunks_written += len(chunks)
@@ -133,8 +170,8 @@ def ingest(
                 store.delete_document(doc)
                 report.removed.append(source)
 
-    changed = report.added or report.updated or report.removed
-    if changed or not (store.data_dir / "bm25" / "chunks.json").is_file():
+    changed_any = report.added or report.updated or report.removed
+    if changed_any or not (store.data_dir / "bm25" / "chunks.json").is_file():
         store.rebuild_bm25(bm25)
     report.chunks_total = store.count()
     report.seconds = time.perf_counter() - started

@@ -12,7 +12,7 @@ from pypdf import PdfWriter
 
 from assistant.cli import main
 from ingest import ChunkingParams, ingest, load
-from tests.conftest import LIBRARY, make_casebook
+from tests.conftest import LIBRARY, TEST_DATA, make_casebook
 from vectorstore import DocumentError, Embedder, IndexMismatchError, Store
 
 
@@ -33,6 +33,10 @@ def test_every_format_keeps_title_page_section_and_metadata() -> None:
     html = load(LIBRARY / "crisis-line-bed-costs.html")
     assert html.metadata["trust"].startswith("Northumberland, Tyne and Wear")
     assert any("24/7 crisis line" in s.text for s in html.sections)
+
+    assert html.metadata["publisher"] == "Health Service Journal"
+    assert html.metadata["original_url"].startswith("https://www.hsj.co.uk/mental-health/")
+    assert load(LIBRARY / "carter-productivity-review.pdf").metadata["date"] == "2017-02-09"
 
     md = load(LIBRARY / "crisis-house-out-of-area.md")
     assert md.title == "Cutting out-of-area placements with a crisis house"
@@ -87,7 +91,7 @@ def _bad_inputs(folder: Path) -> dict[str, str]:
     """Write one file of each kind of bad input; return file name -> expected reason."""
     folder.mkdir()
     (folder / "empty.md").write_text("")
-    (folder / "latin1.txt").write_bytes("Caf\xe9 culture in the trust".encode("latin-1"))
+    (folder / "binary.txt").write_bytes(b"\x00" * 400)
     (folder / "renamed.pdf").write_bytes(b"PK\x03\x04 this is a zip, not a pdf" * 10)
     (folder / "corrupt.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\n garbage" * 5)
     writer = PdfWriter()
@@ -98,7 +102,7 @@ def _bad_inputs(folder: Path) -> dict[str, str]:
     (folder / "broken.docx").write_bytes(b"not a zip at all")
     return {
         "empty.md": "the file is empty; add text or remove it from the folder",
-        "latin1.txt": "not UTF-8 text (byte 0xe9 at offset 3); save it as UTF-8 and ingest again",
+        "binary.txt": "not text: the file holds binary data (NUL or control bytes); export it as one of ",
         "renamed.pdf": "not a PDF (no %PDF header); is it another format renamed .pdf?",
         "corrupt.pdf": "the PDF is corrupt or unreadable",
         "locked.pdf": "the PDF is encrypted; save an unprotected copy and ingest that",
@@ -161,3 +165,181 @@ def test_markdown_html_is_kept_as_text(tmp_path: Path) -> None:
 def test_document_error_names_the_file() -> None:
     error = DocumentError("reports/a.pdf", "the PDF is encrypted")
     assert str(error) == "reports/a.pdf: the PDF is encrypted"
+
+
+# -- clean passages ----------------------------------------------------------------------------
+
+SEED_FURNITURE = (
+    "You are here",
+    "Published: 15 March 2018",
+    "Page last updated",
+    "Categories",
+    "Have you got a story to tell?",
+    "Would you like to become an NHE columnist?",
+    "Last updated:",
+    "said:At",
+    "**",
+    "•",
+)
+
+
+def _chunk_texts(data: Path, source: Path) -> list[str]:
+    return [c.text for c in Store(data).document_chunks(_doc_id(source))]
+
+
+def test_seed_furniture_is_in_no_chunk(seeds: Path, tmp_path: Path, embedder: Embedder) -> None:
+    data = tmp_path / "data"
+    report = _ingest([seeds], data, embedder)
+    assert report.ok and len(report.added) == 5
+    texts = {p.name: _chunk_texts(data, p) for p in sorted(seeds.glob("*.txt"))}
+    every = "\n".join(t for chunks in texts.values() for t in chunks)
+    for furniture in SEED_FURNITURE:
+        assert furniture not in every, furniture
+    assert "29 June 2018" not in "\n".join(texts["003_85fcdd632fab18ea.txt"])
+    # 000 ends by repeating its headline; the headline is its title, not a passage.
+    assert "First mental health trusts rated outstanding by CQC" not in "\n".join(
+        texts["000_d43dd18384b8f15c.txt"]
+    )
+    assert (
+        load(seeds / "000_d43dd18384b8f15c.txt").title
+        == "First mental health trusts rated outstanding by CQC"
+    )
+    assert "(lead for mental health), said: At a time when" in every
+    assert "\nCalderstones Partnership NHS Foundation Trust" in "\n".join(texts["001_95464e17304a87ba.txt"])
+    assert "- Trust chief executives tell HSJ" in every
+    assert "A poor rating for many trusts was a stimulus for improvement." in every
+
+
+def test_seed_date_lines_become_the_date(seeds: Path) -> None:
+    expected = {"001": "2018-03-15", "003": "2018-06-29", "004": "2017-02-09"}
+    for prefix, date in expected.items():
+        doc = load(next(seeds.glob(f"{prefix}_*.txt")))
+        assert (doc.metadata["date"], doc.metadata["year"]) == (date, int(date[:4])), prefix
+        assert "09.02.17" not in doc.sections[0].text
+    assert "date" not in load(next(seeds.glob("002_*.txt"))).metadata
+
+
+def test_pdf_headings_are_headings_never_sentences() -> None:
+    carter = load(LIBRARY / "carter-productivity-review.pdf")
+    root = "Carter review of productivity in community and mental health trusts"
+    assert [s.heading for s in carter.sections][:2] == [
+        f"{root} > Scope of the review",
+        f"{root} > Who is involved",
+    ]
+    assert carter.sections[0].page == 1
+    assert carter.sections[0].text.startswith("After his review of operational productivity")
+    report = load(LIBRARY / "driving-improvement-report.pdf")
+    for doc in (carter, report):
+        headings = {part for s in doc.sections for part in (s.heading or "").split(" > ")}
+        assert len(headings) >= 3
+        for section in doc.sections:
+            for heading in headings:
+                assert heading not in section.text, (heading, section.text[:80])
+    rating = next(
+        s for s in report.sections if s.heading and s.heading.endswith("Rating changes at the seven trusts")
+    )
+    assert rating.page == 3
+    assert (
+        "\n- Calderstones Partnership NHS Foundation Trust: good to outstanding.\n- Sheffield" in rating.text
+    )
+    assert "to good.\n\nA note on Calderstones:" in rating.text  # the list ends before the note
+
+
+def test_html_page_keeps_the_article_and_drops_its_furniture() -> None:
+    doc = load(TEST_DATA / "furnished-page.html")
+    title = "Opening a crisis cafe in the evenings"
+    assert doc.title == f"{title} | Example Health News"
+    assert [s.heading for s in doc.sections] == [
+        title,
+        f"{title} > How the cafe works",
+        f"{title} > What the trust learned",
+    ]
+    text = "\n".join(s.text for s in doc.sections)
+    assert "more than four hundred visitors" in text
+    assert "- Open every evening from six until midnight, including weekends.\n- No referral needed" in text
+    for furniture in (
+        "cookies", "You are here", "Share this page", "Share on Twitter", "Related articles",
+        "Five things we learned", "Have you got a story to tell?", "Sign up to our newsletter",
+        "Subscribe", "Jobs board", "Search this site", "Copyright", "Published:",
+    ):  # fmt: skip
+        assert furniture not in text, furniture
+    assert doc.metadata["original_url"] == "https://news.example.org/articles/crisis-cafe-evenings"
+    assert (doc.metadata["date"], doc.metadata["publisher"]) == ("2019-10-04", "Example Health News")
+
+
+def test_windows_1252_and_latin_1_text_is_read(tmp_path: Path) -> None:
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("Caf\xe9 culture in the trust".encode("latin-1"))
+    assert load(latin).sections[0].text == "Caf\xe9 culture in the trust"
+    page = tmp_path / "cp1252.html"
+    page.write_bytes(
+        "<html><body><p>The trust\u2019s caf\xe9 \u2013 open late</p></body></html>".encode("cp1252")
+    )
+    assert load(page).sections[0].text == "The trust\u2019s caf\xe9 \u2013 open late"
+
+
+def test_markdown_front_matter_never_reaches_text_and_url_aliases(tmp_path: Path) -> None:
+    note = tmp_path / "note.md"
+    note.write_text(
+        "---\npublisher: Example Trust\nsource_url: https://example.org/a\n---\n\n"
+        "# Crisis cafe\n\nThe cafe opened in the evenings for people in distress.\n"
+    )
+    doc = load(note)
+    assert doc.sections[0].text == "The cafe opened in the evenings for people in distress."
+    assert doc.metadata["original_url"] == "https://example.org/a"
+    sidecar = tmp_path / "note.md.meta.yaml"
+    sidecar.write_text("url: https://example.org/b\n")
+    assert load(note).metadata["original_url"] == "https://example.org/b"
+
+
+def test_boilerplate_patterns_come_from_an_editable_file(tmp_path: Path) -> None:
+    from ingest.cleaning import Boilerplate
+
+    page = tmp_path / "page.txt"
+    page.write_text("Ward round notes for the week\nPrinted from the intranet on Monday\nShare this page\n")
+    assert "Share this page" not in load(page).sections[0].text
+    mine = tmp_path / "mine.txt"
+    mine.write_text("# our intranet\nPrinted from the intranet.*\n")
+    assert (
+        load(page, Boilerplate.load(mine)).sections[0].text
+        == "Ward round notes for the week\nShare this page"
+    )
+    mine.write_text("ok\n(unclosed\n")
+    with pytest.raises(
+        DocumentError, match=r"line 2 is not a regular expression .*; fix it or start it with #"
+    ):
+        Boilerplate.load(mine)
+
+
+def test_lines_repeated_across_a_run_are_dropped(tmp_path: Path, embedder: Embedder) -> None:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    footer = "Example Health News is published by Example Media Limited, registered in England."
+    bodies = (
+        "A crisis cafe opened in the evenings.",
+        "A crisis line cut bed costs.",
+        "A crisis house cut placements.",
+    )
+    for n, body in enumerate(bodies):
+        (folder / f"page{n}.txt").write_text(f"{body} It was run with the voluntary sector.\n\n{footer}\n")
+    data = tmp_path / "data"
+    _ingest([folder], data, embedder)
+    for n, body in enumerate(bodies):
+        assert _chunk_texts(data, folder / f"page{n}.txt") == [
+            f"{body} It was run with the voluntary sector."
+        ]
+
+
+def test_unsupported_files_in_a_folder_are_named(tmp_path: Path) -> None:
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    (folder / "note.md").write_text("# Crisis cafe\n\nA crisis cafe opened in the evenings for people.\n")
+    (folder / "note.md.meta.yaml").write_text("trust: Example\n")
+    for name in ("slides.pptx", "data.xlsx", ".hidden.pptx"):
+        (folder / name).write_bytes(b"PK\x03\x04")
+    result = CliRunner().invoke(main, ["ingest", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "1 added" in result.stdout and "2 unsupported (data.xlsx, slides.pptx)" in result.stdout
+    again = CliRunner().invoke(main, ["ingest", str(folder), "--json"])
+    names = [Path(p).name for p in json.loads(again.stdout)["unsupported"]]
+    assert names == ["data.xlsx", "slides.pptx"]
