@@ -200,7 +200,7 @@ def build_ui(casebook: Casebook, llm: Any = None) -> gr.Blocks:
                 gr.skip(),
             )
 
-        def ask(message, history, trust, kind, publisher, year, request: gr.Request):
+        def answer_question(message, history, trust, kind, publisher, year, request: gr.Request):
             yield from respond(message, history, (trust, kind, publisher, year), request)
 
         def ask_standalone(history, trust, kind, publisher, year, request: gr.Request):
@@ -235,9 +235,9 @@ def build_ui(casebook: Casebook, llm: Any = None) -> gr.Blocks:
         private = {"api_visibility": "private"}
         # The bubble shows "Searching the library..." itself: no Gradio overlay on every output.
         asking = {"concurrency_limit": 4, "show_progress": "hidden", **private}
-        box.submit(ask, pick, outputs, **asking)
+        box.submit(answer_question, pick, outputs, **asking)
         examples.click(lambda i: EXAMPLES[i], examples, box, queue=False, **private).then(
-            ask, pick, outputs, **asking
+            answer_question, pick, outputs, **asking
         )
         standalone.click(ask_standalone, [chat, *pickers], outputs, **asking)
         new.click(restart, None, outputs, **private)
