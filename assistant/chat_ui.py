@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import html
 import shutil
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,10 +69,8 @@ class Sessions:
     removed when a session is dropped and when the process exits.
     """
 
-    def __init__(self, casebook: Casebook, llm: Any = None) -> None:
-        self.casebook, self.llm = casebook, llm
-        self.exports = Path(tempfile.mkdtemp(prefix="casebook-export-"))
-        atexit.register(shutil.rmtree, self.exports, ignore_errors=True)
+    def __init__(self, casebook: Casebook, llm: Any, exports: Path) -> None:
+        self.casebook, self.llm, self.exports = casebook, llm, exports
         self._items: OrderedDict[str, _Session] = OrderedDict()
         self._lock = threading.Lock()
         self._made = 0
@@ -96,12 +96,37 @@ def mount(app: Any, casebook: Casebook, llm: Any = None, path: str = "/") -> Any
     CSS set on the Blocks after construction never reaches the page.
     """
     css = CSS_PATH.read_text(encoding="utf-8")
-    return gr.mount_gradio_app(app, build_ui(casebook, llm), path=path, css=css, footer_links=[])
+    exports = export_folder()
+    ui = build_ui(casebook, llm, exports)
+    app = gr.mount_gradio_app(app, ui, path=path, css=css, footer_links=[])
+    # uvicorn re-raises SIGTERM after its graceful shutdown, so atexit alone is not enough.
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(served: Any) -> AsyncIterator[Any]:
+        try:
+            async with inner(served) as state:
+                yield state
+        finally:
+            shutil.rmtree(exports, ignore_errors=True)
+
+    app.router.lifespan_context = lifespan
+    return app
 
 
-def build_ui(casebook: Casebook, llm: Any = None) -> gr.Blocks:
-    """Return the chat window bound to ``casebook`` (and an LLM, when one is configured)."""
-    sessions = Sessions(casebook, llm)
+def export_folder() -> Path:
+    """Return a new temporary folder for exported conversations, removed when the process exits."""
+    folder = Path(tempfile.mkdtemp(prefix="casebook-export-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def build_ui(casebook: Casebook, llm: Any = None, exports: Path | None = None) -> gr.Blocks:
+    """Return the chat window bound to ``casebook`` (and an LLM, when one is configured).
+
+    Exported conversations are written under ``exports`` (a new temporary folder by default).
+    """
+    sessions = Sessions(casebook, llm, exports or export_folder())
     feedback = FeedbackLog(casebook.settings.data_dir)
     with gr.Blocks(title="Casebook", delete_cache=(3600, 3600)) as ui:
         gr.HTML(f'<header class="cb-header"><h1>Casebook</h1><p>{html.escape(INTRO)}</p></header>')
