@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import html
+import shutil
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,8 +19,9 @@ import gradio as gr
 from assistant.answers import Answer
 from assistant.conversation import Conversation
 from assistant.engine import Casebook
+from assistant.export import conversation_markdown
 from assistant.feedback import FeedbackLog
-from assistant.rendering import answer_markdown, escape_markdown, sources_html
+from assistant.rendering import SEARCHING, answer_markdown, escape_markdown, sources_html
 from vectorstore import CasebookError, Filter
 
 EXAMPLES = [
@@ -26,147 +32,244 @@ EXAMPLES = [
     "What is the Carter review of mental health trusts looking at?",
 ]
 INTRO = (
-    "Ask about NHS mental-health service improvement. Every sentence of an answer comes from the "
-    "library and is cited **[n]**; the cited passages appear under **Sources**. When the library "
-    "does not cover a question, Casebook says so instead of guessing."
+    "Questions on NHS mental-health service improvement, answered in quotes from your library: "
+    "each [n] opens its passage; gaps are said plainly."
+)
+FOOTER = (
+    '<footer class="cb-footer">Casebook - answers quoted from your library; nothing leaves this '
+    'computer. · <a href="api/docs" target="_blank" rel="noopener">API</a></footer>'
 )
 CSS_PATH = Path(__file__).with_name("chat.css")
 _MAX_SESSIONS = 500
 _PICKERS = (("trust", "Trust"), ("document_type", "Document type"), ("publisher", "Publisher"))
+_COPY_JS = "(text) => { if (text) { navigator.clipboard.writeText(text); } return []; }"
 
 
 @dataclass
 class _Session:
     conversation: Conversation
+    folder: Path
     answers: list[Answer] = field(default_factory=list)
+    follow_up: str | None = None  # the last message read as a follow-up, to re-ask standalone
+    rated: Answer | None = None  # the answer last rated, which a comment is attached to
+    rating: str = ""
+
+    def reset(self) -> None:
+        """Forget the conversation, its answers, ratings and exported file."""
+        self.conversation.reset()
+        self.answers.clear()
+        self.follow_up, self.rated, self.rating = None, None, ""
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class Sessions:
-    """One conversation per browser session, the oldest dropped past a bound."""
+    """One conversation per browser session, the oldest dropped past a bound.
 
-    def __init__(self, casebook: Casebook, llm: Any = None) -> None:
-        self.casebook, self.llm = casebook, llm
+    Each session's export file lives in its own folder under one temporary folder per app,
+    removed when a session is dropped and when the process exits.
+    """
+
+    def __init__(self, casebook: Casebook, llm: Any, exports: Path) -> None:
+        self.casebook, self.llm, self.exports = casebook, llm, exports
         self._items: OrderedDict[str, _Session] = OrderedDict()
         self._lock = threading.Lock()
+        self._made = 0
 
     def get(self, request: gr.Request | None) -> _Session:
         key = getattr(request, "session_hash", None) or "default"
         with self._lock:
             if key not in self._items:
-                self._items[key] = _Session(Conversation(self.casebook, self.llm))
+                self._made += 1
+                folder = self.exports / f"session-{self._made}"
+                self._items[key] = _Session(Conversation(self.casebook, self.llm), folder)
                 while len(self._items) > _MAX_SESSIONS:
-                    self._items.popitem(last=False)
+                    _, dropped = self._items.popitem(last=False)
+                    shutil.rmtree(dropped.folder, ignore_errors=True)
             self._items.move_to_end(key)
             return self._items[key]
 
 
-def build_ui(casebook: Casebook, llm: Any = None) -> gr.Blocks:
-    """Return the chat window bound to ``casebook`` (and an LLM, when one is configured)."""
-    sessions = Sessions(casebook, llm)
+def mount(app: Any, casebook: Casebook, llm: Any = None, path: str = "/") -> Any:
+    """Mount the chat window on the FastAPI ``app`` with its stylesheet and without Gradio's footer.
+
+    Gradio 6 reads the page's CSS and footer links from ``mount_gradio_app`` (or ``launch``);
+    CSS set on the Blocks after construction never reaches the page.
+    """
+    css = CSS_PATH.read_text(encoding="utf-8")
+    exports = export_folder()
+    ui = build_ui(casebook, llm, exports)
+    app = gr.mount_gradio_app(app, ui, path=path, css=css, footer_links=[])
+    # uvicorn re-raises SIGTERM after its graceful shutdown, so atexit alone is not enough.
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(served: Any) -> AsyncIterator[Any]:
+        try:
+            async with inner(served) as state:
+                yield state
+        finally:
+            shutil.rmtree(exports, ignore_errors=True)
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def export_folder() -> Path:
+    """Return a new temporary folder for exported conversations, removed when the process exits."""
+    folder = Path(tempfile.mkdtemp(prefix="casebook-export-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def build_ui(casebook: Casebook, llm: Any = None, exports: Path | None = None) -> gr.Blocks:
+    """Return the chat window bound to ``casebook`` (and an LLM, when one is configured).
+
+    Exported conversations are written under ``exports`` (a new temporary folder by default).
+    """
+    sessions = Sessions(casebook, llm, exports or export_folder())
     feedback = FeedbackLog(casebook.settings.data_dir)
-    exports = Path(tempfile.mkdtemp(prefix="casebook-export-"))
-    with gr.Blocks(title="Casebook", fill_height=True) as ui:
-        gr.Markdown(f"# Casebook\n{INTRO}")
+    with gr.Blocks(title="Casebook", delete_cache=(3600, 3600)) as ui:
+        gr.HTML(f'<header class="cb-header"><h1>Casebook</h1><p>{html.escape(INTRO)}</p></header>')
         if _count(casebook) == 0:
             gr.Markdown(
                 "**The library is empty.** Add documents with `casebook ingest <folder>`, then reload.",
                 elem_id="cb-empty-library",
             )
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=300):
-                chat = gr.Chatbot(label="Conversation", elem_id="cb-chat", height=480, buttons=["copy"])
+        with gr.Row(equal_height=False, elem_id="cb-main"):
+            with gr.Column(scale=3, min_width=320, elem_id="cb-left"):
+                chat = gr.Chatbot(
+                    label="Conversation",
+                    show_label=False,
+                    elem_id="cb-chat",
+                    height="100%",
+                    min_height=260,
+                    buttons=["copy"],
+                    placeholder="Ask a question below, or pick an example.",
+                )
+                standalone = gr.Button(
+                    "Search as a new question", size="sm", visible=False, elem_id="cb-standalone"
+                )
+                with gr.Row(visible=False, elem_id="cb-comment-row") as comment_row:
+                    comment = gr.Textbox(
+                        placeholder="Add a comment to your rating (optional)",
+                        show_label=False,
+                        elem_id="cb-comment",
+                        scale=4,
+                        submit_btn="Send",
+                    )
+                status = gr.Markdown("", elem_id="cb-status")
                 box = gr.Textbox(
                     placeholder="Ask a question, e.g. how did trusts reduce out-of-area placements?",
                     show_label=False,
                     elem_id="cb-question",
                     submit_btn=True,
                 )
-                with gr.Row():
+                with gr.Row(elem_id="cb-actions"):
                     new = gr.Button("New conversation", size="sm", elem_id="cb-new")
                     export = gr.DownloadButton(
-                        "Export answer (.md)", size="sm", elem_id="cb-export", interactive=False
+                        "Export conversation (.md)", size="sm", elem_id="cb-export", interactive=False
                     )
-                    copy = gr.Button("Copy answer", size="sm", elem_id="cb-copy")
-                comment = gr.Textbox(
-                    placeholder="Optional comment, then rate an answer with the thumbs under it",
-                    show_label=False,
-                    elem_id="cb-comment",
+                    copy = gr.Button("Copy conversation", size="sm", elem_id="cb-copy")
+                examples = gr.Dataset(
+                    components=[box],
+                    samples=[[q] for q in EXAMPLES],
+                    label="Example questions",
+                    type="index",
+                    elem_id="cb-examples",
                 )
-                status = gr.Markdown("", elem_id="cb-status")
                 markdown = gr.Textbox(visible=False, elem_id="cb-markdown")
-                gr.Examples(EXAMPLES, inputs=box, label="Example questions")
-            with gr.Column(scale=2, min_width=280):
-                with gr.Accordion("Filters", open=True, elem_id="cb-filters"):
+            with gr.Column(scale=2, min_width=300, elem_id="cb-right"):
+                with gr.Accordion("Filters", open=False, elem_id="cb-filters"):
                     pickers = _filter_pickers(_facets(casebook))
-                gr.Markdown("### Sources")
+                gr.HTML('<h2 class="cb-sources-title">Sources</h2>')
                 sources = gr.HTML(sources_html(None), elem_id="cb-sources")
+        gr.HTML(FOOTER)
 
-        def respond(
-            message: str,
-            history: list[dict[str, Any]],
-            trust: list[str],
-            document_type: list[str],
-            publisher: list[str],
-            year: str | None,
-            request: gr.Request,
-        ):
+        outputs = [box, chat, sources, export, markdown, standalone, comment_row, status]
+
+        def respond(message, history, picked, request, alone=False):
             message = (message or "").strip()
             if not message:
-                yield "", history, gr.skip(), gr.skip(), gr.skip()
+                yield (gr.skip(),) * len(outputs)
                 return
             session = sessions.get(request)
-            history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
-            yield "", history, gr.skip(), gr.skip(), gr.skip()
-            answer = None
-            streamed = ""
+            pending = {"role": "assistant", "content": SEARCHING}
+            history = [*history, {"role": "user", "content": message}, pending]
+            hide = gr.Button(visible=False)
+            yield "", history, gr.skip(), gr.skip(), gr.skip(), hide, gr.Row(visible=False), ""
+            answer, streamed = None, ""
             try:
-                chosen = _filters((trust, document_type, publisher, year))
-                for item in session.conversation.stream(message, chosen):
+                stream = session.conversation.stream(message, _filters(picked), standalone=alone)
+                for item in stream:
                     if isinstance(item, Answer):
                         answer = item
                     else:
                         streamed += item
                         history[-1] = {"role": "assistant", "content": escape_markdown(streamed)}
-                        yield "", history, gr.skip(), gr.skip(), gr.skip()
+                        yield "", history, *(gr.skip(),) * 6
             except CasebookError as exc:
                 answer = Answer(message, f"Casebook could not answer: {exc}", True)
             session.answers.append(answer)
             history[-1] = {"role": "assistant", "content": answer_markdown(answer)}
-            path = exports / f"casebook-answer-{len(session.answers)}-{id(session)}.md"
-            path.write_text(answer.to_markdown(), encoding="utf-8")
+            followed = bool(answer.search_query) and answer.search_query.strip() != message
+            session.follow_up = message if followed else None
+            text = conversation_markdown(session.conversation.turns)
             yield (
                 "",
                 history,
                 sources_html(answer),
-                gr.DownloadButton(value=str(path), interactive=True),
-                answer.to_markdown(),
+                gr.DownloadButton(value=_write(session.folder, text), interactive=True),
+                text,
+                gr.Button(f"Search “{message}” as a new question", visible=followed),
+                gr.skip(),
+                gr.skip(),
             )
 
+        def answer_question(message, history, trust, kind, publisher, year, request: gr.Request):
+            yield from respond(message, history, (trust, kind, publisher, year), request)
+
+        def ask_standalone(history, trust, kind, publisher, year, request: gr.Request):
+            message = sessions.get(request).follow_up
+            yield from respond(message, history, (trust, kind, publisher, year), request, alone=True)
+
         def restart(request: gr.Request):
-            session = sessions.get(request)
-            session.conversation.reset()
-            session.answers.clear()
-            return [], sources_html(None), gr.DownloadButton(value=None, interactive=False), "", ""
+            sessions.get(request).reset()
+            empty = gr.DownloadButton(value=None, interactive=False)
+            return "", [], sources_html(None), empty, "", gr.Button(visible=False), gr.Row(visible=False), ""
 
-        def rate(data: gr.LikeData, note: str, history: list[dict[str, Any]], request: gr.Request):
+        def rate(data: gr.LikeData, history: list[dict[str, Any]], request: gr.Request):
             session = sessions.get(request)
-            position = sum(1 for m in history[: data.index + 1] if m["role"] == "assistant") - 1
-            if not 0 <= position < len(session.answers):
-                return note, "Only answers from this conversation can be rated."
-            rating = "up" if data.liked else "down"
-            feedback.record(session.answers[position], rating, note or "", _user(request))
-            return "", f"Thank you: your rating ({rating}) was saved."
+            index = data.index if isinstance(data.index, int) else data.index[0]
+            position = sum(1 for m in history[: index + 1] if m["role"] == "assistant") - 1
+            if not 0 <= position < len(session.answers) or data.liked not in (True, False):
+                return gr.Row(visible=False), "Only answers from this conversation can be rated."
+            session.rated, session.rating = session.answers[position], "up" if data.liked else "down"
+            feedback.record(session.rated, session.rating, "", _user(request))
+            note = f"Thank you: your rating ({session.rating}) was saved. Add a comment if you like."
+            return gr.Row(visible=True), note
 
-        outputs = [box, chat, sources, export, markdown]
-        box.submit(respond, [box, chat, *pickers], outputs, api_visibility="private", concurrency_limit=4)
-        new.click(restart, None, [chat, sources, export, markdown, status], api_visibility="private")
-        chat.like(rate, [comment, chat], [comment, status], api_visibility="private")
-        copy.click(
-            None,
-            [markdown],
-            None,
-            js="(text) => { if (text) { navigator.clipboard.writeText(text); } return []; }",
+        def remark(note: str, request: gr.Request):
+            session = sessions.get(request)
+            if session.rated is None or not (note or "").strip():
+                return note, gr.skip(), gr.skip()
+            feedback.record(session.rated, session.rating, note, _user(request))
+            saved = f"Thank you: your comment was saved with your rating ({session.rating})."
+            return "", gr.Row(visible=False), saved
+
+        pick = [box, chat, *pickers]
+        private = {"api_visibility": "private"}
+        # The bubble shows "Searching the library..." itself: no Gradio overlay on every output.
+        asking = {"concurrency_limit": 4, "show_progress": "hidden", **private}
+        box.submit(answer_question, pick, outputs, **asking)
+        examples.click(lambda i: EXAMPLES[i], examples, box, queue=False, **private).then(
+            answer_question, pick, outputs, **asking
         )
+        standalone.click(ask_standalone, [chat, *pickers], outputs, **asking)
+        new.click(restart, None, outputs, **private)
+        chat.clear(restart, None, outputs, **private)
+        chat.like(rate, [chat], [comment_row, status], **private)
+        comment.submit(remark, [comment], [comment, comment_row, status], **private)
+        copy.click(None, [markdown], None, js=_COPY_JS)
 
         def ask_api(question: str) -> dict[str, Any]:
             """Answer a question from the library; returns the JSON answer with citations."""
@@ -176,8 +279,15 @@ def build_ui(casebook: Casebook, llm: Any = None) -> gr.Blocks:
                 return Answer(question, f"Casebook could not answer: {exc}", True).to_json()
 
         gr.api(ask_api, api_name="ask")
-    ui.css = CSS_PATH.read_text(encoding="utf-8")
     return ui
+
+
+def _write(folder: Path, text: str) -> str:
+    """Write the session's export (its one file) and return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "casebook-conversation.md"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
 
 
 def _user(request: gr.Request | None) -> str | None:

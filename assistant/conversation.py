@@ -57,6 +57,7 @@ _FUNCTION_WORDS = _REFERS_BACK | frozenset(
         "do", "did", "does", "done", "doing", "is", "are", "was", "were", "be", "been", "being",
         "has", "have", "had", "can", "could", "should", "would", "will", "may", "might", "must",
         "i", "me", "my", "we", "our", "us", "you", "your", "tell", "say", "said", "please", "get", "got",
+        "much", "many", "next", "again", "now", "here", "well", "ever", "still", "just", "very", "not",
     }
 )  # fmt: skip
 
@@ -75,11 +76,22 @@ def content_words(text: str) -> list[str]:
 
 
 def is_follow_up(message: str) -> bool:
-    """Return whether ``message`` leans on an earlier turn ("and ...", "what about ...", "they")."""
-    words = [w.lower() for w in _WORD.findall(message)]
-    return (
-        bool(_CONNECTIVE.match(message)) or bool(_REFERS_BACK & set(words)) or len(content_words(message)) < 2
-    )
+    """Return whether ``message`` cannot stand alone and leans on the earlier turn.
+
+    It does when it opens with a connective ("and ...", "what about ..."), names fewer than two
+    subject words, or refers back (it, they, this ...) before naming any subject of its own:
+    "What did they do next?" leans on the last turn; "How much did the crisis line cost and what
+    did it save?" does not, since its "it" comes after its own subject.
+    """
+    if _CONNECTIVE.match(message) or len(content_words(message)) < 2:
+        return True
+    for word in _WORD.findall(message):
+        bare = word.lower().strip("'’")
+        if bare in _REFERS_BACK:
+            return True
+        if bare not in _FUNCTION_WORDS:
+            return False
+    return False
 
 
 def follow_up_query(message: str, previous: str) -> str:
@@ -119,9 +131,12 @@ class Conversation:
         """Forget every turn: the next message starts a new conversation."""
         self._turns.clear()
 
-    def ask(self, message: str, filters: Sequence[Filter] = ()) -> Answer:
-        """Return the answer to ``message`` read as the next turn, and record the turn."""
-        query, failure = self._query(message)
+    def ask(self, message: str, filters: Sequence[Filter] = (), *, standalone: bool = False) -> Answer:
+        """Return the answer to ``message`` read as the next turn, and record the turn.
+
+        ``standalone`` searches the message as written, carrying nothing from earlier turns.
+        """
+        query, failure = (message, None) if standalone else self._query(message)
         if self.generative is None or failure:
             answer = self._quoted(message, query, filters, failure)
         else:
@@ -134,13 +149,15 @@ class Conversation:
         self._turns.append(Turn(message, answer))
         return answer
 
-    def stream(self, message: str, filters: Sequence[Filter] = ()) -> Iterator[str | Answer]:
+    def stream(
+        self, message: str, filters: Sequence[Filter] = (), *, standalone: bool = False
+    ) -> Iterator[str | Answer]:
         """Yield the answer's text as the model writes it (none without a model), then the Answer.
 
         The turn is recorded just before the Answer is yielded; closing the generator earlier
-        records nothing.
+        records nothing. ``standalone`` is as for ``ask``.
         """
-        query, failure = self._query(message)
+        query, failure = (message, None) if standalone else self._query(message)
         if self.generative is None or failure:
             answer = self._quoted(message, query, filters, failure)
         elif not (passages := self._passages(query, filters)):

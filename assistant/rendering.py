@@ -1,18 +1,25 @@
 """Answers as HTML and Markdown for the chat window.
 
-Everything that comes from a document (titles, passages, quoted sentences) is escaped here, so
-a document holding ``<script>`` or ``<img onerror=...>`` shows that text and runs nothing.
+Everything that comes from a document (titles, passages, quoted sentences, metadata) is escaped
+here, so a document holding ``<script>`` or ``<img onerror=...>`` shows that text and runs nothing.
+The answer keeps its structure: paragraphs, ``- `` list lines, ``[n]`` markers (made links to the
+cited passage) and a last paragraph of gap notes (shown as a calm "Not in the library" note).
+
+Links are relative to the app's root (``documents/...``, no leading slash), so Casebook works
+mounted under a sub-path of an intranet.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from urllib.parse import quote
 
 from assistant.answers import Answer, Citation
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+_MARKER = re.compile(r"\\\[(\d+)\\\]")
+_RAW_MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
+SEARCHING = '<span class="cb-spinner" aria-hidden="true"></span> Searching the library...'
 
 
 def escape_markdown(text: str) -> str:
@@ -21,52 +28,99 @@ def escape_markdown(text: str) -> str:
 
 
 def document_url(citation: Citation) -> str:
-    """Return the link that opens the cited document (a PDF at the cited page)."""
-    url = f"documents/{quote(citation.doc_id)}"
-    return f"{url}#page={citation.page}" if citation.page else url
+    """Return the link that opens the cited passage, relative to the app's root."""
+    return citation.url.lstrip("/")
+
+
+def web_url(url: str | None) -> str | None:
+    """Return ``url`` when it is a web address (never ``javascript:`` or a file path), else None."""
+    return url if url and url.strip().lower().startswith(("https://", "http://")) else None
 
 
 def answer_markdown(answer: Answer) -> str:
-    """Return the chat bubble for an answer: the text with [n] markers, then its sources."""
-    body = _MARKER.sub(lambda m: f"[{m.group(1)}]", escape_markdown(answer.text))
-    lines = []
+    """Return the chat bubble for an answer: its paragraphs and lists with linked [n], then sources."""
+    links = {c.n: document_url(c) for c in answer.citations}
+    paragraphs = [p for p in re.split(r"\n\s*\n", answer.text.strip()) if p.strip()]
+    gaps = ""
+    if answer.unanswered:
+        if paragraphs and not answer.abstained and not _RAW_MARKER.search(paragraphs[-1]):
+            paragraphs.pop()  # the gap notes, shown below as one note
+        parts = "; ".join(escape_markdown(u) for u in answer.unanswered)
+        gaps = f'<div class="cb-gap">Not in the library: {parts}</div>'
+    blocks = []
     if answer.notice:
-        lines.append(f"*{escape_markdown(answer.notice)}*\n")
-    lines.append(body)
+        blocks.append(f"*{escape_markdown(answer.notice)}*")
+    for number, paragraph in enumerate(paragraphs):
+        text = _paragraph(paragraph, links)
+        blocks.append(f'<div class="cb-gap">{text}</div>' if answer.abstained and number == 0 else text)
+    if gaps:
+        blocks.append(gaps)
     if answer.search_query and answer.search_query.strip() != answer.question.strip():
-        lines.append(f"\n*Searched for: {escape_markdown(answer.search_query)}*")
+        blocks.append(f"*Searched for: {escape_markdown(answer.search_query)}*")
     if answer.citations:
-        lines.append("\n**Sources**")
+        sources = ["**Sources**"]
         for c in answer.citations:
             where = f" — {escape_markdown(c.location)}" if c.location else ""
-            lines.append(f"{c.n}. [{escape_markdown(c.title)}]({document_url(c)}){where}")
+            sources.append(f"{c.n}. [{escape_markdown(c.title)}]({links[c.n]}){where}")
+        blocks.append("\n".join(sources))
+    return "\n\n".join(blocks)
+
+
+def _paragraph(paragraph: str, links: dict[int, str]) -> str:
+    """Return one paragraph escaped, its "- " lines kept as a list and its markers as links."""
+    lines = []
+    for line in paragraph.strip().splitlines():
+        item = line.lstrip()
+        if item.startswith("- "):
+            lines.append("- " + _linked(escape_markdown(item[2:].strip()), links))
+        else:
+            lines.append(_linked(escape_markdown(line.strip()), links))
+    if any(line.startswith("- ") for line in lines) and not lines[0].startswith("- "):
+        first = next(i for i, line in enumerate(lines) if line.startswith("- "))
+        lines.insert(first, "")  # a list needs a blank line after the sentence that leads it
     return "\n".join(lines)
 
 
-_MARKER = re.compile(r"\\\[(\d+)\\\]")
+def _linked(escaped: str, links: dict[int, str]) -> str:
+    """Return escaped text with each known ``[n]`` marker made a link to its passage."""
+
+    def link(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if n not in links:
+            return match.group(0)
+        return f'<a class="cb-ref" href="{html.escape(links[n])}" title="Open source {n}">[{n}]</a>'
+
+    return _MARKER.sub(link, escaped)
 
 
 def sources_html(answer: Answer | None) -> str:
     """Return the source cards of an answer: title, metadata, location, passage, quoted part."""
     if answer is None:
-        return '<div class="cb-empty">Sources of the latest answer appear here.</div>'
+        return '<div class="cb-empty">The passages an answer quotes appear here, next to it.</div>'
     if not answer.citations:
         return '<div class="cb-empty">No sources: the library does not answer this question.</div>'
-    return "\n".join(_card(c) for c in answer.citations)
+    head = f'<div class="cb-sources-for">For: {html.escape(answer.question)}</div>'
+    return head + "\n".join(_card(c) for c in answer.citations)
 
 
 def _card(c: Citation) -> str:
-    meta = [c.metadata.get(k) for k in ("trust", "publisher", "date", "document_type")]
-    facts = " · ".join(html.escape(str(m)) for m in meta if m)
-    where = html.escape(c.location) if c.location else ""
+    url = html.escape(document_url(c))
+    meta = [c.metadata.get("trust"), c.publisher, c.date, c.metadata.get("document_type"), c.location]
+    facts = [html.escape(str(m)) for m in dict.fromkeys(m for m in meta if m)]
+    original = web_url(c.original_url)
+    if original:
+        facts.append(
+            f'<a class="cb-original" href="{html.escape(original)}" target="_blank" '
+            'rel="noopener noreferrer">original</a>'
+        )
     return (
-        f'<div class="cb-card" id="source-{c.n}" data-n="{c.n}">'
-        f'<div class="cb-card-head"><span class="cb-n">[{c.n}]</span> '
-        f'<a href="{html.escape(document_url(c))}" target="_blank" rel="noopener">'
-        f"{html.escape(c.title)}</a></div>"
-        f'<div class="cb-meta">{facts}{" · " if facts and where else ""}{where}</div>'
+        f'<article class="cb-card" id="source-{c.n}" data-n="{c.n}">'
+        f'<div class="cb-card-head"><span class="cb-n">{c.n}</span>'
+        f'<a class="cb-title" href="{url}" target="_blank" rel="noopener">{html.escape(c.title)}</a></div>'
+        f'<div class="cb-meta">{" · ".join(facts)}</div>'
         f'<blockquote class="cb-passage">{highlight(c.text, c.quoted)}</blockquote>'
-        "</div>"
+        f'<a class="cb-open" href="{url}" target="_blank" rel="noopener">Open the passage in its document</a>'
+        "</article>"
     )
 
 

@@ -42,7 +42,7 @@ class AskRequest(BaseModel):
 
 def create_app(casebook: Casebook, llm: Any = None) -> FastAPI:
     """Return the FastAPI app serving the chat UI, the JSON API and the documents."""
-    from assistant.chat_ui import build_ui
+    from assistant.chat_ui import mount
 
     app = FastAPI(title="Casebook", docs_url="/api/docs", openapi_url="/api/openapi.json")
 
@@ -85,9 +85,7 @@ def create_app(casebook: Casebook, llm: Any = None) -> FastAPI:
             headers={"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"},
         )
 
-    import gradio as gr
-
-    return gr.mount_gradio_app(app, build_ui(casebook, llm), path="/")
+    return mount(app, casebook, llm)
 
 
 def run(casebook: Casebook, *, host: str, port: int, llm: Any = None) -> None:

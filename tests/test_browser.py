@@ -93,6 +93,16 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def box_of(page, selector: str) -> dict[str, float]:
+    box = page.locator(selector).bounding_box()
+    assert box is not None, f"{selector} is not shown"
+    return box
+
+
+def style(page, selector: str, prop: str) -> str:
+    return page.locator(selector).first.evaluate(f"e => getComputedStyle(e).{prop}")
+
+
 def test_question_gets_cited_answer_with_source_cards_and_opens_the_source(page) -> None:
     bubble = ask(page, "How did trusts reduce out-of-area placements?")
     text = bubble.inner_text()
@@ -108,13 +118,56 @@ def test_question_gets_cited_answer_with_source_cards_and_opens_the_source(page)
         card.locator("a").first.click()
     opened = popup.value
     opened.wait_for_load_state()
-    assert "/documents/" in opened.url
+    assert "/documents/" in opened.url and "passage=" in opened.url
     assert "crisis house" in opened.content().lower()
+    opened.close()
+
+    # A [n] marker in the answer is a link that opens the cited passage in a new tab.
+    marker = bubble.locator("a.cb-ref").first
+    assert marker.inner_text() == "[1]"
+    with page.expect_popup() as popup:
+        marker.click()
+    assert "/documents/" in popup.value.url and "passage=" in popup.value.url
+
+
+def test_stylesheet_layout_and_footer_at_desktop_size(page) -> None:
+    ask(page, "How did trusts reduce out-of-area placements?")
+    # The chat's own stylesheet is applied: bordered cards, a calm (not pure yellow) highlight.
+    assert style(page, "#cb-sources .cb-card", "borderTopWidth") == "1px"
+    assert style(page, "#cb-sources .cb-card", "borderLeftColor") == "rgb(0, 94, 184)"
+    assert style(page, "#cb-sources mark", "backgroundColor") == "rgb(255, 242, 184)"
+    # Sources sit beside the answer, in view, and the page fits the window.
+    chat, sources = box_of(page, "#cb-chat"), box_of(page, "#cb-sources")
+    assert sources["x"] > chat["x"] + chat["width"] - 1
+    assert 0 <= sources["y"] < 800
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height <= 820, f"the page is {height}px tall in an 800px window"
+    # The product's own footer, not Gradio's.
+    body = page.locator("body").inner_text()
+    assert "Built with Gradio" not in body and "nothing leaves this computer" in body
+    assert page.locator("footer.cb-footer a", has_text="API").get_attribute("href") == "api/docs"
+    shot(page, "desktop-1280x800")
+
+
+def test_example_click_sends_the_question(page) -> None:
+    example = page.locator("#cb-examples .gallery-item").first
+    question = example.inner_text().strip()
+    example.click()
+    page.wait_for_function(
+        """() => {
+            const bots = document.querySelectorAll('#cb-chat [data-testid="bot"]');
+            return bots.length && bots[0].innerText.includes('Sources');
+        }""",
+        timeout=90_000,
+    )
+    assert page.locator('#cb-chat [data-testid="user"]').first.inner_text().strip() == question
+    assert page.locator("#cb-sources .cb-card").count() > 0
 
 
 def test_filter_changes_the_answer(page) -> None:
     question = "How did trusts reduce out-of-area placements?"
     first = ask(page, question).inner_text()
+    page.locator("#cb-filters").get_by_text("Filters").click()
     page.locator("#cb-filter-document_type input").click()
     page.get_by_role("option", name="inspection report").click()
     page.keyboard.press("Escape")
@@ -130,29 +183,56 @@ def test_follow_up_uses_the_conversation(page) -> None:
     follow = ask(page, "and what did East London do?").inner_text()
     assert "Searched for:" in follow and "crisis line" in follow.split("Searched for:")[1]
     shot(page, "follow-up")
+    # One click re-asks the same message with nothing carried over.
+    page.click("#cb-standalone")
+    alone = ask_done(page, answers=3).inner_text()
+    assert "Searched for:" not in alone
+    users = page.locator('#cb-chat [data-testid="user"]').all_inner_texts()
+    assert [u.strip() for u in users][-1] == "and what did East London do?"
     page.click("#cb-new")
     page.wait_for_function("() => !document.querySelector('#cb-chat [data-testid=\"bot\"]')")
 
 
+def test_trash_icon_resets_the_conversation(page) -> None:
+    ask(page, "How did NTW improve its crisis line?")
+    page.locator('#cb-chat button[aria-label="Clear"]').click()
+    page.wait_for_function("() => !document.querySelector('#cb-chat [data-testid=\"bot\"]')")
+    page.get_by_text("The passages an answer quotes appear here").wait_for()
+    assert page.locator("#cb-export").is_disabled()
+    # A follow-up-looking question is searched as asked: the cleared subject is forgotten.
+    text = ask(page, "What did they do next?", answers_before=0).inner_text()
+    assert "Searched for:" not in text
+
+
 def test_feedback_is_stored_with_the_answer(page, served) -> None:
-    bubble = ask(page, "Which trusts went from requires improvement to good?")
-    page.fill("#cb-comment textarea", "Exactly what I needed")
+    first = "How did trusts reduce out-of-area placements?"
+    ask(page, first)
+    question = "Which trusts went from requires improvement to good?"
+    bubble = ask(page, question)
+    assert not page.locator("#cb-comment textarea").is_visible()
     page.locator('#cb-chat button[aria-label="Like"]').last.click()
     page.get_by_text("Thank you: your rating (up) was saved.").wait_for(timeout=30_000)
+    # The comment box appears beside the answer once it is rated, and keeps the rating.
+    page.fill("#cb-comment textarea", "Exactly what I needed")
+    page.press("#cb-comment textarea", "Enter")
+    page.get_by_text("Thank you: your comment was saved with your rating (up).").wait_for(timeout=30_000)
     lines = (served[1] / "feedback.jsonl").read_text(encoding="utf-8").splitlines()
     entry = json.loads(lines[-1])
     assert entry["rating"] == "up" and entry["comment"] == "Exactly what I needed"
-    assert entry["question"] == "Which trusts went from requires improvement to good?"
+    assert entry["question"] == question
     assert entry["citations"] and entry["answer"].split(" [")[0] in bubble.inner_text()
+    shot(page, "feedback")
 
+    # Copy and Export give the whole conversation with references, never a server path.
     page.click("#cb-copy")
     copied = page.evaluate("navigator.clipboard.readText()")
-    assert copied.startswith("## Which trusts went from requires improvement to good?")
-    assert "### References" in copied
+    assert copied.startswith("# Casebook conversation")
+    assert f"## {first}" in copied and f"## {question}" in copied
+    assert "### References" in copied and "Casebook sample library" in copied
+    assert "/tmp/" not in copied and str(served[1].parent) not in copied
     with page.expect_download() as download:
         page.click("#cb-export")
     assert Path(download.value.path()).read_text(encoding="utf-8") == copied
-    shot(page, "feedback")
 
 
 def test_document_markup_is_shown_as_text_and_never_runs(page) -> None:
@@ -173,8 +253,11 @@ def test_narrow_window_keeps_chat_and_sources_usable(browser, served) -> None:
     ask(page, "What is the Carter review of mental health trusts looking at?")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390 + 1, f"page scrolls sideways: {width}px"
+    chat, sources = box_of(page, "#cb-chat"), box_of(page, "#cb-sources")
+    assert sources["y"] >= chat["y"] + chat["height"]  # the answer first, then its sources
+    page.locator("#cb-sources .cb-card").first.scroll_into_view_if_needed()
     assert page.locator("#cb-sources .cb-card").first.is_visible()
-    shot(page, "narrow")
+    shot(page, "narrow-390x844")
     context.close()
 
 
@@ -185,6 +268,7 @@ def test_llm_answer_streams_into_the_chat_with_its_sources(browser, served) -> N
         stub.reply(
             "Lancashire Care opened a crisis house [1], run with the third sector [1]. A made-up claim [9].",
             piece_delay=0.3,
+            delay=1.5,
         )
         process, url = start_serve(
             served[1],
@@ -197,6 +281,8 @@ def test_llm_answer_streams_into_the_chat_with_its_sources(browser, served) -> N
             page.wait_for_selector("#cb-question textarea")
             page.fill("#cb-question textarea", "How did Lancashire Care cut out-of-area placements?")
             page.press("#cb-question textarea", "Enter")
+            # Until the first words arrive, the bubble says the library is being searched.
+            page.locator('#cb-chat [data-testid="bot"]').get_by_text("Searching the library...").wait_for()
             # Tokens arrive before the answer is complete: the first words show while the rest stream.
             page.locator('#cb-chat [data-testid="bot"]').get_by_text("Lancashire Care opened").wait_for()
             bubble = ask_done(page)
@@ -211,12 +297,15 @@ def test_llm_answer_streams_into_the_chat_with_its_sources(browser, served) -> N
             stop(process)
 
 
-def ask_done(page):
+def ask_done(page, answers: int = 1):
+    """Return the last answer bubble once there are ``answers`` finished ones."""
     page.wait_for_function(
-        """() => {
+        """n => {
             const bots = document.querySelectorAll('#cb-chat [data-testid="bot"]');
-            return bots.length && bots[bots.length - 1].innerText.includes('Sources');
+            const text = bots.length >= n ? bots[bots.length - 1].innerText : '';
+            return text.includes('Sources') || text.includes('Not in the library');
         }""",
+        arg=answers,
         timeout=90_000,
     )
     return page.locator('#cb-chat [data-testid="bot"]').last

@@ -55,7 +55,17 @@ def test_standalone_question_is_searched_as_asked(library):
         ("What about the costs?", True),
         ("How much did they save?", True),
         ("Why?", True),
+        ("What did they do next?", True),
+        ("How did it work?", True),
+        ("how about the waiting times?", True),
+        ("Also the staff survey results", True),
+        ("Did this reduce admissions?", True),
         ("How did Lancashire Care cut out-of-area placements?", False),
+        # Pronouns after the message's own subject refer to that subject, not to an earlier turn.
+        ("How much did the crisis line cost and what did it save?", False),
+        ("What did Lancashire Care do with their crisis house?", False),
+        ("How did NTW improve its crisis line?", False),
+        ("Which trusts rated inadequate improved their ratings within two years?", False),
     ],
 )
 def test_follow_up_is_recognised(message, expected):
@@ -149,6 +159,22 @@ def test_off_topic_message_abstains_before_calling_the_llm(library, openai_serve
 
     assert answer.abstained and answer.text == NOT_IN_LIBRARY
     assert openai_server.requests == []
+
+
+def test_standalone_question_with_a_pronoun_is_searched_as_asked(library):
+    chat = Conversation(library)
+    chat.ask(FIRST)
+    question = "How much did the crisis line cost and what did it save?"
+    assert chat.ask(question).search_query == question
+
+
+def test_asked_standalone_a_follow_up_carries_nothing(library):
+    chat = Conversation(library)
+    chat.ask(FIRST)
+    assert chat.ask(FOLLOW_UP, standalone=True).search_query == FOLLOW_UP
+    items = list(chat.stream("What did they do next?", standalone=True))
+    assert items[-1].search_query == "What did they do next?"
+    assert [t.question for t in chat.turns] == [FIRST, FOLLOW_UP, "What did they do next?"]
 
 
 def test_reset_forgets_the_conversation(library):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import socket
 import subprocess
@@ -13,7 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.answers import Answer, Citation
+from assistant.answers import NOT_IN_LIBRARY, Answer, Citation
+from assistant.conversation import Turn
+from assistant.export import conversation_markdown
 from assistant.rendering import answer_markdown, sources_html
 
 OAP = "How did trusts reduce out-of-area placements?"
@@ -127,3 +130,53 @@ def test_document_text_is_escaped_never_run() -> None:
         assert "<script>" not in rendered and "<img" not in rendered and "<b>" not in rendered
     assert "&lt;script&gt;" in sources_html(answer)
     assert "<mark>" in sources_html(answer)
+
+
+def _citation(n: int, **metadata: str) -> Citation:
+    text = "The trust opened a crisis house. It cut out-of-area placements by half."
+    return Citation(
+        n, "Crisis house", "/srv/library/crisis.md", 4, "Crisis house > What the trust did", text,
+        0.5, "abc123", f"abc123:000{n}", dict(metadata), ("The trust opened a crisis house.",),
+    )  # fmt: skip
+
+
+def test_answer_keeps_its_structure_with_markers_linked_to_the_passage() -> None:
+    citation = _citation(1, publisher="NHS Improvement", date="2019-03-01")
+    text = (
+        "Two trusts opened crisis houses [1].\n\n"
+        "- Lancashire Care: a crisis house [1]\n- East London: a crisis cafe [2]\n\n"
+        "The library does not give the cost of the crisis line."
+    )
+    answer = Answer("q", text, False, (citation,), unanswered=("the cost of the crisis line",))
+    rendered = answer_markdown(answer)
+
+    link = f'<a class="cb-ref" href="{html.escape(citation.url[1:])}"'
+    assert citation.url.startswith("/documents/abc123?passage=1") and link in rendered
+    assert "\n- Lancashire Care: a crisis house " in rendered  # a list line stays a list
+    assert "East London: a crisis cafe \\[2\\]" in rendered  # an unknown marker stays text
+    assert '<div class="cb-gap">Not in the library: the cost of the crisis line</div>' in rendered
+    assert "The library does not give" not in rendered
+    assert f"1. [Crisis house]({citation.url[1:]}) — page 4, What the trust did" in rendered
+
+
+def test_source_card_shows_its_facts_and_only_web_originals() -> None:
+    web = _citation(1, publisher="NHS Improvement", date="2019-03-01", original_url="https://example.org/a")
+    script = _citation(2, original_url="javascript:alert(1)")
+    cards = sources_html(Answer("q", "x [1] [2]", False, (web, script)))
+
+    assert "NHS Improvement · 2019-03-01 · page 4, What the trust did" in cards
+    assert '<a class="cb-original" href="https://example.org/a"' in cards
+    assert "javascript:" not in cards and "/srv/library" not in cards
+    assert "<mark>The trust opened a crisis house.</mark>" in cards
+
+
+def test_conversation_export_has_every_turn_and_no_server_path() -> None:
+    first = Answer("How?", "It opened a crisis house [1].", False, (_citation(1, publisher="NHSI"),))
+    second = Answer("and Leeds?", NOT_IN_LIBRARY, True, search_query="Leeds crisis house")
+    text = conversation_markdown([Turn("How?", first), Turn("and Leeds?", second)])
+
+    assert text.startswith("# Casebook conversation\n")
+    assert "## How?\n\nIt opened a crisis house [1].\n\n### References\n\n" in text
+    assert "1. Crisis house · NHSI · page 4, What the trust did" in text
+    assert "## and Leeds?\n\n*Searched for: Leeds crisis house*" in text
+    assert "/srv/library" not in text

@@ -1,0 +1,45 @@
+"""A conversation as a Markdown document: every question, its answer, and the references.
+
+A reference names what a reader can find again — title, publisher, date, page or section, and
+the document's own web address — never ``Citation.source``, which is a path on the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from assistant.answers import Citation
+from assistant.conversation import Turn
+
+TITLE = "# Casebook conversation"
+NOTE = "Answers quoted from the library; each [n] refers to the references under its answer."
+
+
+def conversation_markdown(turns: Sequence[Turn]) -> str:
+    """Return every turn of a conversation as Markdown, oldest first, each with its references."""
+    lines = [TITLE, "", NOTE, ""]
+    for turn in turns:
+        answer = turn.answer
+        lines += [f"## {turn.question}", ""]
+        if answer.search_query and answer.search_query.strip() != turn.question.strip():
+            lines += [f"*Searched for: {answer.search_query}*", ""]
+        if answer.notice:
+            lines += [f"*{answer.notice}*", ""]
+        lines += [answer.text.strip(), ""]
+        if answer.citations:
+            lines += ["### References", ""]
+            lines += [reference(c) for c in answer.citations]
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def reference(citation: Citation) -> str:
+    """Return one numbered reference: title, publisher, date, location and original address."""
+    bits = [citation.title, citation.publisher, citation.date, citation.location]
+    line = f"{citation.n}. " + " · ".join(b for b in bits if b)
+    original = citation.original_url
+    return f"{line} · <{original}>" if original and _is_web(original) else line
+
+
+def _is_web(url: str) -> bool:
+    return url.lower().startswith(("https://", "http://"))
