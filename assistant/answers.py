@@ -34,6 +34,8 @@ class Citation:
     chunk_id: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     quoted: tuple[str, ...] = ()
+    # The text of the passage the link opens at, when ``text`` joins several of one document.
+    anchor_text: str = ""
 
     @classmethod
     def from_passage(cls, n: int, passage: Passage, quoted: tuple[str, ...] = ()) -> Citation:
@@ -70,7 +72,7 @@ class Citation:
         """
         url = f"/documents/{quote(self.doc_id)}?passage={self.position}"
         if self.quoted:
-            sentences = split_sentences(self.text)
+            sentences = split_sentences(self.anchor_text or self.text)
             marks = sorted({sentences.index(s) for s in self.quoted if s in sentences})
             if marks:
                 url += "&q=" + ",".join(str(i) for i in marks)

@@ -207,7 +207,11 @@ def ask(
 
 def format_answer(answer: Answer, width: int = 100) -> str:
     """Return an answer and its numbered sources as terminal text."""
-    lines = [textwrap.fill(answer.text, width)]
+    # Keep the answer's own lines (a list of trusts, the note on what the library lacks).
+    lines = [
+        textwrap.fill(line, width, subsequent_indent="  " if line.startswith("- ") else "")
+        for line in answer.text.split("\n")
+    ]
     if answer.notice:
         lines.insert(0, f"Note: {answer.notice}\n")
     if answer.citations:

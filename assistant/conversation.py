@@ -199,7 +199,7 @@ class Conversation:
     def _quoted(self, message: str, query: str, filters: Sequence[Filter], failure: str | None) -> Answer:
         """Return the extractive answer, noting the model's failure when there was one."""
         answer = self.casebook.ask(message, filters=filters, search_query=query)
-        if failure and not answer.abstained:
+        if failure:
             answer = replace(answer, notice=f"{failure}{FALLBACK_SUFFIX}")
         return answer
 

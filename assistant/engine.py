@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.answers import Answer, abstain
+from assistant.answers import Answer
 from assistant.extractive import ExtractiveAnswerer
-from assistant.glossary import ACRONYMS, expand_acronyms
+from assistant.glossary import Glossary, load_acronyms
 from assistant.retrieval import RetrievalParams, Retriever
 from assistant.settings import Settings
 from vectorstore import Embedder, Filter, IndexInfo, Passage, Store, parse_filter
@@ -66,8 +66,35 @@ class Casebook:
         return Retriever(self.store, self.embedder, RetrievalParams())
 
     @functools.cached_property
+    def glossary(self) -> Glossary:
+        """Return the acronyms of the user's file, completed from the library's own names."""
+        return Glossary(load_acronyms(self.settings.acronyms_file), self.store.texts())
+
+    @functools.cached_property
     def answerer(self) -> ExtractiveAnswerer:
-        return ExtractiveAnswerer(self.embedder, self.store.bm25.tokenize, self.store.bm25.idf)
+        return ExtractiveAnswerer(
+            self.embedder,
+            self.store.bm25.tokenize,
+            self.store.bm25.idf,
+            aliases=self.glossary.meaning,
+            mentions=self.mentions,
+        )
+
+    def mentions(self, names: Sequence[str], *, documents: int = 5) -> list[Passage]:
+        """Return the best passage of each document that mentions every one of ``names``."""
+        bm25 = self.store.bm25
+        wanted = [[set(t) for t in bm25.tokenize([n, self.glossary.meaning(n) or n]) if t] for n in names]
+        ranked = self.store.lexical(" ".join(names), 100)
+        chunks = self.store.chunks([cid for cid, _ in ranked])
+        found: dict[str, Passage] = {}
+        for cid, score in ranked:
+            chunk = chunks.get(cid)
+            if chunk is None or chunk.doc_id in found:
+                continue
+            held = set(bm25.tokenize([f"{chunk.title} {chunk.text}"])[0])
+            if all(any(form <= held for form in forms) for forms in wanted):
+                found[chunk.doc_id] = Passage(chunk=chunk, score=score, similarity=0.0)
+        return list(found.values())[:documents]
 
     def parse_filters(self, expressions: Sequence[str]) -> list[Filter]:
         """Return the filters the expressions mean, resolved against the index's values."""
@@ -80,7 +107,7 @@ class Casebook:
         """Return the passages for ``query``; none, with the reason, when the library lacks an answer."""
         self.require_index()
         unknown = self.unknown_names(query)
-        expanded = expand_acronyms(query.strip())
+        expanded = self.glossary.expand(query.strip())
         if unknown:
             log.info("retrieve abstained unknown_names=%s", unknown)
             return Retrieval(expanded, [], None, f"Nothing in the library mentions {', '.join(unknown)}.")
@@ -107,7 +134,7 @@ class Casebook:
         """
         found = self.retrieve(search_query or question, k=k, filters=filters)
         if not found.passages:
-            return abstain(question, found.query, found.reason)
+            return self.answerer.missing(question, found.query, found.reason)
         return self.answerer.answer(
             question, found.passages, search_query=found.query, query_vector=found.vector
         )
@@ -121,7 +148,7 @@ class Casebook:
         names = [
             word
             for i, word in enumerate(_WORD.findall(question))
-            if (i > 0 and word[0].isupper() and word.removesuffix("s").upper() not in ACRONYMS)
+            if (i > 0 and word[0].isupper() and word.removesuffix("s").upper() not in self.glossary)
             or _YEAR.fullmatch(word)
         ]
         bm25 = self.store.bm25

@@ -24,6 +24,8 @@ GATES = {
     "min_ndcg10": "ndcg@10",
     "min_fact_recall": "fact_recall",
     "min_citation_correctness": "citation_correctness",
+    "min_lead_rate": "lead_rate",
+    "min_partial_answer_rate": "partial_answer_rate",
     "min_abstention_precision": "abstention_precision",
     "min_abstention_recall": "abstention_recall",
 }

@@ -1,104 +1,82 @@
 """The extractive answerer: an answer made only of sentences quoted from retrieved passages.
 
-No language model is involved, so nothing can be stated that a cited passage does not say. Each
-sentence of every passage is scored against the question (cosine similarity under the embedding
-model, plus the share of the question's terms it contains, plus its passage's rank); the best
-few distinct sentences are kept and put back in reading order, each followed by ``[n]``.
+No language model is involved, so nothing can be stated that a cited passage does not say.
+The question is read into parts (:mod:`assistant.intent`); every sentence and list item of the
+passages is scored against each part (cosine under the embedding model, the share of the
+part's words it holds, its passage's rank) and checked for the kind of answer the part wants (a
+figure for "how much", a date for "when", a name for "who", an item for "which trusts"). The
+answer leads with the best sentence for the central part; a question about several trusts gets
+one cited line per document or item; each part no sentence answers is named as missing. When the
+central part is missing Casebook abstains, saying which documents mention the question's subject.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from assistant.answers import Answer, Citation, abstain
+from assistant.evidence import Unit, is_number, kind_fits, units_of
+from assistant.intent import Intent, Part, read_question
 from vectorstore import Embedder, Passage
-from vectorstore.sentences import split_sentences
 
-_MIN_WORDS = 5
-# Words that shape a question but say nothing about its subject.
-_QUESTION_WORDS = frozenset(
-    {
-        "how",
-        "did",
-        "do",
-        "does",
-        "done",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "why",
-        "when",
-        "where",
-        "were",
-        "was",
-        "is",
-        "are",
-        "can",
-        "could",
-        "should",
-        "would",
-        "will",
-        "has",
-        "have",
-        "had",
-        "been",
-        "any",
-        "there",
-        "their",
-        "they",
-        "them",
-        "tell",
-        "me",
-        "about",
-    }
-)
-_CONTINUES = re.compile(
-    r"^(The (trust|house|line|service|team|report|review)|This|These|It|They|Its|Their)\b"
-)
+Tokenize = Callable[[Sequence[str]], list[list[str]]]
 
 
 @dataclass(frozen=True)
 class ExtractiveParams:
-    """How many sentences an answer may quote and how far below the best one they may score."""
+    """When a sentence answers a part, and how much an answer may quote.
 
-    max_sentences: int = 4
-    relative_floor: float = 0.75
+    Calibrated on the development questions (eval/questions/library.yaml and dev.yaml); see
+    docs/retrieval.md.
+    """
+
+    min_coverage: float = 0.35
+    min_match: float = 0.3
+    cosine_weight: float = 0.5
+    min_cosine: float = 0.3
+    min_paraphrase: float = 0.45
+    support: int = 3
+    list_lines: int = 25
+    relative_floor: float = 0.8
     redundancy: float = 0.85
-    continuation_floor: float = 0.5
 
 
-@dataclass(frozen=True)
-class _Sentence:
-    text: str
-    passage: int
-    position: int
+@dataclass
+class _Scored:
+    units: list[Unit]
+    cosine: np.ndarray
+    words: list[list[str]]
+    tokens: list[set[str]]
+    passage_tokens: list[set[str]]
+    passage_words: list[list[str]]
 
 
-def _quotable(sentence: str) -> bool:
-    """Return whether a sentence can stand alone in an answer (not a heading or table cell)."""
-    return len(sentence.split()) >= _MIN_WORDS and sentence.rstrip("\"'”’)]").endswith((".", "!", "?", ":"))
+# Words that may stand before the thing counted without making it another thing ("total cost").
+_COUNTING = frozenset({"number", "total", "amount", "overal", "annual", "level", "extra", "addit", "new"})
 
 
 class ExtractiveAnswerer:
-    """Builds a cited answer by quoting the passages' best sentences."""
+    """Builds a cited answer by quoting the sentences that answer each part of the question."""
 
     def __init__(
         self,
         embedder: Embedder,
-        tokenize: Callable[[Sequence[str]], list[list[str]]],
+        tokenize: Tokenize,
         idf: Callable[[set[str]], dict[str, float]],
         params: ExtractiveParams | None = None,
+        *,
+        aliases: Callable[[str], str | None] = lambda name: None,
+        mentions: Callable[[Sequence[str]], list[Passage]] | None = None,
     ) -> None:
         self.embedder = embedder
         self.tokenize = tokenize
         self.idf = idf
         self.params = params or ExtractiveParams()
+        self.aliases = aliases
+        self.mentions = mentions
 
     def answer(
         self,
@@ -109,90 +87,321 @@ class ExtractiveAnswerer:
         query_vector: np.ndarray | None = None,
     ) -> Answer:
         """Return the answer to ``question`` quoted from ``passages`` (best passage first)."""
-        sentences = [
-            _Sentence(text, i, j)
-            for i, passage in enumerate(passages)
-            for j, text in enumerate(split_sentences(passage.chunk.text))
-            if _quotable(text)
-        ]
-        if not sentences:
-            return abstain(question, search_query)
         query = search_query or question
-        qvec = self.embedder.embed_query(query) if query_vector is None else query_vector
+        intent = read_question(question)
+        units = [u for i, p in enumerate(passages) for u in units_of(i, p.chunk.text, p.chunk.doc_id)]
+        if not units:
+            return self.missing(question, query)
+        scored = self._score(passages, units, query, query_vector)
+        found = {part: self._ranked(part, scored, passages, query) for part in intent.parts}
+        if not any(found.values()):
+            return self.missing(question, query)
+        if not found[intent.central]:
+            # The first part is missing but a later one is answered: lead with what is there.
+            answered = [part for part in intent.parts if found[part]]
+            missing = [part for part in intent.parts if not found[part]]
+            intent = Intent(intent.question, tuple(answered + missing))
+        return self._compose(question, query, intent, found, scored, passages)
+
+    # -- scoring --------------------------------------------------------------------------------
+
+    def _score(
+        self, passages: Sequence[Passage], units: list[Unit], query: str, qvec: np.ndarray | None
+    ) -> _Scored:
+        qvec = self.embedder.embed_query(query) if qvec is None else qvec
         # The title gives a sentence its subject ("the trust", "it"): measured on the library
         # question set, it raises citation correctness from 0.78 to 0.86 (docs/retrieval.md).
-        vectors = self.embedder.embed([f"{passages[s.passage].chunk.title} {s.text}" for s in sentences])
-        scores = self._scores(query, qvec, vectors, sentences, len(passages))
-        chosen = self._select(scores, vectors)
-        chosen += self._continuations(chosen, sentences, scores)
-        # Lead with the passage holding the best sentence; within a passage keep reading order.
-        lead = {}
-        for i in chosen:
-            lead.setdefault(sentences[i].passage, -float(scores[i]))
-        chosen.sort(key=lambda i: (lead[sentences[i].passage], sentences[i].position))
+        vectors = self.embedder.embed([f"{passages[u.passage].chunk.title} {u.text}" for u in units])
+        words = self.tokenize([u.text for u in units])
+        tokens = [set(t) for t in words]
+        # A passage is about what its document is about: its title, its trust, its other passages.
+        about: dict[str, str] = {}
+        for p in passages:
+            meta = " ".join(str(v) for k, v in p.chunk.metadata.items() if k in ("trust", "publisher"))
+            about[p.chunk.doc_id] = f"{about.get(p.chunk.doc_id, p.chunk.title + ' ' + meta)} {p.chunk.text}"
+        passage_words = self.tokenize([f"{about[p.chunk.doc_id]} {p.chunk.section or ''}" for p in passages])
+        passage_tokens = [set(t) for t in passage_words]
+        return _Scored(units, vectors @ qvec, words, tokens, passage_tokens, passage_words)
 
-        numbers: dict[int, int] = {}
-        quoted: dict[int, list[str]] = {}
-        parts = []
-        for i in chosen:
-            s = sentences[i]
-            n = numbers.setdefault(s.passage, len(numbers) + 1)
-            quoted.setdefault(s.passage, []).append(s.text)
-            parts.append(f"{s.text} [{n}]")
-        citations = tuple(Citation.from_passage(n, passages[p], tuple(quoted[p])) for p, n in numbers.items())
-        return Answer(question, " ".join(parts), False, citations, query)
+    def _ranked(
+        self, part: Part, scored: _Scored, passages: Sequence[Passage], query: str
+    ) -> list[tuple[float, int]]:
+        """Return (score, unit index) of the units that answer ``part``, best first."""
+        p = self.params
+        # Names are checked against the whole passage; a sentence must hold the other words.
+        named = {w.lower() for n in part.names for w in n.split()}
+        own = self._weights([t for t in part.terms if t not in named] or list(part.terms))
+        context = self._weights(part.context)
+        names = [self._name_tokens(n) for n in part.names]
+        total = sum(own.values()) or 1.0
+        focus = self.tokenize([part.focus])[0] if part.focus else []
+        out = []
+        n_passages = max(len(passages), 1)
+        lists = self._listed(scored, own, passages) if part.kind == "which" else {}
+        for i, unit in enumerate(scored.units):
+            held = scored.tokens[i]
+            around = scored.passage_tokens[unit.passage]
+            # Every name must be in the passages; each sentence's passage must hold one of them.
+            if names and not any(
+                any(_within(alt, scored.passage_words[unit.passage]) for alt in alts) for alts in names
+            ):
+                continue
+            if context and sum(w for t, w in context.items() if t in around) < 0.5 * sum(context.values()):
+                continue
+            if unit.item and part.kind != "which" and len(unit.text.split()) < 4:
+                continue  # a short list item ("Keep measuring.") answers only a "which" question
+            coverage = sum(w for t, w in own.items() if t in held) / total
+            if unit.item and part.kind == "which" and i in lists:
+                coverage = max(coverage, lists[i])
+            cosine = float(scored.cosine[i])
+            # Either the sentence holds the part's words, or it says the same in other words.
+            # The sentence holds the part's words, or (when the part names nobody, so a near
+            # miss on a named subject is not possible) says the same in other words.
+            worded = (coverage >= p.min_coverage or len(own) < 2) and (
+                p.cosine_weight * cosine + (1 - p.cosine_weight) * coverage >= p.min_match
+            )
+            if not worded and (part.names or cosine < p.min_paraphrase):
+                continue
+            if cosine < p.min_cosine or not kind_fits(part, unit, own):
+                continue
+            if focus and not _counts(focus[0], scored.words[i], set(own)):
+                continue
+            prior = 1.0 - unit.passage / n_passages
+            out.append((0.55 * cosine + 0.3 * coverage + 0.15 * prior, i))
+        out.sort(key=lambda item: -item[0])
+        return out
 
-    def _scores(
+    def _listed(
+        self, scored: _Scored, own: dict[str, float], passages: Sequence[Passage]
+    ) -> dict[int, float]:
+        """Return unit -> coverage for the items of lists whose lead-in sentence (with the title)
+        holds the question's words, when no item of the list holds them itself: the members of
+        "the cohort named by NHSI is:" answer "which trusts are in the cohort?"."""
+        total = sum(own.values()) or 1.0
+        units, out = scored.units, {}
+        start = 0
+        while start < len(units):
+            if not units[start].item:
+                start += 1
+                continue
+            end = start
+            while (
+                end + 1 < len(units)
+                and units[end + 1].item
+                and units[end + 1].passage == units[start].passage
+            ):
+                end += 1
+            members = range(start, end + 1)
+            own_cover = [sum(w for t, w in own.items() if t in scored.tokens[i]) / total for i in members]
+            lead_in = start - 1
+            if lead_in >= 0 and not units[lead_in].item and max(own_cover) < self.params.min_coverage:
+                title = set(self.tokenize([passages[units[start].passage].chunk.title])[0])
+                held = scored.tokens[lead_in] | title
+                cover = sum(w for t, w in own.items() if t in held) / total
+                out.update(dict.fromkeys(members, cover))
+            start = end + 1
+        return out
+
+    def _weights(self, words: Sequence[str]) -> dict[str, float]:
+        if not words:
+            return {}
+        tokens = {t for toks in self.tokenize(list(words)) for t in toks}
+        return self.idf(tokens) if tokens else {}
+
+    def _name_tokens(self, name: str) -> list[list[str]]:
+        """Return the token runs that count as a mention of ``name`` (itself, or its expansion)."""
+        forms = [name]
+        expansion = self.aliases(name)
+        if expansion:
+            forms.append(expansion)
+        return [t for t in self.tokenize(forms) if t]
+
+    # -- composing --------------------------------------------------------------------------------
+
+    def _compose(
         self,
+        question: str,
         query: str,
-        qvec: np.ndarray,
-        vectors: np.ndarray,
-        sentences: Sequence[_Sentence],
-        n_passages: int,
-    ) -> np.ndarray:
-        cosine = vectors @ qvec
-        weights = self.idf(set(self.tokenize([query])[0]) - _QUESTION_WORDS)
-        total = sum(weights.values())
-        tokens = self.tokenize([s.text for s in sentences])
-        coverage = np.array(
-            [
-                sum(w for t, w in weights.items() if t in set(toks)) / total if total else 0.0
-                for toks in tokens
-            ]
-        )
-        rank_prior = np.array([1.0 - s.passage / max(n_passages, 1) for s in sentences])
-        return 0.6 * cosine + 0.25 * coverage + 0.15 * rank_prior
+        intent: Intent,
+        found: dict[Part, list[tuple[float, int]]],
+        scored: _Scored,
+        passages: Sequence[Passage],
+    ) -> Answer:
+        p = self.params
+        units = scored.units
+        central = intent.central
+        best_score, lead = found[central][0]
+        chosen: list[int] = [lead]
+        lines: list[int] = []
+        gaps: list[str] = []
+        for part in intent.parts[1:]:
+            answer = next((i for _, i in found[part] if i not in chosen), None)
+            if answer is None and found[part]:
+                answer = found[part][0][1]  # the lead sentence answers this part too
+            elif answer is None:
+                gaps.append(part.text)
+                continue
+            if answer not in chosen:
+                chosen.append(answer)
+        floor = best_score * p.relative_floor
+        items_lead = False
+        if central.wants_many:
+            lines = self._many(central, found[central], units, chosen, floor)
+            if central.kind == "which" and units[lead].item:
+                # The items are the answer: they lead, and the list keeps its own order.
+                lines = sorted({lead, *lines}, key=lambda i: (units[i].passage, units[i].position))
+                chosen = [i for i in chosen if i != lead]
+                items_lead = True
+        support = [i for s, i in found[central][1:] if s >= floor and i not in chosen and i not in lines]
+        for i in support[: p.support if not lines else 0]:
+            if not self._repeats(i, chosen, scored):
+                chosen.append(i)
+        chosen += [j for j in self._continuations(chosen, units) if j not in chosen and j not in lines]
+        for i in chosen:
+            if units[i].text.endswith(":"):  # "Its topics include:" brings its items
+                after = _items_after(i, units)[: p.list_lines]
+                lines += [j for j in after if j not in lines and j not in chosen]
+        return self._render(question, query, chosen, lines, gaps, units, passages, items_lead)
 
-    def _continuations(
-        self, chosen: list[int], sentences: Sequence[_Sentence], scores: np.ndarray
+    def _many(
+        self, part: Part, ranked: list[tuple[float, int]], units: list[Unit], chosen: list[int], floor: float
     ) -> list[int]:
-        """Return the sentences that go on from a chosen one ("The trust...", "This..."),
-        so a quoted sentence is not cut off from what it leads to."""
-        extra: list[int] = []
-        floor = float(scores.max()) * self.params.continuation_floor
+        """Return the list lines of a "which trusts" / "how did trusts" answer: the items that
+        answer it, or else the best sentence of each further document."""
+        p = self.params
+        lead = units[chosen[0]]
+        items = [i for s, i in ranked if units[i].item and i not in chosen]
+        if part.kind == "which" and (items or lead.item):
+            # Items of one list read best in the list's order.
+            same = [i for i in items if units[i].passage == lead.passage] if lead.item else items
+            picked = (same or items)[: p.list_lines]
+            return sorted(picked, key=lambda i: (units[i].passage, units[i].position))
+        seen = {units[i].doc for i in chosen}
+        lines = []
+        for s, i in ranked:
+            doc = units[i].doc
+            if s >= floor and doc not in seen and not units[i].item:
+                seen.add(doc)
+                lines.append(i)
+        return lines[: p.list_lines]
+
+    def _repeats(self, i: int, chosen: list[int], scored: _Scored) -> bool:
+        a = scored.tokens[i]
+        return any(len(a & scored.tokens[j]) >= self.params.redundancy * max(len(a), 1) for j in chosen)
+
+    def _continuations(self, chosen: list[int], units: list[Unit]) -> list[int]:
+        """Return the sentence after a chosen one when it goes on from it ("This...", "They...").
+
+        A sentence that lists items ("...includes:") brings its items.
+        """
+        extra = []
         for i in chosen:
             j = i + 1
-            if (
-                j < len(sentences)
-                and j not in chosen
-                and j not in extra
-                and sentences[j].passage == sentences[i].passage
-                and _CONTINUES.match(sentences[j].text)
-                and scores[j] >= floor
-            ):
+            if j < len(units) and units[j].passage == units[i].passage and units[j].continues:
                 extra.append(j)
-        return extra[: max(self.params.max_sentences + 1 - len(chosen), 0)]
+        return extra[:1]
 
-    def _select(self, scores: np.ndarray, vectors: np.ndarray) -> list[int]:
-        """Return the best sentences, skipping any that repeat one already chosen."""
-        p = self.params
-        order = np.argsort(-scores, kind="stable")
-        best = float(scores[order[0]])
-        chosen: list[int] = []
-        for i in order:
-            if len(chosen) == p.max_sentences or scores[i] < best * p.relative_floor:
-                break
-            if any(float(vectors[i] @ vectors[j]) >= p.redundancy for j in chosen):
-                continue
-            chosen.append(int(i))
-        return chosen
+    def _render(
+        self,
+        question: str,
+        query: str,
+        chosen: list[int],
+        lines: list[int],
+        gaps: list[str],
+        units: list[Unit],
+        passages: Sequence[Passage],
+        items_lead: bool,
+    ) -> Answer:
+        numbers: dict[str, int] = {}
+        owner: dict[str, int] = {}
+        quoted: dict[str, list[str]] = {}
+
+        def cite(i: int) -> str:
+            unit = units[i]
+            doc = passages[unit.passage].chunk.doc_id
+            n = numbers.setdefault(doc, len(numbers) + 1)
+            owner.setdefault(doc, unit.passage)
+            quoted.setdefault(doc, []).append(unit.text)
+            return f"{unit.text} [{n}]"
+
+        paragraph = lambda: " ".join(cite(i) for i in chosen)  # noqa: E731
+        bullets = lambda: "\n".join(f"- {cite(i)}" for i in lines)  # noqa: E731
+        # Numbers follow the order of first use, so build the blocks in reading order.
+        blocks = [bullets(), paragraph()] if items_lead else [paragraph(), bullets()]
+        text = "\n".join(b for b in blocks if b)
+        if gaps:
+            text += "\n\n" + " ".join(f"The library does not answer “{_as_question(g)}”." for g in gaps)
+        citations = tuple(
+            _merged(n, passages, owner[doc], quoted[doc], passages_of(passages, doc))
+            for doc, n in numbers.items()
+        )
+        return Answer(question, text, False, citations, query, unanswered=tuple(gaps))
+
+    def missing(self, question: str, query: str = "", reason: str | None = None) -> Answer:
+        """Return the abstention, offering what the library holds about the question's subject."""
+        central = read_question(question).central
+        names = list(central.names)
+        if not names or self.mentions is None or reason:
+            return abstain(question, query, reason)
+        found = self.mentions(names)
+        if not found:
+            return abstain(question, query)
+        subject = " and ".join(names)
+        n = len(found)
+        head = (
+            f"Not in the library: no passage answers “{_as_question(central.text)}”. "
+            f"The library mentions {subject} in {n} document{'s' if n != 1 else ''}, but not this:"
+        )
+        citations = tuple(Citation.from_passage(k, p) for k, p in enumerate(found, start=1))
+        lines = [f"- {c.title} [{c.n}]" for c in citations]
+        return replace(abstain(question, query), text=head + "\n" + "\n".join(lines), citations=citations)
+
+
+def _items_after(i: int, units: list[Unit]) -> list[int]:
+    """Return the list items that follow unit ``i`` in its passage."""
+    items = []
+    for j in range(i + 1, len(units)):
+        if not (units[j].item and units[j].passage == units[i].passage):
+            break
+        items.append(j)
+    return items
+
+
+def _within(phrase: list[str], words: list[str]) -> bool:
+    """Return whether ``phrase`` occurs in ``words`` as a run ("Devon Partnership NHS Trust" is
+    not in "Torbay and South Devon NHS Trust, ... Partnership")."""
+    n = len(phrase)
+    return any(words[k : k + n] == phrase for k in range(len(words) - n + 1))
+
+
+def _counts(focus: str, words: list[str], asked: set[str]) -> bool:
+    """Return whether ``words`` name the thing a quantity question counts, not another thing
+    of the same name: "bed costs" is not the cost of the crisis line that a question asks for."""
+    for k, word in enumerate(words):
+        if word == focus:
+            before = words[k - 1] if k else ""
+            if not before or before in asked or before in _COUNTING or is_number(before):
+                return True
+    return False
+
+
+def passages_of(passages: Sequence[Passage], doc: str) -> list[int]:
+    """Return the indexes of the passages from document ``doc``, in rank order."""
+    return [i for i, p in enumerate(passages) if p.chunk.doc_id == doc]
+
+
+def _merged(n: int, passages: Sequence[Passage], first: int, quoted: list[str], same: list[int]) -> Citation:
+    """Return one citation for a document: the passage first quoted, joined by any other of its
+    passages an answer quotes (in reading order), with every quoted sentence."""
+    used = [i for i in same if any(q in passages[i].chunk.text for q in quoted)] or [first]
+    used.sort(key=lambda i: passages[i].chunk.position)
+    citation = Citation.from_passage(n, passages[first], tuple(dict.fromkeys(quoted)))
+    if len(used) == 1:
+        return citation
+    text = "\n\n".join(passages[i].chunk.text for i in used)
+    return replace(citation, text=text, anchor_text=passages[first].chunk.text)
+
+
+def _as_question(text: str) -> str:
+    text = text.strip().rstrip("?").strip()
+    return text[:1].upper() + text[1:] + "?"

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
             "length (often 128k tokens). Five passages and the answer fit in far less."
         ),
     )
+    acronyms_file: Path | None = Field(
+        default=None,
+        description=(
+            "YAML file of 'ACRONYM: meaning' lines expanded in searches; unset: the shipped "
+            "assistant/acronyms.yaml. Names of trusts are also learned from the library."
+        ),
+    )
     sample_library: Path = Field(
         default=_CHECKOUT / "examples" / "library",
         description="Library ingested by `casebook serve` when the index is empty.",

@@ -40,6 +40,14 @@ METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("citation_correctness", "citation correctness",
                "share of citations in answers to answerable questions that point into an expected source",
                "--min-citation-correctness"),
+    MetricInfo("lead_rate", "lead rate",
+               "share of answered answerable questions whose first quoted sentence holds an expected fact",
+               "--min-lead-rate"),
+    MetricInfo("partial_answer_rate", "partial-answer rate",
+               "share of partly answerable questions whose answer lists an unanswered part",
+               "--min-partial-answer-rate"),
+    MetricInfo("false_gap_rate", "false-gap rate",
+               "share of fully answerable questions whose answer claims a part is unanswered"),
     MetricInfo("abstention_precision", "abstention precision",
                "share of abstentions that were on unanswerable questions", "--min-abstention-precision"),
     MetricInfo("abstention_recall", "abstention recall",
@@ -50,7 +58,7 @@ METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("latency_p95_ms", "latency p95 (ms)", "95th-percentile time to answer one question"),
 )  # fmt: skip
 METRIC_INFO = {m.key: m for m in METRICS}
-LOWER_IS_BETTER = frozenset({"latency_p50_ms", "latency_p95_ms"})
+LOWER_IS_BETTER = frozenset({"latency_p50_ms", "latency_p95_ms", "false_gap_rate"})
 
 
 def first_hit_rank(ranking: Sequence[str], relevant: set[str]) -> int | None:
@@ -89,6 +97,12 @@ def missing_facts(text: str, facts: Sequence[Sequence[str]]) -> list[tuple[str, 
     """Return the fact groups none of whose alternatives appears in ``text`` (case-insensitive)."""
     lowered = text.lower()
     return [tuple(group) for group in facts if not any(alt.lower() in lowered for alt in group)]
+
+
+def first_sentence(answer_text: str) -> str:
+    """Return the first quoted sentence of an answer: the text up to its first ``[n]`` marker."""
+    head, marker, _ = answer_text.partition("[")
+    return head if marker else ""
 
 
 def fact_recall(text: str, facts: Sequence[Sequence[str]]) -> float | None:

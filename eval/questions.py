@@ -8,6 +8,7 @@ Each item::
       facts: [[crisis house], [third sector, voluntary sector]]   # optional; inner lists = alternatives
       filters: ['trust=East London']       # optional, as `casebook ask --filter` takes them
       kind: direct                         # optional; default answerable / unanswerable
+      unanswered: [the cost of the line]   # optional: parts the library does not answer (kind: partial)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from vectorstore import DataError
 
-KEYS = ("id", "question", "sources", "facts", "filters", "kind")
+KEYS = ("id", "question", "sources", "facts", "filters", "kind", "unanswered")
 SUFFIXES = (".yaml", ".yml", ".jsonl")
 
 
@@ -34,11 +35,17 @@ class Question:
     facts: tuple[tuple[str, ...], ...] = ()
     filters: tuple[str, ...] = ()
     kind: str = ""
+    unanswered: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
         """Return True when the library holds the answer (some source is expected)."""
         return bool(self.sources)
+
+    @property
+    def partial(self) -> bool:
+        """Return True when the library answers only some parts of the question."""
+        return bool(self.unanswered)
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -125,11 +132,14 @@ def _question(path: Path, n: int, item: Any) -> Question:
     sources = _strings(where, "sources", item["sources"], "a list of file names or document ids, e.g. [a.md]")
     filters = _strings(where, "filters", item.get("filters") or [], "a list of filter expressions")
     facts = _facts(where, item.get("facts") or [])
+    unanswered = _strings(
+        where, "unanswered", item.get("unanswered") or [], "a list of the parts not answered"
+    )
     kind = item.get("kind")
     if kind is not None and not isinstance(kind, str):
         raise DataError(f"{where}: 'kind' must be text, got {kind!r}")
     default_kind = "answerable" if sources else "unanswerable"
-    return Question(str(raw_id), question.strip(), sources, facts, filters, kind or default_kind)
+    return Question(str(raw_id), question.strip(), sources, facts, filters, kind or default_kind, unanswered)
 
 
 def _strings(where: str, key: str, value: Any, expected: str) -> tuple[str, ...]:

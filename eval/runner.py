@@ -47,6 +47,9 @@ class QuestionResult:
     best_similarity: float
     latency_ms: float
     answer: Mapping[str, Any]
+    leads: bool | None = None
+    partial: bool = False
+    gaps: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
@@ -77,6 +80,12 @@ class QuestionResult:
             )
             return found
         found += [f"missing fact: {' / '.join(group)}" for group in self.missing_facts]
+        if self.leads is False:
+            found.append("the first sentence holds no expected fact")
+        if self.partial and not self.gaps:
+            found.append("did not say which part the library does not answer")
+        if not self.partial and self.gaps:
+            found.append(f"claimed a gap: {'; '.join(self.gaps)}")
         wrong = [c for c in self.cited if c not in self.sources]
         if wrong:
             found.append(f"cited {', '.join(wrong)}")
@@ -176,6 +185,9 @@ def score(
             cited.append(key)
     # An abstention on an answerable question states none of its facts.
     missing = list(q.facts) if answer.abstained else m.missing_facts(answer.text, q.facts)
+    leads = None
+    if q.answerable and q.facts and not answer.abstained:
+        leads = len(m.missing_facts(m.first_sentence(answer.text), q.facts)) < len(q.facts)
     return QuestionResult(
         id=q.id,
         kind=q.kind,
@@ -192,6 +204,9 @@ def score(
         best_similarity=round(max((p.similarity for p in passages[:top_k]), default=0.0), 4),
         latency_ms=round(latency_ms, 1),
         answer=answer.to_json(),
+        leads=leads,
+        partial=q.partial,
+        gaps=tuple(answer.unanswered),
     )
 
 
@@ -222,6 +237,9 @@ def summarise(rows: Sequence[QuestionResult]) -> dict[str, float | None]:
         "recall@10": m.mean([m.recall_at(rk, rel, 10) for rk, rel in rankings]),
         "fact_recall": m.mean([r.fact_recall for r in answerable if r.fact_recall is not None]),
         "citation_correctness": sum(r.citations_correct for r in answered) / cited if cited else None,
+        "lead_rate": m.mean([float(r.leads) for r in answered if r.leads is not None]),
+        "partial_answer_rate": m.mean([float(bool(r.gaps)) for r in answered if r.partial]),
+        "false_gap_rate": m.mean([float(bool(r.gaps)) for r in answered if not r.partial]),
         "abstention_precision": decisions.precision,
         "abstention_recall": decisions.recall,
         "abstention_accuracy": decisions.accuracy,
@@ -241,7 +259,10 @@ def by_kind(rows: Sequence[QuestionResult]) -> dict[str, dict[str, float | int |
         metrics = summarise(group)
         out[kind] = {
             "questions": len(group),
-            **{k: metrics[k] for k in ("hit@1", "hit@3", "mrr", "fact_recall", "abstention_accuracy")},
+            **{
+                k: metrics[k]
+                for k in ("hit@1", "hit@3", "mrr", "fact_recall", "lead_rate", "abstention_accuracy")
+            },
         }
     return out
 

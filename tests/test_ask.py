@@ -18,7 +18,8 @@ OAP = "How did trusts reduce out-of-area placements?"
 
 
 def _sentences_with_markers(text: str) -> list[tuple[str, int]]:
-    return [(s.strip(), int(n)) for s, n in re.findall(r"(.+?) \[(\d+)\]", text)]
+    # A list line ("- Oxleas ...: requires improvement to good. [1]") quotes what follows "- ".
+    return [(s.strip(), int(n)) for s, n in re.findall(r"(?:^- )?(.+?) \[(\d+)\]", text, re.MULTILINE)]
 
 
 def test_out_of_area_answer_cites_the_crisis_house_first(library: Casebook) -> None:

@@ -114,7 +114,7 @@ def test_jsonl_questions_take_plain_string_facts_and_filters(tmp_path: Path) -> 
             "x.yaml",
             "- id: a\n  question: A?\n  source: [a.md]\n",
             "{path}: item 1 (id 'a'): unknown key 'source'; the keys are id, question, sources, facts, "
-            "filters, kind",
+            "filters, kind, unanswered",
         ),
         (
             "x.yaml",

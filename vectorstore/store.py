@@ -213,6 +213,12 @@ class Store:
             offset += _GET_BATCH
         return out
 
+    def texts(self) -> list[str]:
+        """Return the text of every chunk (empty when there is no index)."""
+        if self.info() is None:
+            return []
+        return [str(t) for t in self._all(["documents"])["documents"]]
+
     def documents(self) -> dict[str, StoredDocument]:
         """Return every stored document, keyed by its source path."""
         grouped: dict[str, list[tuple[str, Mapping[str, Any]]]] = defaultdict(list)

@@ -1,0 +1,118 @@
+"""Evidence units: the sentences and list items of a passage that an answer may quote, and
+whether a unit holds the kind of answer a question part asks for (a figure, a date, a name).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from assistant.intent import Part
+from vectorstore.sentences import split_sentences
+
+_MIN_WORDS = 5
+_BULLET = re.compile(r"^\s*(?:[-•*–]|\d+[.)])\s+")
+_ENDS = (".", "!", "?", ":", ";")
+# Sentences that go on from the one before them rather than start a new point.
+_CONTINUES = re.compile(r"^(This|These|That|Those|It|They|Its|Their|He|She|His|Her)\b")
+_NUMBER = re.compile(
+    r"[£$€]\s?\d|\d(?:[\d,.]*\d)?\s?(?:%|per ?cent|m\b|bn\b|k\b|million|billion|thousand)"
+    r"|\b(?!(?:19|20)\d{2}\b)\d[\d,.]*\b"
+    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty"
+    r"|fifty|hundred|hundreds|thousands|dozen|half|third|quarter|double|twice)\b",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    r"\b(?:19|20)\d{2}\b|\b(?:January|February|March|April|May|June|July|August|September|October"
+    r"|November|December)\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b|\b(?:last|next|this) (?:year|month|week)\b",
+)
+_PERSON = re.compile(
+    r"\b(?:Dr|Mr|Mrs|Ms|Miss|Professor|Prof|Sir|Dame|Lord|Lady)\.? [A-Z]"
+    r"|\b[A-Z][a-z]+ (?:[A-Z]\.? )?[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b"
+)
+_ROLE = re.compile(
+    r"\b(?:chief executive|chair|director|inspector|minister|secretary|manager|lead|leader|team|"
+    r"board|trust|trusts|commission|regulator|partnership)s?\b",
+    re.IGNORECASE,
+)
+
+
+# How something was done: "by opening", "after improving", "through a partnership", "set up".
+_MEANS = re.compile(
+    r"\b(?:by|after|through|via|using|with) (?:\w+ )?\w+ing\b|\bthrough\b|\bby (?:a|an|the|its|their)\b"
+    r"|\b(?:set up|introduc\w*|develop\w*|launch\w*|creat\w*|establish\w*|start\w*|open\w*|"
+    r"train\w*|invest\w*|appoint\w*|changed|made|used|built|ran|runs|worked|focus\w*|concentrat\w*)\b",
+    re.IGNORECASE,
+)
+_SPAN = re.compile(r"\d+/\d+")  # "24/7" is a span of time, not a quantity
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A sentence or list item of passage ``passage``, at ``position`` among the passage's units."""
+
+    text: str
+    passage: int
+    position: int
+    item: bool = False
+    doc: str = ""
+
+    @property
+    def continues(self) -> bool:
+        """Return whether the unit leans on the one before it ("This meant...", "They...")."""
+        return bool(_CONTINUES.match(self.text))
+
+
+def units_of(passage: int, text: str, doc: str = "") -> list[Unit]:
+    """Return the quotable units of a passage: its sentences, and its list items and table rows."""
+    units: list[Unit] = []
+    blocks = [b for b in re.split(r"\n+", text) if b.strip()]
+    short = [not _BULLET.match(b) and len(b.split()) <= 8 and not b.rstrip().endswith(_ENDS) for b in blocks]
+    for k, block in enumerate(blocks):
+        # A lone short line is a heading; a run of them is a table (one cell a line).
+        if short[k] and not any(short[j] for j in (k - 1, k + 1) if 0 <= j < len(blocks)):
+            continue
+        bulleted = bool(_BULLET.match(block))
+        for sentence in split_sentences(block):
+            words = len(sentence.split())
+            # A question in a document ("How will the team know?") never answers one.
+            sentence_like = words >= _MIN_WORDS and sentence.rstrip("\"'”’)]").endswith(_ENDS)
+            if sentence.rstrip("\"'”’)]").endswith("?"):
+                continue
+            item = bulleted or (not sentence_like and 1 <= words <= 20)
+            if sentence_like or item:
+                kind = (item and not sentence_like) or bulleted
+                units.append(Unit(sentence, passage, len(units), item=kind, doc=doc))
+    return units
+
+
+def is_number(word: str) -> bool:
+    """Return whether a word is a figure ("300", "3.5m", "nine")."""
+    return bool(_NUMBER.fullmatch(word) or any(c.isdigit() for c in word))
+
+
+def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
+    """Return whether ``unit`` holds the kind of answer ``part`` asks for.
+
+    A "how much" part needs a figure, a "when" part a date, a "who" part a person or body, a
+    "which trusts" part a named item or a sentence naming several; the other kinds need nothing
+    more than the words (checked by the caller).
+    """
+    text = unit.text
+    if part.kind == "quantity":
+        return bool(_NUMBER.search(_SPAN.sub(" ", text)))
+    if part.kind == "when":
+        return bool(_DATE.search(text))
+    if part.kind == "who":
+        return bool(_PERSON.search(text)) or bool(_ROLE.search(text) and re.search(r"\b[A-Z][a-z]", text[1:]))
+    if part.kind == "where":
+        asked = {w.lower() for n in part.names for w in n.split()}
+        places = re.findall(r"\b(?:in|at|near|across|around) ([A-Z][a-z]+)", text)
+        return any(place.lower() not in asked for place in places)
+    if part.kind == "which" and part.head:
+        return unit.item or len(re.findall(r"\b[A-Z][a-z]+", text[1:])) >= 2
+    if part.kind == "how" and part.names:
+        # "What did East London do?" wants something done, not that East London was rated.
+        return bool(_MEANS.search(text))
+    return True

@@ -1,0 +1,185 @@
+"""What a question asks for: its parts, and for each part the kind of answer and the words it is about.
+
+"How much did the crisis line cost and what did it save?" has two parts: a quantity (how much
+... cost) and a thing done (what ... save), both about the crisis line. The answerer looks for a
+sentence answering each part, leads with the first part's, and names the parts it found nothing
+for. Everything here is about English question shapes; nothing is about one library or topic.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Literal
+
+Kind = Literal["quantity", "when", "who", "where", "which", "yes_no", "how", "what"]
+
+# Words that shape a question but say nothing about its subject.
+_FUNCTION_TEXT = (
+    "a an the of to in on for with by at from as into about over after before between during "
+    "and or but so also then than any some other more most each every both all "
+    "how what which who whom whose why when where whether "
+    "do did does done doing is are was were be been being has have had having "
+    "can could should would will may might must shall "
+    "i me my we our us you your it its they them their this that these those there he she his her "
+    "tell say said please much many there s t go goes went gone get gets got come comes came"
+)
+FUNCTION_WORDS = frozenset(_FUNCTION_TEXT.split())
+REFERRING = frozenset({"it", "its", "they", "them", "their", "this", "that", "these", "those", "he", "she"})
+_WORD = re.compile(r"[A-Za-z0-9£$€%][\w£$€%.'’&-]*")
+# Where a question asks a second thing: "..., and what did it save?", "...; who led it?".
+_PART_BREAK = re.compile(
+    r"\s*(?:[;?]\s*|,?\s+and\s+(?=(?:how|what|when|who|which|where|why|whether|did|does|do|is|are|was|were"
+    r"|has|have)\b))",
+    re.IGNORECASE,
+)
+_YES_NO = re.compile(
+    r"^(is|are|was|were|did|does|do|has|have|had|can|could|should|will|would)\b", re.IGNORECASE
+)
+_QUANTITY = re.compile(
+    r"^(how (much|many|long|often|far|big|large)\b|what (was|is|were|are) the (cost|number|amount|total"
+    r"|size|saving|savings|budget|figure|percentage|proportion|rate)\b)",
+    re.IGNORECASE,
+)
+_WHEN = re.compile(r"^(when|in what year|what (year|date|month))\b", re.IGNORECASE)
+_WHO = re.compile(r"^(who|whom|whose)\b", re.IGNORECASE)
+_WHERE = re.compile(r"^(where|in which (place|town|city|county|area|region))\b", re.IGNORECASE)
+_WHICH = re.compile(r"^(which|what)\s+((?:[a-z-]+\s+){0,3}?)([a-z-]+s)\b(?!\s+(?:of|is|was|did|does)\b)")
+_HOW = re.compile(r"^(how|in what way|what did .+ do|what (steps|actions|changes)|what (was|were) done)\b",
+                  re.IGNORECASE)  # fmt: skip
+# Plural nouns that name what a "which"/"what" question lists but are not things like "themes".
+_LISTED = re.compile(
+    r"(trusts|organisations|providers|services|bodies|hospitals|teams|people|groups|areas|regions|"
+    r"boards|units|wards|charities|partners|members|authorities|ccgs|icbs)$"
+)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One thing a question asks: its words, the kind of answer it wants, and what it is about.
+
+    ``terms`` are the words that name its subject (lower case, as written); ``names`` the
+    runs of capitalised words among them, as written (a place, trust or report the answer must
+    be about: one of them when the part names several); ``head``
+    the noun a "which" question lists (``trusts``); ``context`` the subject words a later part
+    borrows from the first ("what did *it* save" is about the first part's crisis line).
+    """
+
+    text: str
+    kind: Kind
+    terms: tuple[str, ...]
+    names: tuple[str, ...] = ()
+    head: str = ""
+    context: tuple[str, ...] = ()
+    focus: str = ""
+
+    @property
+    def wants_many(self) -> bool:
+        """Return whether the answer is naturally a list (several trusts, documents or items)."""
+        return self.kind == "which" or (self.kind in ("how", "what") and _plural_subject(self.text))
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A question split into the parts it asks, the central one first."""
+
+    question: str
+    parts: tuple[Part, ...]
+
+    @property
+    def central(self) -> Part:
+        return self.parts[0]
+
+
+def read_question(question: str, known_acronyms: frozenset[str] = frozenset()) -> Intent:
+    """Return the parts ``question`` asks; a part that only says "it" borrows the first part's subject."""
+    pieces = [p.strip(" ,.") for p in _PART_BREAK.split(question.strip()) if p and p.strip(" ,.?")]
+    parts: list[Part] = []
+    for piece in pieces or [question.strip()]:
+        part = _part(piece, known_acronyms)
+        if parts and (len(part.terms) < 2 or _leans_back(piece)):
+            first = parts[0]
+            context = tuple(t for t in first.terms if t not in part.terms)
+            part = replace(part, context=context, names=tuple(dict.fromkeys(part.names + first.names)))
+        if part.terms:
+            parts.append(part)
+    if not parts:
+        parts = [_part(question.strip(), known_acronyms)]
+    return Intent(question, tuple(parts))
+
+
+def _part(text: str, known_acronyms: frozenset[str]) -> Part:
+    words = _WORD.findall(text)
+    terms: list[str] = []
+    names: list[str] = []
+    run: list[str] = []
+    for i, word in enumerate(words):
+        possessive = bool(re.search(r"['’]s$", word))
+        bare = re.sub(r"['’]s$", "", word).rstrip(".'’").strip("'’")
+        low = bare.lower()
+        # A capital inside the sentence marks a name (a trust, place or report); so does an
+        # acronym anywhere. The first word of a question is capitalised by grammar alone.
+        named = bool(bare) and (
+            (i > 0 and bare[0].isupper()) or (bare.isupper() and len(bare) > 1) or bare in known_acronyms
+        )
+        if named and low not in FUNCTION_WORDS:
+            run.append(bare)
+        elif run:
+            names.append(" ".join(run))
+            run = []
+        if possessive and run:  # "CQC's Driving improvement report": two names, not one
+            names.append(" ".join(run))
+            run = []
+        if bare and low not in FUNCTION_WORDS:
+            terms.append(low)
+    if run:
+        names.append(" ".join(run))
+    kind, head = _kind(text)
+    focus = _focus(text, terms) if kind == "quantity" else ""
+    return Part(text, kind, tuple(dict.fromkeys(terms)), tuple(dict.fromkeys(names)), head, focus=focus)
+
+
+_AUXILIARIES = frozenset({"did", "does", "do", "is", "was", "are", "were", "has", "have", "had", "will"})
+
+
+def _focus(text: str, terms: list[str]) -> str:
+    """Return what a quantity is of: "beds" in "how many beds", "cost" in "how much did X cost"."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    if len(words) > 2 and words[0] == "how" and words[2] not in _AUXILIARIES:
+        return next((w for w in words[2:] if w not in FUNCTION_WORDS), "")
+    if len(words) > 3 and words[0] == "what" and words[2] == "the":
+        return words[3]
+    # "How much did the crisis line cost": the verb that ends a short question is what it counts.
+    return terms[-1] if terms and len(words) <= 8 and words[-1] == terms[-1] else ""
+
+
+def _kind(text: str) -> tuple[Kind, str]:
+    if _QUANTITY.match(text):
+        return "quantity", ""
+    if _WHEN.match(text):
+        return "when", ""
+    if _WHO.match(text):
+        return "who", ""
+    if _WHERE.match(text):
+        return "where", ""
+    which = _WHICH.match(text.lower())
+    if which and (which.group(1) == "which" or _LISTED.search(which.group(3))):
+        return "which", which.group(3)
+    if text.lower().startswith("which"):
+        return "which", ""
+    if _YES_NO.match(text):
+        return "yes_no", ""
+    if _HOW.match(text):
+        return "how", ""
+    return "what", ""
+
+
+def _leans_back(text: str) -> bool:
+    """Return whether a later part refers to the first one's subject ("what did it save")."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    return any(w in REFERRING for w in words)
+
+
+def _plural_subject(text: str) -> bool:
+    words = [w.lower() for w in _WORD.findall(text)]
+    return any(_LISTED.search(w) for w in words[:6])
