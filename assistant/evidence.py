@@ -16,6 +16,12 @@ _BULLET = re.compile(r"^\s*(?:[-•*–]|\d+[.)])\s+")
 _ENDS = (".", "!", "?", ":", ";")
 # Sentences that go on from the one before them rather than start a new point.
 _CONTINUES = re.compile(r"^(This|These|That|Those|It|They|Its|Their|He|She|His|Her)\b")
+# Sentences that only make sense after the one before them ("a saving of this size").
+_LEANS_BACK = re.compile(
+    r"^(?:This|These|That|Those|It|They|Its|Their|He|She|His|Her|Such)\b"
+    r"|\b(?:this|these|that|those|such)\s+(?:size|kind|sort|way|approach|model|work|change|service|scheme"
+    r"|figure|saving|result|amount|level|step|idea|plan)s?\b"
+)
 _NUMBER = re.compile(
     r"[£$€]\s?\d|\d(?:[\d,.]*\d)?\s?(?:%|per ?cent|m\b|bn\b|k\b|million|billion|thousand)"
     r"|\b(?!(?:19|20)\d{2}\b)\d[\d,.]*\b"
@@ -42,7 +48,7 @@ _ROLE = re.compile(
 _MEANS = re.compile(
     r"\b(?:by|after|through|via|using|with) (?:\w+ )?\w+ing\b|\bthrough\b|\bby (?:a|an|the|its|their)\b"
     r"|\b(?:set up|introduc\w*|develop\w*|launch\w*|creat\w*|establish\w*|start\w*|open\w*|"
-    r"train\w*|invest\w*|appoint\w*|changed|made|used|built|ran|runs|worked|focus\w*|concentrat\w*)\b",
+    r"train\w*|invest\w*|appoint\w*|changed|built|worked|focus\w*|concentrat\w*)\b",
     re.IGNORECASE,
 )
 _SPAN = re.compile(r"\d+/\d+")  # "24/7" is a span of time, not a quantity
@@ -57,6 +63,11 @@ class Unit:
     position: int
     item: bool = False
     doc: str = ""
+
+    @property
+    def leans_back(self) -> bool:
+        """Return whether the unit needs the sentence before it to be understood."""
+        return bool(_LEANS_BACK.search(self.text))
 
     @property
     def continues(self) -> bool:

@@ -12,8 +12,9 @@ central part is missing Casebook abstains, saying which documents mention the qu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -40,7 +41,8 @@ class ExtractiveParams:
     min_paraphrase: float = 0.45
     support: int = 3
     list_lines: int = 25
-    relative_floor: float = 0.8
+    item_share: float = 0.9
+    relative_floor: float = 0.7
     redundancy: float = 0.85
 
 
@@ -52,6 +54,7 @@ class _Scored:
     tokens: list[set[str]]
     passage_tokens: list[set[str]]
     passage_words: list[list[str]]
+    coverage: dict[tuple[str, int], float] = field(default_factory=dict)
 
 
 # Words that may stand before the thing counted without making it another thing ("total cost").
@@ -88,7 +91,7 @@ class ExtractiveAnswerer:
     ) -> Answer:
         """Return the answer to ``question`` quoted from ``passages`` (best passage first)."""
         query = search_query or question
-        intent = read_question(question)
+        intent = _with_query_subject(read_question(question), query)
         units = [u for i, p in enumerate(passages) for u in units_of(i, p.chunk.text, p.chunk.doc_id)]
         if not units:
             return self.missing(question, query)
@@ -160,7 +163,7 @@ class ExtractiveAnswerer:
             worded = (coverage >= p.min_coverage or len(own) < 2) and (
                 p.cosine_weight * cosine + (1 - p.cosine_weight) * coverage >= p.min_match
             )
-            if not worded and (part.names or cosine < p.min_paraphrase):
+            if not worded and (part.names or unit.item or cosine < p.min_paraphrase):
                 continue
             if cosine < p.min_cosine or not kind_fits(part, unit, own):
                 continue
@@ -168,6 +171,7 @@ class ExtractiveAnswerer:
                 continue
             prior = 1.0 - unit.passage / n_passages
             out.append((0.55 * cosine + 0.3 * coverage + 0.15 * prior, i))
+            scored.coverage[part.text, i] = coverage
         out.sort(key=lambda item: -item[0])
         return out
 
@@ -246,7 +250,7 @@ class ExtractiveAnswerer:
         floor = best_score * p.relative_floor
         items_lead = False
         if central.wants_many:
-            lines = self._many(central, found[central], units, chosen, floor)
+            lines = self._many(central, found[central], units, chosen, floor, scored.coverage)
             if central.kind == "which" and units[lead].item:
                 # The items are the answer: they lead, and the list keeps its own order.
                 lines = sorted({lead, *lines}, key=lambda i: (units[i].passage, units[i].position))
@@ -257,6 +261,7 @@ class ExtractiveAnswerer:
             if not self._repeats(i, chosen, scored):
                 chosen.append(i)
         chosen += [j for j in self._continuations(chosen, units) if j not in chosen and j not in lines]
+        chosen = _with_antecedents(chosen, units, lines)
         for i in chosen:
             if units[i].text.endswith(":"):  # "Its topics include:" brings its items
                 after = _items_after(i, units)[: p.list_lines]
@@ -264,7 +269,13 @@ class ExtractiveAnswerer:
         return self._render(question, query, chosen, lines, gaps, units, passages, items_lead)
 
     def _many(
-        self, part: Part, ranked: list[tuple[float, int]], units: list[Unit], chosen: list[int], floor: float
+        self,
+        part: Part,
+        ranked: list[tuple[float, int]],
+        units: list[Unit],
+        chosen: list[int],
+        floor: float,
+        coverage: dict[tuple[str, int], float],
     ) -> list[int]:
         """Return the list lines of a "which trusts" / "how did trusts" answer: the items that
         answer it, or else the best sentence of each further document."""
@@ -272,9 +283,13 @@ class ExtractiveAnswerer:
         lead = units[chosen[0]]
         items = [i for s, i in ranked if units[i].item and i not in chosen]
         if part.kind == "which" and (items or lead.item):
-            # Items of one list read best in the list's order.
+            # Items of one list read best in the list's order; an item holding fewer of the
+            # question's words than its neighbours ("good to outstanding" beside "requires
+            # improvement to good") does not answer it.
             same = [i for i in items if units[i].passage == lead.passage] if lead.item else items
             picked = (same or items)[: p.list_lines]
+            best = max((coverage.get((part.text, i), 0.0) for i in [*picked, chosen[0]]), default=0.0)
+            picked = [i for i in picked if coverage.get((part.text, i), 0.0) >= p.item_share * best]
             return sorted(picked, key=lambda i: (units[i].passage, units[i].position))
         seen = {units[i].doc for i in chosen}
         lines = []
@@ -355,6 +370,39 @@ class ExtractiveAnswerer:
         citations = tuple(Citation.from_passage(k, p) for k, p in enumerate(found, start=1))
         lines = [f"- {c.title} [{c.n}]" for c in citations]
         return replace(abstain(question, query), text=head + "\n" + "\n".join(lines), citations=citations)
+
+
+def _with_query_subject(intent: Intent, query: str) -> Intent:
+    """Return ``intent`` with the subject words a follow-up's search query carried over ("what
+    about East London?" searched as "East London crisis line" is about the crisis line)."""
+    searched = re.sub(r"\s*\([^()]*\)\s*$", "", query)  # acronym meanings appended in brackets
+    central = intent.central
+    asked = set(central.terms) | {t for part in intent.parts for t in part.terms}
+    carried = tuple(t for t in read_question(searched).central.terms if t not in asked)
+    if not carried or searched.strip() == intent.question.strip():
+        return intent
+    return Intent(intent.question, (replace(central, terms=central.terms + carried), *intent.parts[1:]))
+
+
+def _with_antecedents(chosen: list[int], units: list[Unit], lines: list[int]) -> list[int]:
+    """Return ``chosen`` with the sentence before each one that leans back on it ("a saving of
+    this size" needs the sentence giving the saving), placed just before it."""
+    out: list[int] = []
+    for i in chosen:
+        before = i - 1
+        if (
+            units[i].leans_back
+            and before >= 0
+            and units[before].passage == units[i].passage
+            and not units[before].item
+            and before not in chosen
+            and before not in lines
+            and before not in out
+        ):
+            out.append(before)
+        if i not in out:
+            out.append(i)
+    return out
 
 
 def _items_after(i: int, units: list[Unit]) -> list[int]:
