@@ -34,8 +34,8 @@ class Citation:
     chunk_id: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     quoted: tuple[str, ...] = ()
-    # The text of the passage the link opens at, when ``text`` joins several of one document.
-    anchor_text: str = ""
+    # The places of the passages ``text`` joins, when an answer quotes several of one document.
+    positions: tuple[int, ...] = ()
 
     @classmethod
     def from_passage(cls, n: int, passage: Passage, quoted: tuple[str, ...] = ()) -> Citation:
@@ -65,14 +65,16 @@ class Citation:
     def url(self) -> str:
         """Return the app link that shows the cited passage in the source viewer.
 
-        ``passage`` is the passage's place in the document; ``q`` lists the quoted sentences as
-        their indexes among the passage's sentences (``vectorstore.sentences.split_sentences``).
+        ``passage`` is the passage's place in the document (places, comma-separated, when the
+        citation joins several); ``q`` lists the quoted sentences as their indexes among the
+        passages' sentences (``vectorstore.sentences.split_sentences``).
         The path is relative to the app's root; the viewer marks the first quoted sentence (or
         the passage) with ``id="cited"``, so the link scrolls to it.
         """
-        url = f"/documents/{quote(self.doc_id)}?passage={self.position}"
+        places = ",".join(str(p) for p in self.positions) or str(self.position)
+        url = f"/documents/{quote(self.doc_id)}?passage={quote(places)}"
         if self.quoted:
-            sentences = split_sentences(self.anchor_text or self.text)
+            sentences = split_sentences(self.text)
             marks = sorted({sentences.index(s) for s in self.quoted if s in sentences})
             if marks:
                 url += "&q=" + ",".join(str(i) for i in marks)

@@ -447,7 +447,7 @@ def _merged(n: int, passages: Sequence[Passage], first: int, quoted: list[str], 
     if len(used) == 1:
         return citation
     text = "\n\n".join(passages[i].chunk.text for i in used)
-    return replace(citation, text=text, anchor_text=passages[first].chunk.text)
+    return replace(citation, text=text, positions=tuple(passages[i].chunk.position for i in used))
 
 
 def _as_question(text: str) -> str:

@@ -17,6 +17,7 @@ import html
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -168,10 +169,13 @@ def _extracted_html(path: Path) -> str:
 
 
 def _cited_chunk(chunks: Sequence[Chunk], passage: str | None) -> Chunk | None:
-    if passage is None or not passage.strip().isdigit():
+    """Return the cited passage; ``passage=3,5`` (one citation quoting two passages of a
+    document) gives them joined, so ``q`` counts sentences across both."""
+    wanted = [int(p) for p in (passage or "").split(",") if p.strip().isdigit()][:_MAX_PASSAGES]
+    found = [c for p in dict.fromkeys(wanted) for c in chunks if c.position == p]
+    if not found:
         return None
-    wanted = int(passage)
-    return next((c for c in chunks if c.position == wanted), None)
+    return replace(found[0], text="\n\n".join(c.text for c in found)) if len(found) > 1 else found[0]
 
 
 def _indexes(q: str | None) -> list[int] | None:
@@ -179,6 +183,9 @@ def _indexes(q: str | None) -> list[int] | None:
         return None
     found = [int(part) for part in q.split(",") if part.strip().isdigit()]
     return sorted(set(found)) or None
+
+
+_MAX_PASSAGES = 8
 
 
 class _Text:

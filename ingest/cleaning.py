@@ -236,7 +236,9 @@ def _drop_trailing_title(sections: list[Section], title: str) -> None:
     while lines and not lines[-1].strip():
         lines.pop()
     others = [line for line in lines[:-1] if line.strip()]
-    if others and _same(lines[-1], title) and (len(sections) > 1 or not _same(others[0], title)):
+    # A headline repeated at the foot of a page has no full stop; a closing sentence is content.
+    headline = not lines[-1].rstrip().endswith((".", "!", "?", "”", '"'))
+    if others and headline and _same(lines[-1], title) and (len(sections) > 1 or not _same(others[0], title)):
         sections[-1] = replace(sections[-1], text=_join(lines[:-1]))
 
 
