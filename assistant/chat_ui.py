@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import html
+import json
 import shutil
 import tempfile
 import threading
@@ -21,7 +22,7 @@ from assistant.conversation import Conversation
 from assistant.engine import Casebook
 from assistant.export import conversation_markdown
 from assistant.feedback import FeedbackLog
-from assistant.rendering import SEARCHING, answer_markdown, escape_markdown, sources_html
+from assistant.rendering import SEARCHING, answer_markdown, escape_markdown, rewritten, sources_html
 from vectorstore import CasebookError, Filter
 
 EXAMPLES = [
@@ -42,7 +43,23 @@ FOOTER = (
 CSS_PATH = Path(__file__).with_name("chat.css")
 _MAX_SESSIONS = 500
 _PICKERS = (("trust", "Trust"), ("document_type", "Document type"), ("publisher", "Publisher"))
+_PLACEHOLDERS = {
+    "trust": "Any trust",
+    "document_type": "Any type",
+    "publisher": "Any publisher",
+    "year": "Any year",
+}
 _COPY_JS = "(text) => { if (text) { navigator.clipboard.writeText(text); } return []; }"
+# Gradio 6's Dropdown has no placeholder: set one on each filter's input, again whenever it is redrawn.
+_PLACEHOLDER_JS = """() => {
+  const words = WORDS;
+  const apply = () => { for (const [name, text] of Object.entries(words)) {
+    const input = document.querySelector(`#cb-filter-${name} input`);
+    if (input && input.placeholder !== text) { input.placeholder = text; }
+  } };
+  apply();
+  new MutationObserver(apply).observe(document.body, { childList: true, subtree: true });
+}""".replace("WORDS", json.dumps(_PLACEHOLDERS))
 
 
 @dataclass
@@ -146,18 +163,19 @@ def build_ui(casebook: Casebook, llm: Any = None, exports: Path | None = None) -
                     buttons=["copy"],
                     placeholder="Ask a question below, or pick an example.",
                 )
+                # Right under the conversation: the rating's note (the box's label) and its comment.
+                with gr.Row(visible=False, elem_id="cb-comment-row") as comment_row:
+                    comment = gr.Textbox(
+                        label="Thank you: your rating was saved.",
+                        placeholder="Add a comment to your rating (optional)",
+                        elem_id="cb-comment",
+                        max_lines=1,
+                        submit_btn="Save",
+                    )
+                status = gr.Markdown("", elem_id="cb-status")
                 standalone = gr.Button(
                     "Search as a new question", size="sm", visible=False, elem_id="cb-standalone"
                 )
-                with gr.Row(visible=False, elem_id="cb-comment-row") as comment_row:
-                    comment = gr.Textbox(
-                        placeholder="Add a comment to your rating (optional)",
-                        show_label=False,
-                        elem_id="cb-comment",
-                        scale=4,
-                        submit_btn="Send",
-                    )
-                status = gr.Markdown("", elem_id="cb-status")
                 box = gr.Textbox(
                     placeholder="Ask a question, e.g. how did trusts reduce out-of-area placements?",
                     show_label=False,
@@ -170,19 +188,21 @@ def build_ui(casebook: Casebook, llm: Any = None, exports: Path | None = None) -
                         "Export conversation (.md)", size="sm", elem_id="cb-export", interactive=False
                     )
                     copy = gr.Button("Copy conversation", size="sm", elem_id="cb-copy")
-                examples = gr.Dataset(
-                    components=[box],
-                    samples=[[q] for q in EXAMPLES],
-                    label="Example questions",
-                    type="index",
-                    elem_id="cb-examples",
-                )
                 markdown = gr.Textbox(visible=False, elem_id="cb-markdown")
             with gr.Column(scale=2, min_width=300, elem_id="cb-right"):
                 with gr.Accordion("Filters", open=False, elem_id="cb-filters"):
                     pickers = _filter_pickers(_facets(casebook))
-                gr.HTML('<h2 class="cb-sources-title">Sources</h2>')
+                gr.HTML('<h2 class="cb-sources-title">Sources</h2>', elem_id="cb-sources-head")
                 sources = gr.HTML(sources_html(None), elem_id="cb-sources")
+                # Last in the sources column: on a phone the sources come right after the answer.
+                # Buttons, not a gr.Dataset: its chips cut a question at 60 characters.
+                with gr.Column(elem_id="cb-examples"):
+                    gr.HTML('<h2 class="cb-examples-title">Example questions</h2>')
+                    with gr.Row(elem_id="cb-example-chips"):
+                        examples = [
+                            gr.Button(q, size="sm", scale=0, min_width=0, elem_classes="cb-example")
+                            for q in EXAMPLES
+                        ]
         gr.HTML(FOOTER)
 
         outputs = [box, chat, sources, export, markdown, standalone, comment_row, status]
@@ -211,7 +231,7 @@ def build_ui(casebook: Casebook, llm: Any = None, exports: Path | None = None) -
                 answer = Answer(message, f"Casebook could not answer: {exc}", True)
             session.answers.append(answer)
             history[-1] = {"role": "assistant", "content": answer_markdown(answer)}
-            followed = bool(answer.search_query) and answer.search_query.strip() != message
+            followed = rewritten(message, answer.search_query)
             session.follow_up = message if followed else None
             text = conversation_markdown(session.conversation.turns)
             yield (
@@ -242,18 +262,21 @@ def build_ui(casebook: Casebook, llm: Any = None, exports: Path | None = None) -
             index = data.index if isinstance(data.index, int) else data.index[0]
             position = sum(1 for m in history[: index + 1] if m["role"] == "assistant") - 1
             if not 0 <= position < len(session.answers) or data.liked not in (True, False):
-                return gr.Row(visible=False), "Only answers from this conversation can be rated."
+                return gr.Row(visible=False), gr.skip(), "Only answers from this conversation can be rated."
             session.rated, session.rating = session.answers[position], "up" if data.liked else "down"
             feedback.record(session.rated, session.rating, "", _user(request))
-            note = f"Thank you: your rating ({session.rating}) was saved. Add a comment if you like."
-            return gr.Row(visible=True), note
+            note = f"Thank you: your rating of the answer to “{_short(session.rated.question)}” was saved."
+            return gr.Row(visible=True), gr.Textbox(label=note, value=""), ""
 
         def remark(note: str, request: gr.Request):
             session = sessions.get(request)
             if session.rated is None or not (note or "").strip():
                 return note, gr.skip(), gr.skip()
             feedback.record(session.rated, session.rating, note, _user(request))
-            saved = f"Thank you: your comment was saved with your rating ({session.rating})."
+            saved = (
+                f"Thank you: your comment on the answer to “{_short(session.rated.question)}” was saved "
+                f"with your rating ({session.rating})."
+            )
             return "", gr.Row(visible=False), saved
 
         pick = [box, chat, *pickers]
@@ -261,15 +284,17 @@ def build_ui(casebook: Casebook, llm: Any = None, exports: Path | None = None) -
         # The bubble shows "Searching the library..." itself: no Gradio overlay on every output.
         asking = {"concurrency_limit": 4, "show_progress": "hidden", **private}
         box.submit(answer_question, pick, outputs, **asking)
-        examples.click(lambda i: EXAMPLES[i], examples, box, queue=False, **private).then(
-            answer_question, pick, outputs, **asking
-        )
+        for example in examples:
+            example.click(lambda q: q, example, box, queue=False, **private).then(
+                answer_question, pick, outputs, **asking
+            )
         standalone.click(ask_standalone, [chat, *pickers], outputs, **asking)
         new.click(restart, None, outputs, **private)
         chat.clear(restart, None, outputs, **private)
-        chat.like(rate, [chat], [comment_row, status], **private)
+        chat.like(rate, [chat], [comment_row, comment, status], **private)
         comment.submit(remark, [comment], [comment, comment_row, status], **private)
         copy.click(None, [markdown], None, js=_COPY_JS)
+        ui.load(None, None, None, js=_PLACEHOLDER_JS)
 
         def ask_api(question: str) -> dict[str, Any]:
             """Answer a question from the library; returns the JSON answer with citations."""
@@ -288,6 +313,14 @@ def _write(folder: Path, text: str) -> str:
     path = folder / "casebook-conversation.md"
     path.write_text(text, encoding="utf-8")
     return str(path)
+
+
+def _short(question: str, limit: int = 60) -> str:
+    """Return ``question`` cut at a word to about ``limit`` characters, for a one-line note."""
+    question = " ".join(question.split())
+    if len(question) <= limit:
+        return question
+    return question[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 def _user(request: gr.Request | None) -> str | None:

@@ -19,12 +19,24 @@ from assistant.answers import Answer, Citation
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
 _MARKER = re.compile(r"\\\[(\d+)\\\]")
 _RAW_MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
+_MEANINGS = re.compile(r"\s+\([^()]*\)$")  # the acronym meanings the search appends
 SEARCHING = '<span class="cb-spinner" aria-hidden="true"></span> Searching the library...'
 
 
 def escape_markdown(text: str) -> str:
     """Return ``text`` safe to show in a Markdown view: HTML escaped, Markdown syntax inert."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def rewritten(question: str, search_query: str) -> bool:
+    """Return True when ``search_query`` is a rewrite of ``question`` (e.g. a follow-up given its
+    subject), not just the question with acronym meanings appended as one trailing "(...)"."""
+    if not search_query or not search_query.strip():
+        return False
+    query = " ".join(search_query.split())
+    if query != " ".join(question.split()):
+        query = _MEANINGS.sub("", query)
+    return query.casefold() != " ".join(question.split()).casefold()
 
 
 def document_url(citation: Citation) -> str:
@@ -55,7 +67,7 @@ def answer_markdown(answer: Answer) -> str:
         blocks.append(f'<div class="cb-gap">{text}</div>' if answer.abstained and number == 0 else text)
     if gaps:
         blocks.append(gaps)
-    if answer.search_query and answer.search_query.strip() != answer.question.strip():
+    if rewritten(answer.question, answer.search_query):
         blocks.append(f"*Searched for: {escape_markdown(answer.search_query)}*")
     if answer.citations:
         sources = ["**Sources**"]
@@ -96,7 +108,7 @@ def _linked(escaped: str, links: dict[int, str]) -> str:
 def sources_html(answer: Answer | None) -> str:
     """Return the source cards of an answer: title, metadata, location, passage, quoted part."""
     if answer is None:
-        return '<div class="cb-empty">The passages an answer quotes appear here, next to it.</div>'
+        return '<div class="cb-empty cb-waiting">The passages an answer quotes appear here.</div>'
     if not answer.citations:
         return '<div class="cb-empty">No sources: the library does not answer this question.</div>'
     head = f'<div class="cb-sources-for">For: {html.escape(answer.question)}</div>'

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.chat_ui import EXAMPLES
 from ingest import ingest
 from tests.conftest import LIBRARY, ROOT
 from tests.test_web import start_serve, stop
@@ -94,9 +95,19 @@ def shot(page, name: str) -> None:
 
 
 def box_of(page, selector: str) -> dict[str, float]:
-    box = page.locator(selector).bounding_box()
+    box = page.locator(selector).first.bounding_box()
     assert box is not None, f"{selector} is not shown"
     return box
+
+
+def fonts_of(page, selector: str) -> list[str]:
+    """Return the fonts Chromium drew the first ``selector`` element's text with."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    return [f["postScriptName"] for f in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]]
 
 
 def style(page, selector: str, prop: str) -> str:
@@ -142,6 +153,12 @@ def test_stylesheet_layout_and_footer_at_desktop_size(page) -> None:
     assert 0 <= sources["y"] < 800
     height = page.evaluate("document.documentElement.scrollHeight")
     assert height <= 820, f"the page is {height}px tall in an 800px window"
+    # The conversation takes the height the input leaves: a long answer and its question fit.
+    assert chat["height"] >= 450, f"the conversation is {chat['height']}px tall in an 800px window"
+    assert box_of(page, "#cb-question")["y"] + 50 <= 800  # the input stays in view
+    # Every letter of a source title is drawn in one font (Gradio's SemiBold file holds only "A").
+    fonts = fonts_of(page, "#cb-sources .cb-title")
+    assert len(fonts) == 1 and fonts[0].startswith("SourceSans") and "Bold" in fonts[0], fonts
     # The product's own footer, not Gradio's.
     body = page.locator("body").inner_text()
     assert "Built with Gradio" not in body and "nothing leaves this computer" in body
@@ -150,7 +167,10 @@ def test_stylesheet_layout_and_footer_at_desktop_size(page) -> None:
 
 
 def test_example_click_sends_the_question(page) -> None:
-    example = page.locator("#cb-examples .gallery-item").first
+    # Each example shows its whole question, however long, wrapping if it must.
+    chips = page.locator("#cb-examples button.cb-example")
+    assert [t.strip() for t in chips.all_inner_texts()] == EXAMPLES
+    example = chips.first
     question = example.inner_text().strip()
     example.click()
     page.wait_for_function(
@@ -168,9 +188,24 @@ def test_filter_changes_the_answer(page) -> None:
     question = "How did trusts reduce out-of-area placements?"
     first = ask(page, question).inner_text()
     page.locator("#cb-filters").get_by_text("Filters").click()
+    # An empty filter says what it means: no restriction.
+    placeholders = {
+        name: page.locator(f"#cb-filter-{name} input").get_attribute("placeholder")
+        for name in ("trust", "document_type", "publisher", "year")
+    }
+    assert placeholders == {
+        "trust": "Any trust",
+        "document_type": "Any type",
+        "publisher": "Any publisher",
+        "year": "Any year",
+    }
     page.locator("#cb-filter-document_type input").click()
     page.get_by_role("option", name="inspection report").click()
     page.keyboard.press("Escape")
+    placeholder = (
+        "getComputedStyle(document.querySelector('#cb-filter-document_type input'), '::placeholder').color"
+    )
+    assert page.evaluate(placeholder) == "rgba(0, 0, 0, 0)"  # no "Any type" beside the picked type
     second = ask(page, question).inner_text()
     assert second != first
     cards = page.locator("#cb-sources .cb-card")
@@ -193,6 +228,14 @@ def test_follow_up_uses_the_conversation(page) -> None:
     page.wait_for_function("() => !document.querySelector('#cb-chat [data-testid=\"bot\"]')")
 
 
+def test_first_question_with_an_acronym_shows_no_search_rewrite(page) -> None:
+    # The search appends "(Care Quality Commission)" to the query: that is no rewrite to report.
+    text = ask(page, "What themes drove improvement in the trusts CQC studied?").inner_text()
+    assert "Sources" in text
+    assert "Searched for:" not in text
+    assert not page.locator("#cb-standalone").is_visible()
+
+
 def test_trash_icon_resets_the_conversation(page) -> None:
     ask(page, "How did NTW improve its crisis line?")
     page.locator('#cb-chat button[aria-label="Clear"]').click()
@@ -209,17 +252,28 @@ def test_feedback_is_stored_with_the_answer(page, served) -> None:
     ask(page, first)
     question = "Which trusts went from requires improvement to good?"
     bubble = ask(page, question)
-    assert not page.locator("#cb-comment textarea").is_visible()
+    assert not page.locator("#cb-comment input").is_visible()
     page.locator('#cb-chat button[aria-label="Like"]').last.click()
-    page.get_by_text("Thank you: your rating (up) was saved.").wait_for(timeout=30_000)
-    # The comment box appears beside the answer once it is rated, and keeps the rating.
-    page.fill("#cb-comment textarea", "Exactly what I needed")
-    page.press("#cb-comment textarea", "Enter")
-    page.get_by_text("Thank you: your comment was saved with your rating (up).").wait_for(timeout=30_000)
+    # The note names the answer rated; the comment box sits right under the conversation.
+    page.get_by_text(f"Thank you: your rating of the answer to “{question}” was saved.").wait_for(
+        timeout=30_000
+    )
+    chat, comment = box_of(page, "#cb-chat"), box_of(page, "#cb-comment")
+    assert 0 <= comment["y"] - (chat["y"] + chat["height"]) <= 16
+    assert comment["height"] <= 90 and chat["height"] >= 420
+    assert page.evaluate("document.documentElement.scrollHeight") <= 820
+    shot(page, "rated")
+    page.fill("#cb-comment input", "Exactly what I needed")
+    page.press("#cb-comment input", "Enter")
+    page.get_by_text(
+        f"Thank you: your comment on the answer to “{question}” was saved with your rating (up)."
+    ).wait_for(timeout=30_000)
+    assert not page.locator("#cb-comment input").is_visible()  # the box folds away once saved
     lines = (served[1] / "feedback.jsonl").read_text(encoding="utf-8").splitlines()
     entry = json.loads(lines[-1])
     assert entry["rating"] == "up" and entry["comment"] == "Exactly what I needed"
     assert entry["question"] == question
+    # The stored answer is the one shown (a "- " line shows as a list item).
     assert entry["citations"] and entry["answer"].split(" [")[0].removeprefix("- ") in bubble.inner_text()
     shot(page, "feedback")
 
@@ -228,7 +282,8 @@ def test_feedback_is_stored_with_the_answer(page, served) -> None:
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.startswith("# Casebook conversation")
     assert f"## {first}" in copied and f"## {question}" in copied
-    assert "### References" in copied and "Care Quality Commission" in copied
+    assert "### References" in copied and entry["citations"][0]["title"] in copied
+    assert "Care Quality Commission" in copied  # the publisher, with the title and date
     assert "/tmp/" not in copied and str(served[1].parent) not in copied
     with page.expect_download() as download:
         page.click("#cb-export")
@@ -250,11 +305,17 @@ def test_narrow_window_keeps_chat_and_sources_usable(browser, served) -> None:
     page = context.new_page()
     page.goto(served[0] + "/")
     page.wait_for_selector("#cb-question textarea")
+    # On first load the example questions are on the screen, under a short empty conversation.
+    assert box_of(page, "#cb-examples button.cb-example")["y"] < 844
+    shot(page, "narrow-390x844-open")
     ask(page, "What is the Carter review of mental health trusts looking at?")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390 + 1, f"page scrolls sideways: {width}px"
     chat, sources = box_of(page, "#cb-chat"), box_of(page, "#cb-sources")
     assert sources["y"] >= chat["y"] + chat["height"]  # the answer first, then its sources
+    # ...right after the input: before the examples and the filters.
+    card, examples = box_of(page, "#cb-sources .cb-card"), box_of(page, "#cb-examples")
+    assert card["y"] < examples["y"] < box_of(page, "#cb-filters")["y"]
     page.locator("#cb-sources .cb-card").first.scroll_into_view_if_needed()
     assert page.locator("#cb-sources .cb-card").first.is_visible()
     shot(page, "narrow-390x844")

@@ -17,7 +17,7 @@ import pytest
 from assistant.answers import NOT_IN_LIBRARY, Answer, Citation
 from assistant.conversation import Turn
 from assistant.export import conversation_markdown
-from assistant.rendering import answer_markdown, sources_html
+from assistant.rendering import answer_markdown, rewritten, sources_html
 
 OAP = "How did trusts reduce out-of-area placements?"
 
@@ -180,3 +180,18 @@ def test_conversation_export_has_every_turn_and_no_server_path() -> None:
     assert "1. Crisis house · NHSI · page 4, What the trust did" in text
     assert "## and Leeds?\n\n*Searched for: Leeds crisis house*" in text
     assert "/srv/library" not in text
+
+
+def test_searched_for_shows_only_a_real_rewrite_not_appended_acronym_meanings() -> None:
+    question = "What themes drove improvement in the trusts CQC studied?"
+    expanded = f"{question} (Care Quality Commission)"
+    first = Answer(question, "Leadership [1].", False, (_citation(1),), search_query=expanded)
+    assert "Searched for" not in answer_markdown(first)
+    assert not rewritten(question, expanded) and not rewritten(question, question)
+    assert not rewritten(question, "") and not rewritten("What is (x)?", "What is (x)?")
+
+    follow = "and what did East London do?"
+    query = "East London crisis line (East London NHS Foundation Trust)"
+    second = Answer(follow, "It opened a crisis cafe [1].", False, (_citation(1),), search_query=query)
+    assert f"*Searched for: {query}*".replace("(", "\\(").replace(")", "\\)") in answer_markdown(second)
+    assert rewritten(follow, query) and rewritten(question, f"{question} crisis line")
