@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import html
 import json
+import logging
 import shutil
 import tempfile
 import threading
@@ -25,13 +26,8 @@ from assistant.feedback import FeedbackLog
 from assistant.rendering import SEARCHING, answer_markdown, escape_markdown, rewritten, sources_html
 from vectorstore import CasebookError, Filter
 
-EXAMPLES = [
-    "How did trusts reduce out-of-area placements?",
-    "What did Northumberland, Tyne and Wear do about its crisis line?",
-    "Which trusts went from requires improvement to good?",
-    "What themes drove improvement in the trusts CQC studied?",
-    "What is the Carter review of mental health trusts looking at?",
-]
+log = logging.getLogger(__name__)
+
 INTRO = (
     "Questions on NHS mental-health service improvement, answered in quotes from your library: "
     "each [n] opens its passage; gaps are said plainly."
@@ -138,6 +134,21 @@ def export_folder() -> Path:
     return folder
 
 
+def example_questions(path: Path | None) -> list[str]:
+    """Return the example questions in a YAML list file (none when unset, missing or unreadable):
+    they belong to a library, so they live in a file beside it, not in code."""
+    import yaml
+
+    if path is None or not Path(path).is_file():
+        return []
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        log.warning("example questions unreadable path=%s", path)
+        return []
+    return [str(q).strip() for q in data if str(q).strip()][:8] if isinstance(data, list) else []
+
+
 def build_ui(casebook: Casebook, llm: Any = None, exports: Path | None = None) -> gr.Blocks:
     """Return the chat window bound to ``casebook`` (and an LLM, when one is configured).
 
@@ -145,6 +156,7 @@ def build_ui(casebook: Casebook, llm: Any = None, exports: Path | None = None) -
     """
     sessions = Sessions(casebook, llm, exports or export_folder())
     feedback = FeedbackLog(casebook.settings.data_dir)
+    questions = example_questions(casebook.settings.example_questions)
     with gr.Blocks(title="Casebook", delete_cache=(3600, 3600)) as ui:
         gr.HTML(f'<header class="cb-header"><h1>Casebook</h1><p>{html.escape(INTRO)}</p></header>')
         if _count(casebook) == 0:
@@ -196,12 +208,12 @@ def build_ui(casebook: Casebook, llm: Any = None, exports: Path | None = None) -
                 sources = gr.HTML(sources_html(None), elem_id="cb-sources")
                 # Last in the sources column: on a phone the sources come right after the answer.
                 # Buttons, not a gr.Dataset: its chips cut a question at 60 characters.
-                with gr.Column(elem_id="cb-examples"):
+                with gr.Column(elem_id="cb-examples", visible=bool(questions)):
                     gr.HTML('<h2 class="cb-examples-title">Example questions</h2>')
                     with gr.Row(elem_id="cb-example-chips"):
                         examples = [
                             gr.Button(q, size="sm", scale=0, min_width=0, elem_classes="cb-example")
-                            for q in EXAMPLES
+                            for q in questions
                         ]
         gr.HTML(FOOTER)
 

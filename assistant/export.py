@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from assistant.answers import Citation
 from assistant.conversation import Turn
+from assistant.rendering import rewritten
 
 TITLE = "# Casebook conversation"
 NOTE = "Answers quoted from the library; each [n] refers to the references under its answer."
@@ -21,7 +22,7 @@ def conversation_markdown(turns: Sequence[Turn]) -> str:
     for turn in turns:
         answer = turn.answer
         lines += [f"## {turn.question}", ""]
-        if answer.search_query and answer.search_query.strip() != turn.question.strip():
+        if rewritten(turn.question, answer.search_query):
             lines += [f"*Searched for: {answer.search_query}*", ""]
         if answer.notice:
             lines += [f"*{answer.notice}*", ""]

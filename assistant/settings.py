@@ -76,6 +76,10 @@ class Settings(BaseSettings):
             "assistant/acronyms.yaml. Names of trusts are also learned from the library."
         ),
     )
+    example_questions: Path | None = Field(
+        default=_CHECKOUT / "examples" / "example-questions.yaml",
+        description="YAML list of example questions shown in the chat (unset or missing: none).",
+    )
     sample_library: Path = Field(
         default=_CHECKOUT / "examples" / "library",
         description="Library ingested by `casebook serve` when the index is empty.",

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chat_ui import EXAMPLES
+from assistant.chat_ui import example_questions
 from ingest import ingest
 from tests.conftest import LIBRARY, ROOT
 from tests.test_web import start_serve, stop
 from vectorstore import Embedder, Store
 
 pytestmark = pytest.mark.browser
+EXAMPLES = example_questions(ROOT / "examples" / "example-questions.yaml")
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "test-output" / "screenshots"
 EVIL = (
