@@ -117,7 +117,26 @@ class Casebook:
         log.info("retrieve query=%r passages=%d best_similarity=%.3f", expanded, len(passages), best)
         if best < self.settings.min_similarity:
             return Retrieval(expanded, [], vector, None)
-        return Retrieval(expanded, passages, vector, None)
+        return Retrieval(expanded, self._with_lists(passages), vector, None)
+
+    def _with_lists(self, passages: list[Passage]) -> list[Passage]:
+        """Return ``passages`` with the passage that follows each one ending in ":" (the list it
+        introduces, which chunking may have put in the next passage of the document)."""
+        held = {p.chunk.id for p in passages}
+        wanted = {}
+        for p in passages:
+            if p.chunk.text.rstrip().endswith(":"):
+                following = f"{p.chunk.doc_id}:{p.chunk.position + 1:04d}"
+                if following not in held:
+                    wanted[following] = p
+        if not wanted:
+            return passages
+        found = self.store.chunks(list(wanted))
+        extra = [
+            Passage(chunk=chunk, score=wanted[cid].score, similarity=wanted[cid].similarity)
+            for cid, chunk in found.items()
+        ]
+        return passages + extra
 
     def ask(
         self,

@@ -117,7 +117,7 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
         return bool(_DATE.search(text))
     if part.kind == "who":
         return bool(_PERSON.search(text)) or bool(_ROLE.search(text) and re.search(r"\b[A-Z][a-z]", text[1:]))
-    if part.kind == "where":
+    if part.kind == "where" and part.names:  # "where is <a named thing>" wants a place
         asked = {w.lower() for n in part.names for w in n.split()}
         places = re.findall(r"\b(?:in|at|near|across|around) ([A-Z][a-z]+)", text)
         return any(place.lower() not in asked for place in places)

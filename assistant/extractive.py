@@ -35,6 +35,7 @@ class ExtractiveParams:
     """
 
     min_coverage: float = 0.35
+    title_weight: float = 0.5
     min_match: float = 0.3
     cosine_weight: float = 0.5
     min_cosine: float = 0.3
@@ -54,6 +55,7 @@ class _Scored:
     tokens: list[set[str]]
     passage_tokens: list[set[str]]
     passage_words: list[list[str]]
+    title_tokens: list[set[str]] = field(default_factory=list)
     coverage: dict[tuple[str, int], float] = field(default_factory=dict)
 
 
@@ -124,7 +126,8 @@ class ExtractiveAnswerer:
             about[p.chunk.doc_id] = f"{about.get(p.chunk.doc_id, p.chunk.title + ' ' + meta)} {p.chunk.text}"
         passage_words = self.tokenize([f"{about[p.chunk.doc_id]} {p.chunk.section or ''}" for p in passages])
         passage_tokens = [set(t) for t in passage_words]
-        return _Scored(units, vectors @ qvec, words, tokens, passage_tokens, passage_words)
+        titles = [set(t) for t in self.tokenize([p.chunk.title for p in passages])]
+        return _Scored(units, vectors @ qvec, words, tokens, passage_tokens, passage_words, titles)
 
     def _ranked(
         self, part: Part, scored: _Scored, passages: Sequence[Passage], query: str
@@ -138,6 +141,7 @@ class ExtractiveAnswerer:
         names = [self._name_tokens(n) for n in part.names]
         total = sum(own.values()) or 1.0
         focus = self.tokenize([part.focus])[0] if part.focus else []
+        attribute = set(self.tokenize([part.attribute])[0]) if part.attribute else set()
         out = []
         n_passages = max(len(passages), 1)
         lists = self._listed(scored, own, passages) if part.kind == "which" else {}
@@ -153,7 +157,12 @@ class ExtractiveAnswerer:
                 continue
             if unit.item and part.kind != "which" and len(unit.text.split()) < 4:
                 continue  # a short list item ("Keep measuring.") answers only a "which" question
-            coverage = sum(w for t, w in own.items() if t in held) / total
+            # A sentence is about what its document's title says, at half weight.
+            titled = scored.title_tokens[unit.passage]
+            coverage = sum(
+                w if t in held else p.title_weight * w for t, w in own.items() if t in held | titled
+            )
+            coverage /= total
             if unit.item and part.kind == "which" and i in lists:
                 coverage = max(coverage, lists[i])
             cosine = float(scored.cosine[i])
@@ -169,6 +178,8 @@ class ExtractiveAnswerer:
                 continue
             if focus and not _counts(focus[0], scored.words[i], set(own)):
                 continue
+            if attribute and not attribute & held:
+                continue  # "what is the review's budget" needs a sentence about a budget
             prior = 1.0 - unit.passage / n_passages
             out.append((0.55 * cosine + 0.3 * coverage + 0.15 * prior, i))
             scored.coverage[part.text, i] = coverage
@@ -197,14 +208,34 @@ class ExtractiveAnswerer:
                 end += 1
             members = range(start, end + 1)
             own_cover = [sum(w for t, w in own.items() if t in scored.tokens[i]) / total for i in members]
-            lead_in = start - 1
-            if lead_in >= 0 and not units[lead_in].item and max(own_cover) < self.params.min_coverage:
-                title = set(self.tokenize([passages[units[start].passage].chunk.title])[0])
-                held = scored.tokens[lead_in] | title
-                cover = sum(w for t, w in own.items() if t in held) / total
-                out.update(dict.fromkeys(members, cover))
+            if max(own_cover) < self.params.min_coverage:
+                held = self._lead_in(start, scored, passages)
+                if held:
+                    cover = sum(w for t, w in own.items() if t in held) / total
+                    out.update(dict.fromkeys(members, cover))
             start = end + 1
         return out
+
+    def _lead_in(self, start: int, scored: _Scored, passages: Sequence[Passage]) -> set[str]:
+        """Return the words that introduce the list starting at unit ``start``: the sentence
+        before it, or for a list that opens a passage, the sentence ending the passage before
+        it in the document ("The cohort named by NHSI is:") or else its heading; with the title."""
+        units = scored.units
+        chunk = passages[units[start].passage].chunk
+        held = set(self.tokenize([f"{chunk.title} {chunk.section or ''}"])[0])
+        if start > 0 and units[start - 1].passage == units[start].passage:
+            return set() if units[start - 1].item else held | scored.tokens[start - 1]
+        # Walk back over passages of the document that continue the list to the one opening it.
+        at = {(p.chunk.doc_id, p.chunk.position): p.chunk for p in passages}
+        position = chunk.position - 1
+        while (before := at.get((chunk.doc_id, position))) is not None:
+            last = before.text.rstrip().rsplit("\n", 1)[-1]
+            if last.endswith(":"):
+                return held | set(self.tokenize([last])[0])
+            if not last.lstrip().startswith("- "):
+                break
+            position -= 1
+        return held
 
     def _weights(self, words: Sequence[str]) -> dict[str, float]:
         if not words:

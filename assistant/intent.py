@@ -72,6 +72,7 @@ class Part:
     head: str = ""
     context: tuple[str, ...] = ()
     focus: str = ""
+    attribute: str = ""
 
     @property
     def wants_many(self) -> bool:
@@ -136,7 +137,44 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
         names.append(" ".join(run))
     kind, head = _kind(text)
     focus = _focus(text, terms) if kind == "quantity" else ""
-    return Part(text, kind, tuple(dict.fromkeys(terms)), tuple(dict.fromkeys(names)), head, focus=focus)
+    attribute = _attribute(text) if kind == "what" else ""
+    return Part(
+        text,
+        kind,
+        tuple(dict.fromkeys(terms)),
+        tuple(dict.fromkeys(names)),
+        head,
+        focus=focus,
+        attribute=attribute,
+    )
+
+
+_GENERIC = frozenset({"kind", "kinds", "type", "types", "sort", "sorts", "part", "role", "way", "ways"})
+_ATTRIBUTE = (
+    # "what is the review's budget?", "what was ELFT's annual budget?"
+    re.compile(
+        r"^what\s+(?:is|was|are|were)\s+(?:the\s+|its\s+|their\s+)?(?:(?:[A-Z][\w-]*,?\s+){0,5}[\w-]+['’]s\s+)?"
+        r"((?:[a-z-]+\s+){0,1})([a-z-]+)(?:\s+of\b|\W*$)",
+        re.IGNORECASE,
+    ),
+    # "what rating did CQC give", "what efficiency savings target has each been given"
+    re.compile(
+        r"^what\s+((?:[a-z-]+\s+){0,2}?)([a-z-]+)\s+(?:did|does|do|has|have|had|will|is|was|are|were)\b",
+        re.IGNORECASE,
+    ),
+)
+
+
+def _attribute(text: str) -> str:
+    """Return what a "what" question asks about: "budget" in "what is the review's budget",
+    "rating" in "what rating did CQC give", "support" in "what kind of support does it offer"."""
+    plain = re.sub(r"\b(?:kind|type|sort)s? of ", "", text.strip(), flags=re.IGNORECASE)
+    match = next((m for m in (r.match(plain) for r in _ATTRIBUTE) if m), None)
+    if not match:
+        return ""
+    words = [*match.group(1).split(), match.group(2)]
+    words = [w.lower() for w in words if w.lower() not in _GENERIC and w.lower() not in FUNCTION_WORDS]
+    return words[-1] if words else ""
 
 
 _AUXILIARIES = frozenset({"did", "does", "do", "is", "was", "are", "were", "has", "have", "had", "will"})
