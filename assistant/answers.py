@@ -147,17 +147,6 @@ class Answer:
             "citations": [c.to_json() for c in self.citations],
         }
 
-    def to_markdown(self) -> str:
-        """Return the answer with its numbered references, for export."""
-        lines = [f"## {self.question}", "", self.text, ""]
-        if self.citations:
-            lines += ["### References", ""]
-            for c in self.citations:
-                date = c.metadata.get("date")
-                bits = [c.title, str(date) if date else "", c.location, c.source]
-                lines.append(f"{c.n}. " + " · ".join(b for b in bits if b))
-        return "\n".join(lines).rstrip() + "\n"
-
 
 def _text(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)

@@ -378,7 +378,7 @@ class ExtractiveAnswerer:
         if gaps:
             text += "\n\n" + " ".join(f"The library does not answer “{_as_question(g)}”." for g in gaps)
         citations = tuple(
-            _merged(n, passages, owner[doc], quoted[doc], passages_of(passages, doc))
+            _merged(n, passages, owner[doc], quoted[doc], _passages_of(passages, doc))
             for doc, n in numbers.items()
         )
         return Answer(question, text, False, citations, query, unanswered=tuple(gaps))
@@ -464,7 +464,7 @@ def _counts(focus: str, words: list[str], asked: set[str]) -> bool:
     return False
 
 
-def passages_of(passages: Sequence[Passage], doc: str) -> list[int]:
+def _passages_of(passages: Sequence[Passage], doc: str) -> list[int]:
     """Return the indexes of the passages from document ``doc``, in rank order."""
     return [i for i, p in enumerate(passages) if p.chunk.doc_id == doc]
 
