@@ -45,6 +45,8 @@ class ExtractiveParams:
     item_share: float = 0.9
     relative_floor: float = 0.7
     redundancy: float = 0.85
+    means_bonus: float = 0.1
+    lean_penalty: float = 0.05
 
 
 @dataclass
@@ -181,7 +183,12 @@ class ExtractiveAnswerer:
             if attribute and not attribute & held:
                 continue  # "what is the review's budget" needs a sentence about a budget
             prior = 1.0 - unit.passage / n_passages
-            out.append((0.55 * cosine + 0.3 * coverage + 0.15 * prior, i))
+            score = 0.55 * cosine + 0.3 * coverage + 0.15 * prior
+            if part.kind == "how" and unit.says_how:
+                score += p.means_bonus  # "how did trusts..." is answered by what was done
+            if unit.leans_back:
+                score -= p.lean_penalty  # a sentence that needs the one before it leads badly
+            out.append((score, i))
             scored.coverage[part.text, i] = coverage
         out.sort(key=lambda item: -item[0])
         return out
@@ -326,7 +333,12 @@ class ExtractiveAnswerer:
         lines = []
         for s, i in ranked:
             doc = units[i].doc
-            if s >= floor and doc not in seen and not units[i].item:
+            if (
+                s >= floor
+                and doc not in seen
+                and not units[i].item
+                and (part.kind != "how" or units[i].says_how)
+            ):
                 seen.add(doc)
                 lines.append(i)
         return lines[: p.list_lines]
