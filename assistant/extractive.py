@@ -168,7 +168,6 @@ class ExtractiveAnswerer:
             if unit.item and part.kind == "which" and i in lists:
                 coverage = max(coverage, lists[i])
             cosine = float(scored.cosine[i])
-            # Either the sentence holds the part's words, or it says the same in other words.
             # The sentence holds the part's words, or (when the part names nobody, so a near
             # miss on a named subject is not possible) says the same in other words.
             worded = (coverage >= p.min_coverage or len(own) < 2) and (

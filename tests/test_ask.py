@@ -42,6 +42,32 @@ def test_every_answer_sentence_is_quoted_from_its_cited_passage(library: Caseboo
             assert sentence in split_sentences(by_n[n].text), (sentence, n)
 
 
+def test_answer_names_the_part_the_library_does_not_answer(library: Casebook) -> None:
+    answer = library.ask("How much did the crisis line cost and what did it save?")
+    assert not answer.abstained
+    lead = "The result reported by the trust was a reduction in bed costs of £3.5m. [1]"
+    assert answer.text.startswith(lead)  # the saving leads; the cost is named as missing
+    assert answer.unanswered == ("How much did the crisis line cost",)
+    assert answer.text.endswith("The library does not answer “How much did the crisis line cost?”.")
+
+
+def test_near_miss_abstains_and_names_the_documents_that_mention_its_subject(library: Casebook) -> None:
+    answer = library.ask("How many beds does Oxleas have?")
+    assert answer.abstained
+    assert answer.text.startswith("Not in the library: no passage answers “How many beds does Oxleas have?”.")
+    assert "The library mentions Oxleas in" in answer.text
+    assert answer.citations and all("oxleas" in c.text.lower() for c in answer.citations)
+
+
+def test_which_trusts_lists_the_items_that_answer_and_only_those(library: Casebook) -> None:
+    answer = library.ask("Which trusts went from requires improvement to good?")
+    lines = answer.text.splitlines()
+    assert lines[0] == "- Oxleas NHS Foundation Trust: requires improvement to good. [1]"
+    assert sum(line.endswith("requires improvement to good. [1]") for line in lines) == 6
+    assert "good to outstanding" not in answer.text  # Calderstones moved from good, not from RI
+    assert [c.n for c in answer.citations] == [1]  # one citation for the one document
+
+
 def test_unanswerable_question_abstains(library: Casebook) -> None:
     for question in (
         "What are the CAMHS waiting times in Wales?",
