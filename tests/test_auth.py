@@ -43,8 +43,17 @@ def serve(
     """Start `casebook serve` on 127.0.0.1 (or the --host given) and wait for its health check."""
     port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)]
-        + list(args),
+        [
+            sys.executable,
+            "-m",
+            "assistant.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            *args,
+        ],
         env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -159,13 +168,17 @@ def test_the_chat_page_shows_a_clear_401_page_without_oidc(token_server: dict) -
     page = httpx.get(token_server["url"] + "/", headers=BROWSER, timeout=30)
     assert page.status_code == 401 and "text/html" in page.headers["content-type"]
     assert "<h1>Sign-in required</h1>" in page.text and "gradio" not in page.text.lower()
-    signed = httpx.get(token_server["url"] + "/", headers={**BROWSER, **bearer(token_server["tokens"]["rita"])})
+    signed = httpx.get(
+        token_server["url"] + "/", headers={**BROWSER, **bearer(token_server["tokens"]["rita"])}
+    )
     assert signed.status_code == 200 and "gradio" in signed.text.lower()
 
 
 def test_a_reader_asks_and_the_audit_log_records_who_what_and_which_documents(token_server: dict) -> None:
     url, tokens = token_server["url"], token_server["tokens"]
-    response = httpx.post(url + "/api/ask", json={"question": OAP}, headers=bearer(tokens["rita"]), timeout=120)
+    response = httpx.post(
+        url + "/api/ask", json={"question": OAP}, headers=bearer(tokens["rita"]), timeout=120
+    )
     assert response.status_code == 200
     answer = response.json()
     assert answer["citations"] and re.fullmatch(r"[0-9a-f]{32}", answer["answer_id"])
@@ -244,7 +257,9 @@ def provider() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def proxy_server(small_library: Path, tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterator[dict]:
+def proxy_server(
+    small_library: Path, tmp_path_factory: pytest.TempPathFactory, provider: str
+) -> Iterator[dict]:
     """A server trusting the proxy header from 127.0.0.1, and signing browsers in with OIDC."""
     port = free_port()
     client = httpx.post(
@@ -269,16 +284,22 @@ def proxy_server(small_library: Path, tmp_path_factory: pytest.TempPathFactory, 
 
 def test_the_header_from_a_trusted_proxy_signs_in_with_groups_and_role(proxy_server: dict) -> None:
     url = proxy_server["url"]
-    me = httpx.get(url + "/auth/me", headers={"X-Forwarded-User": "carol", "X-Forwarded-Groups": "board, ward-7"})
+    me = httpx.get(
+        url + "/auth/me", headers={"X-Forwarded-User": "carol", "X-Forwarded-Groups": "board, ward-7"}
+    )
     assert me.json() == {"user": "carol", "role": "admin", "groups": ["board", "ward-7"], "method": "header"}
-    asked = httpx.post(url + "/api/ask", json={"question": OAP}, headers={"X-Forwarded-User": "dan"}, timeout=120)
+    asked = httpx.post(
+        url + "/api/ask", json={"question": OAP}, headers={"X-Forwarded-User": "dan"}, timeout=120
+    )
     assert asked.status_code == 200
     assert httpx.post(url + "/api/ask", json={"question": OAP}).status_code == 401
 
 
 def test_metadata_only_audit_keeps_no_question_text(proxy_server: dict) -> None:
     url = proxy_server["url"]
-    asked = httpx.post(url + "/api/ask", json={"question": OAP}, headers={"X-Forwarded-User": "erin"}, timeout=120)
+    asked = httpx.post(
+        url + "/api/ask", json={"question": OAP}, headers={"X-Forwarded-User": "erin"}, timeout=120
+    )
     row = next(r for r in audit_rows(proxy_server["data_dir"]) if r["answer_id"] == asked.json()["answer_id"])
     assert row["user"] == "erin" and row["method"] == "header" and row["question"] is None
     assert row["documents"]
@@ -324,3 +345,93 @@ def test_a_page_redirects_to_sign_in_and_back_to_where_it_was(proxy_server: dict
     assert first.headers["location"] == "/auth/login?next=%2Fdocuments%2Fabc%3Fq%3Dx"
     outside = httpx.get(url + "/auth/login?next=//evil.example/", timeout=30, follow_redirects=False)
     assert outside.status_code == 302  # to the provider; the unsafe next is dropped
+
+
+# --- serving beyond loopback ----------------------------------------------------------------------
+
+
+def test_serve_beyond_loopback_with_no_method_refuses_in_one_line(tmp_path: Path) -> None:
+    refused = casebook_cli("serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path / "data"))
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.strip() == (
+        "Error: Refusing to serve on 0.0.0.0 with no sign-in: create a token (casebook users token "
+        "create NAME --role reader), set CASEBOOK_TRUSTED_USER_HEADER or CASEBOOK_OIDC_ISSUER, "
+        "or pass --insecure-no-auth"
+    )
+    headless = casebook_cli(
+        "serve",
+        "--data-dir",
+        str(tmp_path / "data"),
+        env={"CASEBOOK_TRUSTED_USER_HEADER": "X-Forwarded-User"},
+    )
+    assert headless.returncode == 1
+    assert headless.stderr.strip() == (
+        "Error: CASEBOOK_TRUSTED_USER_HEADER is set but CASEBOOK_TRUSTED_PROXIES is empty: "
+        "set it to your reverse proxy's address (e.g. 10.0.0.5 or 10.0.0.0/24)"
+    )
+
+
+def test_insecure_no_auth_warns_on_every_page(small_library: Path, tmp_path_factory) -> None:
+    data_dir = fresh(small_library, tmp_path_factory, "insecure")
+    process, url = serve(data_dir, "--host", "0.0.0.0", "--insecure-no-auth")
+    try:
+        chat = httpx.get(url + "/", headers=BROWSER, timeout=30)
+        assert chat.status_code == 200 and 'id="cb-insecure-banner"' in chat.text
+        assert "running without sign-in (--insecure-no-auth)" in chat.text
+        assert int(chat.headers["content-length"]) == len(chat.content)
+        asked = httpx.post(url + "/api/ask", json={"question": OAP}, timeout=120).json()
+        doc = asked["citations"][0]["url"]
+        page = httpx.get(url + doc, headers=BROWSER, timeout=30)
+        assert page.status_code == 200 and 'id="cb-insecure-banner"' in page.text
+        # Nobody signed in, whatever a client claims: the audit says anonymous.
+        spoofed = httpx.post(url + "/api/ask", json={"question": OAP}, headers={"X-Forwarded-User": "ada"})
+        assert spoofed.status_code == 200
+    finally:
+        output = stop(process)
+    assert "Warning: no sign-in on 0.0.0.0 (--insecure-no-auth)" in output
+    assert {r["user"] for r in audit_rows(data_dir)} == {"anonymous"}
+
+
+# --- retention -----------------------------------------------------------------------------------
+
+
+def test_retention_prunes_old_audit_rows_and_ratings_and_export_streams_csv(tmp_path: Path) -> None:
+    import datetime as dt
+    import sqlite3
+
+    from assistant.answers import Answer
+    from assistant.audit import AuditLog
+    from assistant.feedback import FeedbackLog
+    from assistant.users import Identity
+
+    data_dir = tmp_path / "data"
+    log = AuditLog(data_dir, retention_days=30)
+    rita = Identity("rita", "reader", ("finance",), "token")
+    log.answered(rita, Answer("old question", "text", False), channel="api")
+    log.answered(rita, Answer('new, "quoted" question', "text", False), channel="api")
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=31)).isoformat(timespec="seconds")
+    with sqlite3.connect(data_dir / "audit.db") as db:
+        db.execute("UPDATE events SET time = ? WHERE question = 'old question'", (old,))
+    feedback = FeedbackLog(data_dir)
+    feedback.record(Answer("q1", "a", False), "up")
+    feedback.record(Answer("q2", "a", False), "down")
+    lines = feedback.path.read_text().splitlines()
+    feedback.path.write_text(lines[0].replace(json.loads(lines[0])["time"], old) + "\n" + lines[1] + "\n")
+
+    assert log.prune() == (1, 1)
+    assert [e["question"] for e in feedback.entries()] == ["q2"]
+    out = casebook_cli(
+        "audit", "export", "--since", "2000-01-01", "--format", "csv", "--data-dir", str(data_dir),
+        env={"CASEBOOK_AUDIT_RETENTION_DAYS": "30"},
+    )  # fmt: skip
+    rows = out.stdout.splitlines()
+    assert (
+        rows[0]
+        == "time,event,user,method,role,groups,channel,address,status,question,answer_id,documents,detail"
+    )
+    assert len(rows) == 2 and ',rita,token,reader,finance,api,,200,"new, ""quoted"" question",' in rows[1]
+    bad = casebook_cli("audit", "export", "--since", "last week", "--data-dir", str(data_dir))
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == (
+        "Error: --since 'last week' is not a date: use e.g. 2025-01-31 or 2025-01-31T09:00"
+    )
