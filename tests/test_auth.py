@@ -435,3 +435,12 @@ def test_retention_prunes_old_audit_rows_and_ratings_and_export_streams_csv(tmp_
     assert bad.stderr.strip() == (
         "Error: --since 'last week' is not a date: use e.g. 2025-01-31 or 2025-01-31T09:00"
     )
+
+
+def test_the_gradio_api_knows_the_token_holder(token_server: dict) -> None:
+    from gradio_client import Client
+
+    client = Client(token_server["url"] + "/", verbose=False, headers=bearer(token_server["tokens"]["ed"]))
+    result = client.predict(OAP, api_name="/ask")
+    row = next(r for r in audit_rows(token_server["data_dir"]) if r["answer_id"] == result["answer_id"])
+    assert (row["user"], row["role"], row["channel"]) == ("ed", "editor", "gradio-api")
