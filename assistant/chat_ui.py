@@ -19,6 +19,8 @@ from typing import Any
 import gradio as gr
 
 from assistant.answers import Answer
+from assistant.audit import AuditLog
+from assistant.auth import address_of, identity_of
 from assistant.conversation import Conversation
 from assistant.engine import Casebook
 from assistant.export import conversation_markdown
@@ -63,6 +65,7 @@ class _Session:
     conversation: Conversation
     folder: Path
     answers: list[Answer] = field(default_factory=list)
+    answer_ids: list[str] = field(default_factory=list)  # the audit log's id of each answer
     follow_up: str | None = None  # the last message read as a follow-up, to re-ask standalone
     rated: Answer | None = None  # the answer last rated, which a comment is attached to
     rating: str = ""
@@ -71,6 +74,7 @@ class _Session:
         """Forget the conversation, its answers, ratings and exported file."""
         self.conversation.reset()
         self.answers.clear()
+        self.answer_ids.clear()
         self.follow_up, self.rated, self.rating = None, None, ""
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -110,7 +114,7 @@ def mount(app: Any, casebook: Casebook, llm: Any = None, path: str = "/") -> Any
     """
     css = CSS_PATH.read_text(encoding="utf-8")
     exports = export_folder()
-    ui = build_ui(casebook, llm, exports)
+    ui = build_ui(casebook, llm, exports, audit=getattr(app.state, "audit", None))
     app = gr.mount_gradio_app(app, ui, path=path, css=css, footer_links=[])
     # uvicorn re-raises SIGTERM after its graceful shutdown, so atexit alone is not enough.
     inner = app.router.lifespan_context
@@ -149,11 +153,15 @@ def example_questions(path: Path | None) -> list[str]:
     return [str(q).strip() for q in data if str(q).strip()][:8] if isinstance(data, list) else []
 
 
-def build_ui(casebook: Casebook, llm: Any = None, exports: Path | None = None) -> gr.Blocks:
+def build_ui(
+    casebook: Casebook, llm: Any = None, exports: Path | None = None, audit: AuditLog | None = None
+) -> gr.Blocks:
     """Return the chat window bound to ``casebook`` (and an LLM, when one is configured).
 
-    Exported conversations are written under ``exports`` (a new temporary folder by default).
+    Exported conversations are written under ``exports`` (a new temporary folder by default);
+    questions, answers and ratings are recorded in ``audit`` when given.
     """
+    audit = audit or AuditLog(casebook.settings.data_dir, enabled=False)
     sessions = Sessions(casebook, llm, exports or export_folder())
     feedback = FeedbackLog(casebook.settings.data_dir)
     questions = example_questions(casebook.settings.example_questions)
@@ -242,6 +250,9 @@ def build_ui(casebook: Casebook, llm: Any = None, exports: Path | None = None) -
             except CasebookError as exc:
                 answer = Answer(message, f"Casebook could not answer: {exc}", True)
             session.answers.append(answer)
+            session.answer_ids.append(
+                audit.answered(identity_of(request), answer, channel="chat", address=address_of(request))
+            )
             history[-1] = {"role": "assistant", "content": answer_markdown(answer)}
             followed = rewritten(message, answer.search_query)
             session.follow_up = message if followed else None
@@ -277,6 +288,11 @@ def build_ui(casebook: Casebook, llm: Any = None, exports: Path | None = None) -
                 return gr.Row(visible=False), gr.skip(), "Only answers from this conversation can be rated."
             session.rated, session.rating = session.answers[position], "up" if data.liked else "down"
             feedback.record(session.rated, session.rating, "", _user(request))
+            audit.record(
+                "feedback", identity_of(request), channel="chat", address=address_of(request),
+                question=session.rated.question, answer_id=session.answer_ids[position],
+                detail=session.rating,
+            )  # fmt: skip
             note = f"Thank you: your rating of the answer to “{_short(session.rated.question)}” was saved."
             return gr.Row(visible=True), gr.Textbox(label=note, value=""), ""
 
@@ -308,12 +324,15 @@ def build_ui(casebook: Casebook, llm: Any = None, exports: Path | None = None) -
         copy.click(None, [markdown], None, js=_COPY_JS)
         ui.load(None, None, None, js=_PLACEHOLDER_JS)
 
-        def ask_api(question: str) -> dict[str, Any]:
+        def ask_api(question: str, request: gr.Request) -> dict[str, Any]:
             """Answer a question from the library; returns the JSON answer with citations."""
             try:
-                return casebook.ask(question).to_json()
+                answer = casebook.ask(question)
             except CasebookError as exc:
                 return Answer(question, f"Casebook could not answer: {exc}", True).to_json()
+            where = address_of(request)
+            answer_id = audit.answered(identity_of(request), answer, channel="gradio-api", address=where)
+            return {**answer.to_json(), "answer_id": answer_id}
 
         gr.api(ask_api, api_name="ask")
     return ui
@@ -336,9 +355,9 @@ def _short(question: str, limit: int = 60) -> str:
 
 
 def _user(request: gr.Request | None) -> str | None:
-    """Return the signed-in user a trust's reverse proxy names, if any."""
-    headers = getattr(request, "headers", None) or {}
-    return headers.get("x-forwarded-user") or headers.get("x-remote-user") or None
+    """Return the signed-in user (never a header a client could send: the sign-in gate decides)."""
+    identity = identity_of(request)
+    return identity.user if identity else None
 
 
 def _count(casebook: Casebook) -> int:

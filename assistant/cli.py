@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from assistant.admin_command import audit, users
 from assistant.answers import Answer
 from assistant.eval_command import eval_command
 from assistant.settings import Settings
@@ -240,36 +241,46 @@ def format_answer(answer: Answer, width: int = 100) -> str:
     envvar="CASEBOOK_PORT",
     help="Port. Env: CASEBOOK_PORT.",
 )
+@click.option(
+    "--insecure-no-auth",
+    is_flag=True,
+    help="Serve beyond loopback with no sign-in (a warning shows on every page). Never on a network.",
+)
 @llm_options
 @_clean_errors
 def serve(
     data_dir: Path | None,
     host: str,
     port: int,
+    insecure_no_auth: bool,
     llm: str | None,
     llm_base_url: str | None,
     llm_model: str | None,
 ) -> None:
     """Start the chat UI (and its JSON API) in the browser.
 
-    On first start with an empty index, the sample library is ingested.
+    On first start with an empty index, the sample library is ingested. Beyond 127.0.0.1 a
+    sign-in method is required (see `casebook users --help` and README "Sign-in").
 
     \b
     casebook serve
     casebook serve --port 8080 --data-dir /srv/casebook
+    casebook users token create alice --role reader && casebook serve --host 0.0.0.0
     """
+    from assistant.auth import auth_config
     from assistant.engine import Casebook
     from assistant.generative import build_llm
     from assistant.web import run
 
     settings = build_settings(data_dir=data_dir, llm=llm, llm_base_url=llm_base_url, llm_model=llm_model)
+    auth = auth_config(settings, host=host, insecure=insecure_no_auth)
     model = build_llm(settings)
     casebook = Casebook(settings)
     if casebook.store.count() == 0 and casebook.settings.sample_library.is_dir():
         click.echo(f"Empty index: ingesting the sample library {casebook.settings.sample_library}")
         report = run_ingest(casebook, [casebook.settings.sample_library], progress=True)
         click.echo(report.summary())
-    run(casebook, host=host, port=port, llm=model)
+    run(casebook, host=host, port=port, llm=model, auth=auth)
 
 
 @main.group()
@@ -311,6 +322,8 @@ def feedback_export(data_dir: Path | None, out: Path | None) -> None:
 
 
 main.add_command(eval_command)
+main.add_command(users)
+main.add_command(audit)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,20 @@ class FeedbackLog:
                 handle.write(line)
         return entry
 
+    def prune(self, before: dt.datetime) -> int:
+        """Remove ratings given before ``before`` (the audit retention); return how many."""
+        if not self.path.is_file():
+            return 0
+        cutoff = before.astimezone(dt.UTC).isoformat(timespec="seconds")
+        with _LOCK:
+            lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+            kept = [line for line in lines if _time(line) >= cutoff]
+            if len(kept) < len(lines):
+                spare = self.path.with_suffix(".jsonl.tmp")
+                spare.write_text("".join(kept), encoding="utf-8")
+                spare.replace(self.path)
+        return len(lines) - len(kept)
+
     def entries(self) -> list[dict[str, Any]]:
         """Return every stored entry, oldest first."""
         if not self.path.is_file():
@@ -86,6 +100,14 @@ class FeedbackLog:
             note = f" ({entry['comment']})" if entry["comment"] else ""
             text += f"# rated down, add its right sources and move it up: {entry['question']}{note}\n"
         return text, len(items), len(review)
+
+
+def _time(line: str) -> str:
+    """Return a log line's UTC time as ISO text ('~' for an unreadable line, kept for a person)."""
+    try:
+        return str(json.loads(line)["time"])
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return "~"
 
 
 def _as_question(entry: dict[str, Any], number: int) -> dict[str, Any]:

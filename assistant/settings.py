@@ -84,3 +84,61 @@ class Settings(BaseSettings):
         default=_CHECKOUT / "examples" / "library",
         description="Library ingested by `casebook serve` when the index is empty.",
     )
+
+    # Sign-in and audit (see README "Sign-in"). Tokens live in users.db under data_dir.
+    trusted_user_header: str | None = Field(
+        default=None,
+        description=(
+            "Header naming the signed-in user, set by the reverse proxy (e.g. X-Forwarded-User); "
+            "believed only from trusted_proxies."
+        ),
+    )
+    trusted_groups_header: str | None = Field(
+        default=None,
+        description="Header carrying the user's groups, comma-separated (e.g. X-Forwarded-Groups).",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses/CIDRs of the reverse proxies whose user headers are believed.",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect issuer URL (its /.well-known/openid-configuration is read); unset: none.",
+    )
+    oidc_client_id: str | None = Field(default=None, description="Client id registered with the issuer.")
+    oidc_client_secret: str | None = Field(default=None, description="Client secret from the issuer.")
+    oidc_scopes: str = Field(default="openid email profile", description="Scopes asked of the issuer.")
+    oidc_user_claim: str = Field(
+        default="preferred_username",
+        description="Claim naming the user (falls back to email, then sub).",
+    )
+    oidc_groups_claim: str = Field(
+        default="groups", description="Claim listing the user's groups (Entra ID and Keycloak: groups)."
+    )
+    editor_groups: str = Field(
+        default="",
+        description="Comma-separated groups (from the proxy header or OIDC) whose members are editors.",
+    )
+    admin_groups: str = Field(
+        default="",
+        description="Comma-separated groups (from the proxy header or OIDC) whose members are admins.",
+    )
+    session_secret: str | None = Field(
+        default=None,
+        description="Key signing sign-in cookies; unset: generated once into session.key in data_dir.",
+    )
+    session_hours: float = Field(
+        default=8.0, gt=0, le=24 * 30, description="Hours a browser sign-in lasts before signing in again."
+    )
+    session_https_only: bool = Field(
+        default=False, description="Send the sign-in cookie only over HTTPS (set true behind a TLS proxy)."
+    )
+    audit: bool = Field(default=True, description="Keep the audit log (audit.db in data_dir).")
+    audit_questions: bool = Field(
+        default=True, description="Keep question text in the audit log; false keeps metadata only."
+    )
+    audit_retention_days: int = Field(
+        default=365,
+        ge=1,
+        description="Days audit rows and feedback are kept; older ones are removed on start and daily.",
+    )
