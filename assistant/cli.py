@@ -240,12 +240,29 @@ def format_answer(answer: Answer, width: int = 100) -> str:
     envvar="CASEBOOK_PORT",
     help="Port. Env: CASEBOOK_PORT.",
 )
+@click.option(
+    "--root-path",
+    default=None,
+    metavar="PATH",
+    help="Sub-path a reverse proxy serves Casebook under, e.g. /casebook. Env: CASEBOOK_ROOT_PATH.",
+)
+@click.option(
+    "--allowed-origins",
+    default=None,
+    metavar="ORIGINS",
+    help=(
+        "Comma-separated origins that may embed the chat and call the API from a browser, e.g. "
+        "https://intranet.trust.nhs.uk. Env: CASEBOOK_ALLOWED_ORIGINS. Default: none."
+    ),
+)
 @llm_options
 @_clean_errors
 def serve(
     data_dir: Path | None,
     host: str,
     port: int,
+    root_path: str | None,
+    allowed_origins: str | None,
     llm: str | None,
     llm_base_url: str | None,
     llm_model: str | None,
@@ -257,12 +274,20 @@ def serve(
     \b
     casebook serve
     casebook serve --port 8080 --data-dir /srv/casebook
+    casebook serve --root-path /casebook --allowed-origins https://intranet.trust.nhs.uk
     """
     from assistant.engine import Casebook
     from assistant.generative import build_llm
     from assistant.web import run
 
-    settings = build_settings(data_dir=data_dir, llm=llm, llm_base_url=llm_base_url, llm_model=llm_model)
+    settings = build_settings(
+        data_dir=data_dir,
+        root_path=root_path,
+        allowed_origins=allowed_origins,
+        llm=llm,
+        llm_base_url=llm_base_url,
+        llm_model=llm_model,
+    )
     model = build_llm(settings)
     casebook = Casebook(settings)
     if casebook.store.count() == 0 and casebook.settings.sample_library.is_dir():
