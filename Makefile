@@ -30,10 +30,15 @@ install: $(STAMP)
 	$(SUDO) apt-get update -qq
 	$(SUDO) apt-get install -y -qq chromium >/dev/null
 
+# Debian's nginx for the reverse-proxy tests, which start their own on 127.0.0.1 with a generated config.
+/usr/sbin/nginx:
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq nginx >/dev/null
+
 serve: install
 	$(BIN)/casebook serve
 
-test: install /usr/bin/chromium
+test: install /usr/bin/chromium /usr/sbin/nginx
 	$(BIN)/ruff check assistant ingest vectorstore prompts eval tests bench examples/build_library.py
 	$(BIN)/ruff format --check assistant ingest vectorstore prompts eval tests bench examples/build_library.py
 	$(BIN)/pytest

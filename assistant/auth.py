@@ -229,6 +229,10 @@ class Gate:
         identity = self._identify(scope, headers) if enabled else NO_AUTH
         scope.setdefault("state", {})["identity"] = identity
         path = _relative_path(scope)
+        if identity is None and scope.get("method") == "OPTIONS":
+            # A CORS preflight never carries credentials (Fetch standard): CORS answers it inside.
+            await self.app(scope, receive, send)
+            return
         if identity is None and path not in PUBLIC_PATHS and scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return

@@ -25,6 +25,7 @@ from assistant.conversation import Conversation
 from assistant.engine import Casebook
 from assistant.export import conversation_markdown
 from assistant.feedback import FeedbackLog
+from assistant.guard import text_problem
 from assistant.rendering import SEARCHING, answer_markdown, escape_markdown, rewritten, sources_html
 from vectorstore import CasebookError, Filter
 
@@ -165,6 +166,7 @@ def build_ui(
     sessions = Sessions(casebook, llm, exports or export_folder())
     feedback = FeedbackLog(casebook.settings.data_dir)
     questions = example_questions(casebook.settings.example_questions)
+    limit = casebook.settings.max_question_chars
     with gr.Blocks(title="Casebook", delete_cache=(3600, 3600)) as ui:
         gr.HTML(f'<header class="cb-header"><h1>Casebook</h1><p>{html.escape(INTRO)}</p></header>')
         if _count(casebook) == 0:
@@ -201,6 +203,7 @@ def build_ui(
                     show_label=False,
                     elem_id="cb-question",
                     submit_btn=True,
+                    max_length=limit,
                 )
                 with gr.Row(elem_id="cb-actions"):
                     new = gr.Button("New conversation", size="sm", elem_id="cb-new")
@@ -231,6 +234,11 @@ def build_ui(
             message = (message or "").strip()
             if not message:
                 yield (gr.skip(),) * len(outputs)
+                return
+            # The page's max_length binds only the page: the queue takes what any client sends.
+            problem = text_problem(message, "question", limit)
+            if problem:
+                yield *(gr.skip(),) * (len(outputs) - 1), problem[1]
                 return
             session = sessions.get(request)
             pending = {"role": "assistant", "content": SEARCHING}
@@ -326,6 +334,9 @@ def build_ui(
 
         def ask_api(question: str, request: gr.Request) -> dict[str, Any]:
             """Answer a question from the library; returns the JSON answer with citations."""
+            problem = text_problem(question or "", "question", limit)
+            if problem:
+                raise gr.Error(problem[1], print_exception=False)
             try:
                 answer = casebook.ask(question)
             except CasebookError as exc:

@@ -246,6 +246,21 @@ def format_answer(answer: Answer, width: int = 100) -> str:
     is_flag=True,
     help="Serve beyond loopback with no sign-in (a warning shows on every page). Never on a network.",
 )
+@click.option(
+    "--root-path",
+    default=None,
+    metavar="PATH",
+    help="Sub-path a reverse proxy serves Casebook under, e.g. /casebook. Env: CASEBOOK_ROOT_PATH.",
+)
+@click.option(
+    "--allowed-origins",
+    default=None,
+    metavar="ORIGINS",
+    help=(
+        "Comma-separated origins that may embed the chat and call the API from a browser, e.g. "
+        "https://intranet.trust.nhs.uk. Env: CASEBOOK_ALLOWED_ORIGINS. Default: none."
+    ),
+)
 @llm_options
 @_clean_errors
 def serve(
@@ -253,6 +268,8 @@ def serve(
     host: str,
     port: int,
     insecure_no_auth: bool,
+    root_path: str | None,
+    allowed_origins: str | None,
     llm: str | None,
     llm_base_url: str | None,
     llm_model: str | None,
@@ -266,13 +283,21 @@ def serve(
     casebook serve
     casebook serve --port 8080 --data-dir /srv/casebook
     casebook users token create alice --role reader && casebook serve --host 0.0.0.0
+    casebook serve --root-path /casebook --allowed-origins https://intranet.trust.nhs.uk
     """
     from assistant.auth import auth_config
     from assistant.engine import Casebook
     from assistant.generative import build_llm
     from assistant.web import run
 
-    settings = build_settings(data_dir=data_dir, llm=llm, llm_base_url=llm_base_url, llm_model=llm_model)
+    settings = build_settings(
+        data_dir=data_dir,
+        root_path=root_path,
+        allowed_origins=allowed_origins,
+        llm=llm,
+        llm_base_url=llm_base_url,
+        llm_model=llm_model,
+    )
     auth = auth_config(settings, host=host, insecure=insecure_no_auth)
     model = build_llm(settings)
     casebook = Casebook(settings)

@@ -6,10 +6,11 @@ Precedence is flag > environment variable > default. Nothing here is read at imp
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _CHECKOUT = Path(__file__).resolve().parent.parent
 
@@ -142,3 +143,71 @@ class Settings(BaseSettings):
         ge=1,
         description="Days audit rows and feedback are kept; older ones are removed on start and daily.",
     )
+    root_path: str = Field(
+        default="",
+        description=(
+            "Public sub-path when a reverse proxy serves Casebook under it (e.g. /casebook); the "
+            "proxy strips it before passing requests on. Empty: served at the root."
+        ),
+    )
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description=(
+            "Comma-separated origins (e.g. https://intranet.trust.nhs.uk) that may embed the chat "
+            "in a frame and call the API from the browser. Empty: no other origin may."
+        ),
+    )
+    max_request_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body accepted (413 above it)."
+    )
+    max_question_chars: int = Field(
+        default=2000, ge=10, le=100_000, description="Longest question accepted, in characters."
+    )
+    rate_limit: str = Field(
+        default="60/minute",
+        description=(
+            "Requests that ask or change something (POST) allowed per user or client address, in "
+            "the `limits` notation, e.g. '60/minute;600/hour'. Empty: no limit (load tests)."
+        ),
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description=(
+            "Where rate-limit counters live, as a `limits` storage URI: memory:// (one process) "
+            "or redis://host:6379 to share them between workers and machines."
+        ),
+    )
+
+    @field_validator("root_path")
+    @classmethod
+    def _root_path(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and (not value.startswith("/") or "//" in value or "?" in value or "#" in value):
+            raise ValueError("give a path such as /casebook")
+        return value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value or ())  # type: ignore[call-overload]
+        origins = []
+        for item in (str(i).strip().rstrip("/") for i in items):
+            if not item:
+                continue
+            parts = urlsplit(item)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                raise ValueError(f"{item!r} is not an origin; give scheme://host[:port], no path or '*'")
+            origins.append(item)
+        return tuple(origins)
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError("use the `limits` notation, e.g. 60/minute or 60/minute;600/hour") from None
+        return value.strip()

@@ -11,16 +11,17 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from assistant import viewer
 from assistant.audit import AuditLog, parse_since
-from assistant.auth import Admin, AuthConfig, Editor, Gate, Reader, address_of, auth_config
+from assistant.auth import Admin, AuthConfig, Editor, Gate, Reader, address_of, auth_config, require
 from assistant.engine import Casebook
+from assistant.guard import GuardPolicy, error_status, install, text_problem
 from vectorstore import CasebookError, Chunk
 
 log = logging.getLogger(__name__)
@@ -40,34 +41,48 @@ _MEDIA_TYPES = {
 class AskRequest(BaseModel):
     """Body of ``POST /api/ask``."""
 
-    question: str = Field(min_length=1, max_length=2000, description="The question to answer.")
-    filters: list[str] = Field(default_factory=list, description='e.g. ["year>=2017"]')
+    question: str = Field(min_length=1, description="The question to answer (CASEBOOK_MAX_QUESTION_CHARS).")
+    filters: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=20, description='e.g. ["year>=2017"]'
+    )
     k: int | None = Field(default=None, ge=1, le=50, description="Passages to retrieve.")
 
 
 def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None = None) -> FastAPI:
     """Return the FastAPI app serving the chat UI, the JSON API and the documents.
 
-    ``auth`` says how requests sign in (default: from the settings, as on loopback).
+    ``auth`` says how requests sign in (default: from the settings, as on loopback). Every
+    answering endpoint (``/api/ask``, ``/v1/chat/completions``) needs the reader role.
     """
+    from assistant import embed, openai_api
     from assistant.chat_ui import mount
 
-    auth = auth or auth_config(casebook.settings)
-    audit = AuditLog.from_settings(casebook.settings)
-    app = FastAPI(title="Casebook", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    settings = casebook.settings
+    auth = auth or auth_config(settings)
+    audit = AuditLog.from_settings(settings)
+    guards = [Depends(require("reader"))]
+    app = FastAPI(title="Casebook", docs_url=None, openapi_url="/api/openapi.json")
     app.state.audit = audit
+    offline_docs(app)
 
     @app.get("/api/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "chunks": casebook.store.count()}
+    def health() -> Response:
+        try:
+            return JSONResponse({"status": "ok", "chunks": casebook.store.count()})
+        except CasebookError as exc:
+            return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
 
     @app.post("/api/ask")
     def ask(request: AskRequest, http: Request, identity: Reader) -> dict[str, Any]:
+        for text, name in [(request.question, "question"), *((f, "filter") for f in request.filters)]:
+            problem = text_problem(text, name, settings.max_question_chars)
+            if problem:
+                raise HTTPException(*problem)
         try:
             filters = casebook.parse_filters(request.filters)
             answer = casebook.ask(request.question, k=request.k, filters=filters)
         except CasebookError as exc:
-            raise HTTPException(status_code=400, detail=str(exc)) from exc
+            raise HTTPException(status_code=error_status(exc), detail=str(exc)) from exc
         answer_id = audit.answered(identity, answer, channel="api", address=address_of(http))
         return {**answer.to_json(), "answer_id": answer_id}
 
@@ -93,6 +108,9 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
             raise HTTPException(400, str(exc)) from exc
         media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
         return StreamingResponse(audit.export(moment, format), media_type=media)
+
+    app.include_router(openai_api.router(casebook), dependencies=guards)
+    app.include_router(embed.router())
 
     def stored_chunks(doc_id: str) -> list[Chunk]:
         # Only ingested files can be shown: the id is looked up in the index, never used as a path.
@@ -122,10 +140,18 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
 
     from assistant import signin
 
-    signin.add_routes(app, casebook.settings, auth, audit)
+    signin.add_routes(app, settings, auth, audit)
     app = mount(app, casebook, llm)
+    policy = GuardPolicy(
+        max_request_bytes=settings.max_request_bytes,
+        rate_limit=settings.rate_limit,
+        rate_limit_storage=settings.rate_limit_storage,
+        allowed_origins=settings.allowed_origins,
+    )
+    install(app, policy)
+    # Outside the guard, so rate limits count per signed-in user; sessions outermost: the gate reads them.
     app.add_middleware(Gate, config=auth, audit=audit)
-    signin.add_sessions(app, casebook.settings)  # outermost: the gate reads the session
+    signin.add_sessions(app, settings)
     _prune_while_serving(app, audit)
     return app
 
@@ -146,14 +172,39 @@ def _prune_while_serving(app: FastAPI, audit: AuditLog) -> None:
     app.router.lifespan_context = lifespan
 
 
+def offline_docs(app: FastAPI) -> None:
+    """Serve Swagger UI at ``/api/docs`` from the files fastapi-offline ships, so it works offline."""
+    import fastapi_offline
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/api/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}/api/openapi.json",
+            title="Casebook API",
+            swagger_js_url=f"{root}/api/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/api/docs-assets/swagger-ui.css",
+            swagger_favicon_url=f"{root}/api/docs-assets/favicon.png",
+            oauth2_redirect_url=None,
+        )
+
+
 def run(casebook: Casebook, *, host: str, port: int, llm: Any = None, auth: AuthConfig | None = None) -> None:
-    """Serve the app until interrupted."""
+    """Serve the app until interrupted (under ``settings.root_path`` behind a reverse proxy)."""
     import uvicorn
 
     app = create_app(casebook, llm, auth=auth)
+    root = casebook.settings.root_path
     print(f"Casebook is running at http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
+    if root:
+        print(f"Served under {root}/ by the reverse proxy in front of it", flush=True)
     if auth is not None and auth.insecure:
         print(f"Warning: no sign-in on {host} (--insecure-no-auth): anyone who can reach it can use it.")
     # The sign-in gate must see the connecting address itself: uvicorn would otherwise take it from
     # X-Forwarded-For, which any local client can send, and a spoofed proxy address would be believed.
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False, root_path=root)
