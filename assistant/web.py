@@ -7,6 +7,7 @@ reverse proxy and sign-on.
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +89,16 @@ def create_app(casebook: Casebook, llm: Any = None) -> FastAPI:
     return mount(app, casebook, llm)
 
 
-def run(casebook: Casebook, *, host: str, port: int, llm: Any = None) -> None:
-    """Serve the app until interrupted."""
+def run(
+    casebook: Casebook, *, host: str, port: int, llm: Any = None, sock: socket.socket | None = None
+) -> None:
+    """Serve the app until interrupted, on ``sock`` when given (bound already, so a port in use
+    was reported before anything loaded), else on a socket bound here to ``host:port``."""
     import uvicorn
 
     app = create_app(casebook, llm)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+    sock = sock or config.bind_socket()
+    port = sock.getsockname()[1]
     print(f"Casebook is running at http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
