@@ -2,27 +2,35 @@
 
 Every command prints one clean line and exits 1 on a user's mistake; ``--json`` gives machine
 output. Options read ``CASEBOOK_*`` environment variables; a flag wins over the variable.
+
+Heavy libraries (the model, Chroma, Gradio, llama-index) are imported inside the commands that
+need them, after the cheap checks, so ``--help`` and a mistake are answered at once.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import socket
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from assistant.admin_command import audit, users
-from assistant.answers import Answer
 from assistant.eval_command import eval_command
-from assistant.settings import Settings
-from vectorstore import CasebookError
+from vectorstore import CasebookError, ConfigError, IndexMissingError
+
+if TYPE_CHECKING:
+    from assistant.answers import Answer
+    from assistant.engine import Casebook
+    from assistant.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,6 +66,8 @@ def _clean_errors(func: F) -> F:
 def build_settings(**overrides: Any) -> Settings:
     """Return settings from the environment with the given (non-None) flags on top."""
     from pydantic import ValidationError
+
+    from assistant.settings import Settings
 
     flags = {k: v for k, v in overrides.items() if v is not None}
     try:
@@ -130,15 +140,31 @@ def ingest(paths: tuple[Path, ...], data_dir: Path | None, prune: bool, as_json:
     casebook ingest examples/library
     casebook ingest reports/ notes.md --prune
     """
+    settings = build_settings(data_dir=data_dir)
+    if not (prune and settings.data_dir.exists()):
+        require_files(paths)
     from assistant.engine import Casebook
 
-    casebook = Casebook(build_settings(data_dir=data_dir))
+    casebook = Casebook(settings)
     report = run_ingest(casebook, paths, prune=prune, progress=not as_json)
     for failure in report.failed:
         click.echo(f"Failed: {failure}", err=True)
     click.echo(json.dumps(report.to_json()) if as_json else report.summary())
     if report.failed:
         sys.exit(1)
+
+
+def require_files(paths: Sequence[Path]) -> None:
+    """Raise, before anything is created, when ``paths`` name no file Casebook can read."""
+    from ingest.loaders import supported
+    from ingest.pipeline import collect
+
+    files, refused, _ = collect(paths)
+    if files:
+        return
+    empty = [f"{p}: no {supported()} files in it" for p in paths if p.is_dir()]
+    reasons = "; ".join([str(e) for e in refused] + empty)
+    raise CasebookError(f"Nothing was ingested: {reasons}")
 
 
 def run_ingest(casebook: Any, paths: Sequence[Path], *, prune: bool = False, progress: bool = False) -> Any:
@@ -163,7 +189,7 @@ def run_ingest(casebook: Any, paths: Sequence[Path], *, prune: bool = False, pro
     "filters",
     multiple=True,
     metavar="EXPR",
-    help='Only documents matching, e.g. trust="East London", year>=2017. Repeatable.',
+    help="""Only documents matching, quoted, e.g. 'year>=2018' or 'trust=East London'. Repeatable.""",
 )
 @llm_options
 @json_option
@@ -182,17 +208,21 @@ def ask(
 
     \b
     casebook ask "How did trusts reduce out-of-area placements?"
-    casebook ask "What changed at Oxleas?" --filter document_type="inspection report" --json
+    casebook ask "Which trusts went from RI to good?" --filter 'year>=2018' --json
+    casebook ask "What changed at Oxleas?" --filter 'document_type=inspection report'
     """
-    from assistant.conversation import Conversation
     from assistant.engine import Casebook
-    from assistant.generative import build_llm
 
     settings = build_settings(
         data_dir=data_dir, top_k=top_k, llm=llm, llm_base_url=llm_base_url, llm_model=llm_model
     )
     casebook = Casebook(settings)
-    casebook.require_index()
+    require_contents(casebook)
+    casebook.require_index()  # loads the model: checks it is the one that built the index
+
+    from assistant.conversation import Conversation
+    from assistant.generative import build_llm
+
     chosen = casebook.parse_filters(filters)
     model = build_llm(settings)
     answer = (
@@ -204,6 +234,17 @@ def ask(
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
         click.echo(format_answer(answer))
+
+
+def require_contents(casebook: Casebook) -> None:
+    """Raise when there is no index or it holds nothing, without loading the model."""
+    store = casebook.store
+    if store.info() is None:
+        raise IndexMissingError(store.data_dir)
+    if store.count() == 0:
+        raise CasebookError(
+            f"The index at {store.data_dir} is empty: ingest documents first with: casebook ingest PATH"
+        )
 
 
 def format_answer(answer: Answer, width: int = 100) -> str:
@@ -285,11 +326,6 @@ def serve(
     casebook users token create alice --role reader && casebook serve --host 0.0.0.0
     casebook serve --root-path /casebook --allowed-origins https://intranet.trust.nhs.uk
     """
-    from assistant.auth import auth_config
-    from assistant.engine import Casebook
-    from assistant.generative import build_llm
-    from assistant.web import run
-
     settings = build_settings(
         data_dir=data_dir,
         root_path=root_path,
@@ -298,14 +334,45 @@ def serve(
         llm_base_url=llm_base_url,
         llm_model=llm_model,
     )
+    from assistant.auth import auth_config
+
     auth = auth_config(settings, host=host, insecure=insecure_no_auth)
+    listening = listen(host, port)  # before the model loads: a port in use is said at once
+    from assistant.engine import Casebook
+    from assistant.generative import build_llm
+    from assistant.web import run
+
     model = build_llm(settings)
     casebook = Casebook(settings)
     if casebook.store.count() == 0 and casebook.settings.sample_library.is_dir():
         click.echo(f"Empty index: ingesting the sample library {casebook.settings.sample_library}")
         report = run_ingest(casebook, [casebook.settings.sample_library], progress=True)
         click.echo(report.summary())
-    run(casebook, host=host, port=port, llm=model, auth=auth)
+    run(casebook, host=host, port=port, llm=model, auth=auth, sock=listening)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Return a socket bound to ``host:port`` (as uvicorn binds), or raise one line saying why not."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConfigError(f"Cannot listen on {host!r}: not an address of this machine ({exc}).") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"Port {port} on {host} is already in use. Stop what is using it, or choose another "
+                "with --port N (or CASEBOOK_PORT)."
+            ) from None
+        raise ConfigError(f"Cannot listen on {host}:{port} ({exc.strerror}).") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 @main.group()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -194,17 +195,31 @@ def offline_docs(app: FastAPI) -> None:
         )
 
 
-def run(casebook: Casebook, *, host: str, port: int, llm: Any = None, auth: AuthConfig | None = None) -> None:
-    """Serve the app until interrupted (under ``settings.root_path`` behind a reverse proxy)."""
+def run(
+    casebook: Casebook,
+    *,
+    host: str,
+    port: int,
+    llm: Any = None,
+    auth: AuthConfig | None = None,
+    sock: socket.socket | None = None,
+) -> None:
+    """Serve the app until interrupted, under ``settings.root_path`` behind a reverse proxy, on
+    ``sock`` when given (bound already, so a port in use was reported before anything loaded)."""
     import uvicorn
 
     app = create_app(casebook, llm, auth=auth)
     root = casebook.settings.root_path
+    # The sign-in gate must see the connecting address itself: uvicorn would otherwise take it from
+    # X-Forwarded-For, which any local client can send, and a spoofed proxy address would be believed.
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", proxy_headers=False, root_path=root
+    )
+    sock = sock or config.bind_socket()
+    port = sock.getsockname()[1]
     print(f"Casebook is running at http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
     if root:
         print(f"Served under {root}/ by the reverse proxy in front of it", flush=True)
     if auth is not None and auth.insecure:
         print(f"Warning: no sign-in on {host} (--insecure-no-auth): anyone who can reach it can use it.")
-    # The sign-in gate must see the connecting address itself: uvicorn would otherwise take it from
-    # X-Forwarded-For, which any local client can send, and a spoofed proxy address would be believed.
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False, root_path=root)
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,6 +1,15 @@
-"""The vector store: Chroma (embedded or server), the embedding model and the BM25 side index."""
+"""The vector store: Chroma (embedded or server), the embedding model and the BM25 side index.
 
-from vectorstore.embedder import Embedder
+The errors are imported at once (they are light and every command needs them); everything else
+is imported on first use (PEP 562), so ``from vectorstore import CasebookError`` does not load
+numpy, bm25s or Chroma, and ``from vectorstore import Store`` still works as before.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from vectorstore.errors import (
     CasebookError,
     ConfigError,
@@ -12,9 +21,25 @@ from vectorstore.errors import (
     LLMError,
     StoreError,
 )
-from vectorstore.filters import Filter, parse_filter
-from vectorstore.records import FILTER_FIELDS, Chunk, Passage, StoredDocument
-from vectorstore.store import IndexInfo, Store
+
+if TYPE_CHECKING:
+    from vectorstore.embedder import Embedder
+    from vectorstore.filters import Filter, parse_filter
+    from vectorstore.records import FILTER_FIELDS, Chunk, Passage, StoredDocument
+    from vectorstore.store import IndexInfo, Store
+
+# Exported name -> the module that defines it, imported when the name is first read.
+_LAZY = {
+    "Embedder": "vectorstore.embedder",
+    "Filter": "vectorstore.filters",
+    "parse_filter": "vectorstore.filters",
+    "FILTER_FIELDS": "vectorstore.records",
+    "Chunk": "vectorstore.records",
+    "Passage": "vectorstore.records",
+    "StoredDocument": "vectorstore.records",
+    "IndexInfo": "vectorstore.store",
+    "Store": "vectorstore.store",
+}
 
 __all__ = [
     "FILTER_FIELDS",
@@ -36,3 +61,15 @@ __all__ = [
     "StoredDocument",
     "parse_filter",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -55,7 +55,7 @@ def parse_filter(expression: str, known: Mapping[str, Sequence[Any]]) -> Filter:
     match = _EXPR.match(expression)
     if not match:
         raise FilterError(
-            f"Cannot read filter {expression!r}. Write FIELD=VALUE or year>=2017; "
+            f"Cannot read filter {expression!r}. Write FIELD=VALUE in quotes, e.g. --filter 'year>=2017'; "
             f"fields: {', '.join(FILTER_FIELDS)}"
         )
     field, op, raw = match["field"], match["op"], match["value"].strip().strip("\"'")
@@ -63,7 +63,7 @@ def parse_filter(expression: str, known: Mapping[str, Sequence[Any]]) -> Filter:
         raise FilterError(f"Unknown filter field {field!r}. Use one of: {', '.join(FILTER_FIELDS)}")
     if field == "year":
         if not raw.isdigit():
-            raise FilterError(f"Filter {expression!r}: year must be a number, e.g. year>=2017")
+            raise FilterError(f"Filter {expression!r}: year must be a number, e.g. --filter 'year>=2017'")
         return Filter(field, op, (int(raw),))
     if op not in ("=", "!="):
         raise FilterError(f"Filter {expression!r}: {field} takes = or !=, not {op}")
