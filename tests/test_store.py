@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -152,32 +153,36 @@ def _missing(folder: Path, data: Path) -> str:
     return doc_id_for(str(gone.resolve()))
 
 
-def test_two_ingestions_into_one_index_take_turns(tmp_path: Path, embedder: Embedder) -> None:
+def test_two_ingestions_into_one_index_never_mix(tmp_path: Path) -> None:
     first, second = library(tmp_path, FILES[:2], "a"), library(tmp_path, FILES[2:], "b")
     data = tmp_path / "data"
     one, two = start_ingest(first, data), start_ingest(second, data)
     outs = [p.communicate(timeout=600) for p in (one, two)]
     assert [one.returncode, two.returncode] == [0, 0], outs
-    waited = [err for _, err in outs if "Waiting for the ingestion running as pid" in err]
-    assert len(waited) == 1, outs
-    assert waited[0].strip().endswith("to finish...") or "to finish..." in waited[0]
     assert len(Store(data).documents()) == 3
     assert json.loads(casebook("check", "--data-dir", str(data), "--json").stdout)["consistent"]
 
 
-def test_second_ingestion_with_no_wait_refuses_in_one_line(tmp_path: Path) -> None:
+def test_an_ingestion_waits_for_the_lock_holder_saying_so_once(tmp_path: Path) -> None:
     folder, data = library(tmp_path, FILES[:1]), tmp_path / "data"
-    one = start_ingest(folder, data)
-    deadline = time.monotonic() + 300
-    while not (data / "ingest.lock.json").is_file() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    two = casebook("ingest", str(folder), "--data-dir", str(data), "--no-wait")
-    one.communicate(timeout=600)
-    assert two.returncode == 1
-    assert two.stderr.startswith(
-        f"Error: The index at {data} is being written by the ingestion running as pid"
+    holder = f"pid {os.getpid()} on {socket.gethostname()}"
+    with Store(data).writer_lock():
+        waiting = start_ingest(folder, data)
+        line = waiting.stderr.readline()
+        assert line == f"Waiting for the ingestion running as {holder} to finish...\n"
+    out, err = waiting.communicate(timeout=600)
+    assert waiting.returncode == 0 and len(json.loads(out)["added"]) == 1, err
+
+
+def test_an_ingestion_with_no_wait_refuses_in_one_line(tmp_path: Path) -> None:
+    folder, data = library(tmp_path, FILES[:1]), tmp_path / "data"
+    with Store(data).writer_lock():
+        refused = casebook("ingest", str(folder), "--data-dir", str(data), "--no-wait")
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"Error: The index at {data} is being written by the ingestion running as pid {os.getpid()} on "
+        f"{socket.gethostname()}. Run again when it has finished, or without --no-wait to wait for it.\n"
     )
-    assert len(two.stderr.strip().splitlines()) == 1
 
 
 def test_ingest_of_a_missing_path_creates_nothing(tmp_path: Path) -> None:

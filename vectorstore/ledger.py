@@ -112,8 +112,9 @@ class Ledger:
         return meta if float(meta.get("expires", 0)) > time.time() else None
 
     def put_lock(self, holder: str, pid: int, host: str, ttl: float) -> None:
-        self._put(_LOCK, {"kind": "lock", "holder": holder, "pid": pid, "host": host,
-                          "expires": time.time() + ttl})  # fmt: skip
+        self._put(
+            _LOCK, {"kind": "lock", "holder": holder, "pid": pid, "host": host, "expires": time.time() + ttl}
+        )
 
     def drop_lock(self) -> None:
         self.collection.delete(ids=[_LOCK])

@@ -193,7 +193,14 @@ class Store:
     @property
     def view(self) -> View:
         if self._view is None:
-            self._view = View(self.data_dir, self.chroma_url, copy=self.read_only)
+            try:
+                self._view = View(self.data_dir, self.chroma_url, copy=self.read_only)
+            except StoreError:
+                if self.chroma_url or self.read_only:
+                    raise
+                # Chroma writes when it opens: on a full disk, read from a copy elsewhere.
+                log.warning("chroma cannot open in place, reading a copy data_dir=%s", self.data_dir)
+                self._view = View(self.data_dir, self.chroma_url, copy=True)
         return self._view
 
     @property
@@ -269,8 +276,9 @@ class Store:
 
     def writer_lock(self, *, wait: bool = True, notify: Notify | None = None) -> WriterLock:
         """Return the lock a writer holds while it changes the index."""
-        return WriterLock(self.data_dir, (lambda: self.ledger) if self.chroma_url else None,
-                          wait=wait, notify=notify)  # fmt: skip
+        return WriterLock(
+            self.data_dir, (lambda: self.ledger) if self.chroma_url else None, wait=wait, notify=notify
+        )
 
     @contextmanager
     def _writes(self) -> Iterator[None]:
