@@ -37,6 +37,8 @@ def _serve_sees_a_new_document(tmp_path: Path, env: dict[str, str]) -> float:
     try:
         # Before: no document from that publisher, so the filter itself is refused.
         assert _ask(url).status_code == 400
+        warm = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=120)  # first-answer costs
+        assert all(Path(c["source"]).name != NEW for c in warm.json()["citations"])
         before = httpx.get(f"{url}/api/health", timeout=10).json()["chunks"]
         extra = library(tmp_path, (NEW,), "more")
         casebook("ingest", str(extra), "--data-dir", str(data), env=env, check=True)
@@ -45,6 +47,7 @@ def _serve_sees_a_new_document(tmp_path: Path, env: dict[str, str]) -> float:
             assert time.monotonic() - finished < 5.0, "serve did not see the new document within 5 s"
             time.sleep(0.25)
         seen = time.monotonic() - finished
+        assert seen < 5.0, f"the answer citing the new document came {seen:.1f} s after the ingest"
         assert httpx.get(f"{url}/api/health", timeout=10).json()["chunks"] > before
         return seen
     finally:
