@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from assistant.admin import check, status
 from assistant.admin_command import audit, users
 from assistant.eval_command import eval_command
 from vectorstore import CasebookError, ConfigError, IndexMissingError
@@ -129,9 +130,10 @@ def main(verbose: int) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @data_dir_option
 @click.option("--prune", is_flag=True, help="Remove documents whose files are gone.")
+@click.option("--no-wait", is_flag=True, help="Refuse, rather than wait, while another ingestion runs.")
 @json_option
 @_clean_errors
-def ingest(paths: tuple[Path, ...], data_dir: Path | None, prune: bool, as_json: bool) -> None:
+def ingest(paths: tuple[Path, ...], data_dir: Path | None, prune: bool, no_wait: bool, as_json: bool) -> None:
     """Add files or folders (.md .txt .html .pdf .docx) to the library.
 
     Unchanged files are skipped; changed files are re-read; exit code 1 if any file failed.
@@ -146,7 +148,7 @@ def ingest(paths: tuple[Path, ...], data_dir: Path | None, prune: bool, as_json:
     from assistant.engine import Casebook
 
     casebook = Casebook(settings)
-    report = run_ingest(casebook, paths, prune=prune, progress=not as_json)
+    report = run_ingest(casebook, paths, prune=prune, progress=not as_json, wait=not no_wait)
     for failure in report.failed:
         click.echo(f"Failed: {failure}", err=True)
     click.echo(json.dumps(report.to_json()) if as_json else report.summary())
@@ -167,14 +169,23 @@ def require_files(paths: Sequence[Path]) -> None:
     raise CasebookError(f"Nothing was ingested: {reasons}")
 
 
-def run_ingest(casebook: Any, paths: Sequence[Path], *, prune: bool = False, progress: bool = False) -> Any:
+def run_ingest(
+    casebook: Any, paths: Sequence[Path], *, prune: bool = False, progress: bool = False, wait: bool = True
+) -> Any:
     """Ingest ``paths`` into ``casebook``'s index with its settings; return the report."""
     from ingest import ChunkingParams
     from ingest import ingest as ingest_files
 
     chunking = ChunkingParams(casebook.settings.chunk_tokens, casebook.settings.chunk_overlap)
     return ingest_files(
-        list(paths), casebook.store, casebook.embedder, chunking=chunking, prune=prune, progress=progress
+        list(paths),
+        casebook.store,
+        casebook.embedder,
+        chunking=chunking,
+        prune=prune,
+        progress=progress,
+        wait=wait,
+        notify=lambda line: click.echo(line, err=True),
     )
 
 
@@ -416,6 +427,8 @@ def feedback_export(data_dir: Path | None, out: Path | None) -> None:
 main.add_command(eval_command)
 main.add_command(users)
 main.add_command(audit)
+main.add_command(status)
+main.add_command(check)
 
 
 if __name__ == "__main__":

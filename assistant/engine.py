@@ -41,6 +41,21 @@ class Casebook:
         self.settings = settings
         self._embedder = embedder
         self.store = Store(settings.data_dir, chroma_url=settings.chroma_url)
+        self._generation = -1
+
+    def refresh(self) -> None:
+        """Forget what was learned from an older generation of the index (the glossary's names,
+        the answerer's word statistics), so a document ingested by another process is used.
+
+        The store checks the generation at most every few seconds, so this is cheap per call.
+        """
+        generation = self.store.generation if self.store.exists() else 0
+        if generation != self._generation:
+            if self._generation != -1:
+                log.info("index moved generation=%d", generation)
+            self._generation = generation
+            for name in ("glossary", "answerer"):
+                self.__dict__.pop(name, None)
 
     @property
     def embedder(self) -> Embedder:
@@ -100,12 +115,14 @@ class Casebook:
         """Return the filters the expressions mean, resolved against the index's values."""
         if not expressions:
             return []
+        self.refresh()
         known = self.store.facets()
         return [parse_filter(e, known) for e in expressions]
 
     def retrieve(self, query: str, *, k: int | None = None, filters: Sequence[Filter] = ()) -> Retrieval:
         """Return the passages for ``query``; none, with the reason, when the library lacks an answer."""
         self.require_index()
+        self.refresh()
         unknown = self.unknown_names(query)
         expanded = self.glossary.expand(query.strip())
         if unknown:
@@ -151,6 +168,7 @@ class Casebook:
         ``search_query`` (e.g. a follow-up rewritten with the conversation's subject) is what
         is searched and quoted against; ``question`` is what the user asked.
         """
+        self.refresh()
         found = self.retrieve(search_query or question, k=k, filters=filters)
         if not found.passages:
             return self.answerer.missing(question, found.query, found.reason)

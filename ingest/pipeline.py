@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,14 +115,45 @@ def ingest(
     prune: bool = False,
     progress: bool = False,
     boilerplate: Path | None = None,
+    wait: bool = True,
+    notify: Callable[[str], None] | None = None,
 ) -> IngestReport:
     """Bring the index in line with the files under ``paths`` and return what changed.
 
     ``boilerplate`` is a file of furniture line patterns (default: ``ingest/boilerplate.txt``).
+    The run holds the writers' lock: a second ingestion waits for it (``notify`` is told once)
+    or, with ``wait=False``, refuses. It first repairs what a killed run left behind, and last
+    brings the derived indexes up to the new generation. Nothing is created when there is no
+    index and nothing to ingest.
     """
     started = time.perf_counter()
     chunking, bm25 = chunking or ChunkingParams(), bm25 or BM25Params()
     patterns = Boilerplate.load(boilerplate)
+    report = IngestReport()
+    files, report.failed, unsupported = collect(paths)
+    report.unsupported = [str(p) for p in unsupported]
+    if not files and not store.exists():
+        report.seconds = time.perf_counter() - started
+        return report
+    with store.writer_lock(wait=wait, notify=notify):
+        _ingest_locked(files, store, embedder, chunking, bm25, patterns, prune, progress, report)
+    report.chunks_total = store.count()
+    report.seconds = time.perf_counter() - started
+    log.info("ingest done %s", report.summary())
+    return report
+
+
+def _ingest_locked(
+    files: list[Path],
+    store: Store,
+    embedder: Embedder,
+    chunking: ChunkingParams,
+    bm25: BM25Params,
+    patterns: Boilerplate,
+    prune: bool,
+    progress: bool,
+    report: IngestReport,
+) -> None:
     store.adopt(
         IndexInfo.describe(
             embedder,
@@ -131,9 +162,9 @@ def ingest(
             bm25=bm25,
         )
     )
-    report = IngestReport()
-    files, report.failed, unsupported = collect(paths)
-    report.unsupported = [str(p) for p in unsupported]
+    repaired = store.repair()
+    if repaired.documents:
+        log.warning("ingest repaired %s", repaired.to_json())
     stored = store.documents()
     tokenize = embedder.tokenizer_fn()
 
@@ -170,10 +201,4 @@ def ingest(
                 store.delete_document(doc)
                 report.removed.append(source)
 
-    changed_any = report.added or report.updated or report.removed
-    if changed_any or not (store.data_dir / "bm25" / "chunks.json").is_file():
-        store.rebuild_bm25(bm25)
-    report.chunks_total = store.count()
-    report.seconds = time.perf_counter() - started
-    log.info("ingest done %s", report.summary())
-    return report
+    store.update_derived(bm25)

@@ -1,4 +1,4 @@
-"""The BM25 side index: bm25s over the same chunks as Chroma, saved beside it."""
+"""The BM25 side index: bm25s over the same chunks as Chroma, derived from it (see derived.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any
 import bm25s
 import numpy as np
 import Stemmer
+
+from vectorstore.files import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +54,23 @@ class BM25Index:
     ) -> BM25Index:
         """Return an index over ``texts``; ``ids`` and ``metadatas`` are kept in the same order."""
         params = params or BM25Params()
+        tokens = cls([], [], None, params).tokenize(texts) if texts else []
+        return cls.from_tokens(ids, tokens, metadatas, params)
+
+    @classmethod
+    def from_tokens(
+        cls,
+        ids: Sequence[str],
+        tokens: Sequence[Sequence[str]],
+        metadatas: Sequence[Mapping[str, Any]],
+        params: BM25Params,
+    ) -> BM25Index:
+        """Return an index over texts already tokenised by :meth:`tokenize` (kept per document,
+        so a rebuild after a few changes re-tokenises only those)."""
         index = cls(ids, metadatas, None, params)
-        if texts:
+        if any(tokens):
             model = bm25s.BM25(k1=params.k1, b=params.b)
-            model.index(index.tokenize(texts), show_progress=False)
+            model.index([list(t) for t in tokens], show_progress=False)
             index._model = model
         return index
 
@@ -92,19 +107,17 @@ class BM25Index:
         }
 
     def save(self, folder: Path) -> None:
-        """Write the index to ``folder`` (replacing what was there)."""
+        """Write the index to ``folder``, a new folder that the caller renames into place."""
         folder.mkdir(parents=True, exist_ok=True)
         if self._model is not None:
             self._model.save(str(folder / "model"))
         payload = {"params": asdict(self.params), "ids": self.ids, "metadatas": self.metadatas}
-        tmp = folder / "chunks.json.tmp"
-        tmp.write_text(json.dumps(payload), encoding="utf-8")
-        tmp.replace(folder / "chunks.json")
+        write_json_atomic(folder / "chunks.json", payload)
 
     @classmethod
     def load(cls, folder: Path) -> BM25Index:
         """Read an index written by :meth:`save`."""
         payload = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
         params = BM25Params(**payload["params"])
-        model = bm25s.BM25.load(str(folder / "model")) if payload["ids"] else None
+        model = bm25s.BM25.load(str(folder / "model")) if (folder / "model").is_dir() else None
         return cls(payload["ids"], payload["metadatas"], model, params)

@@ -1,40 +1,54 @@
-"""The index: a Chroma collection of chunk vectors, a BM25 side index, and what built them.
+"""The index: Chroma holds everything (the source of truth); the rest is derived from it.
 
 Layout of a data directory::
 
-    index.json   the embedding model, dimension and chunking that built the index
+    index.json   a local mirror of what built the index (the ledger in Chroma is what counts)
     chroma/      Chroma's files (absent when a Chroma server holds the vectors)
-    bm25/        the BM25 side index, rebuilt from Chroma after every change
-    bm25_windows/  BM25 over three-sentence windows of each chunk (its best part)
+    derived/     BM25 over chunks and over three-sentence windows, stamped with the generation
+                 of Chroma they were built from (see :mod:`vectorstore.derived`)
+    ingest.lock  the writers' lock (see :mod:`vectorstore.lock`)
 
-Chroma holds two collections: ``casebook`` (one vector per chunk) and ``casebook_sentences``
-(one vector per sentence of a chunk, for the chunk's best-part score).
+Chroma holds three collections: ``casebook`` (one vector per chunk), ``casebook_sentences``
+(one vector per sentence of a chunk, for the chunk's best-part score) and ``casebook_meta``
+(the ledger: complete documents, the generation, what built the index; see
+:mod:`vectorstore.ledger`). A document counts only once its ledger record is written, after
+its chunks and sentences, so a crash leaves it absent or complete. Readers check the
+generation at most every ``check_every`` seconds and reload what moved; they never lock.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 
 from vectorstore.bm25 import BM25Index, BM25Params
+from vectorstore.chroma import COLLECTION, SENTENCES, View
+from vectorstore.consistency import Repair, repair
+from vectorstore.derived import DocEntry, EntryCache, Snapshot, build, fetch_entry
 from vectorstore.errors import IndexMismatchError, IndexMissingError, StoreError
-from vectorstore.filters import Filter, matches_all, to_where
+from vectorstore.faults import crash_point
+from vectorstore.files import is_writable, write_error, write_json_atomic
+from vectorstore.filters import Filter, to_where
+from vectorstore.ledger import DocumentRecord, Ledger, State, now_iso
+from vectorstore.lock import Notify, WriterLock
 from vectorstore.records import FILTER_FIELDS, Chunk, StoredDocument
-from vectorstore.sentences import SentenceUnit, windows
+from vectorstore.sentences import SentenceUnit
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
-COLLECTION = "casebook"
-SENTENCES = "casebook_sentences"
+__all__ = ["COLLECTION", "SENTENCES", "IndexInfo", "Store"]
 _GET_BATCH = 2000
 
 
@@ -73,19 +87,24 @@ class IndexInfo:
 
 
 class Store:
-    """Chunks with their vectors (Chroma) and their BM25 index, under one data directory.
+    """Chunks with their vectors (Chroma, the source of truth) and the indexes derived from them.
 
-    ``chroma_url`` (e.g. ``http://127.0.0.1:8000``) keeps the vectors in a Chroma server instead
-    of the embedded database; the BM25 index and index.json stay in ``data_dir`` either way.
+    ``chroma_url`` (e.g. ``http://127.0.0.1:8000``) keeps everything in a Chroma server shared
+    by several machines; derived files and index.json stay in ``data_dir`` either way. Writing
+    methods expect the caller to hold :meth:`writer_lock`; reading methods never lock.
     """
 
-    def __init__(self, data_dir: Path, *, chroma_url: str | None = None) -> None:
+    def __init__(self, data_dir: Path, *, chroma_url: str | None = None, check_every: float = 2.0) -> None:
         self.data_dir = Path(data_dir)
         self.chroma_url = chroma_url
-        self._collection: Any = None
-        self._sentences: Any = None
-        self._bm25: BM25Index | None = None
-        self._windows: BM25Index | None = None
+        self.check_every = check_every
+        self._view: View | None = None
+        self._retired: list[tuple[View, Any]] = []
+        self._state: State | None = None
+        self._checked_at = 0.0
+        self._snapshot: Snapshot | None = None
+        self._cache = EntryCache(self.derived_dir / "docs")
+        self._refreshing = threading.Lock()
 
     # -- what built the index -------------------------------------------------------------
 
@@ -93,13 +112,38 @@ class Store:
     def info_path(self) -> Path:
         return self.data_dir / "index.json"
 
+    @property
+    def derived_dir(self) -> Path:
+        return self.data_dir / "derived"
+
+    def exists(self) -> bool:
+        """Return whether there is an index to read (never creating one to find out)."""
+        return bool(self.chroma_url) or (self.data_dir / "chroma" / "chroma.sqlite3").is_file()
+
+    @property
+    def read_only(self) -> bool:
+        """Return whether this process cannot write the embedded database (it reads a copy)."""
+        return not self.chroma_url and not is_writable(self.data_dir / "chroma")
+
     def info(self) -> IndexInfo | None:
         """Return what built the index, or None when there is no index yet."""
-        if not self.info_path.is_file():
+        if not self.exists():
             return None
+        built = self.state().built_by()
+        if built is None and not self.chroma_url and self.info_path.is_file() and self.count():
+            built = self._read_info_file()  # an index written before the ledger existed
         try:
-            return IndexInfo.from_json(json.loads(self.info_path.read_text(encoding="utf-8")))
+            return None if built is None else IndexInfo.from_json(built)
         except (ValueError, TypeError) as exc:
+            raise IndexMismatchError(
+                f"The record of what built {self.data_dir} is unreadable ({exc}). "
+                "Re-ingest into a new --data-dir."
+            ) from exc
+
+    def _read_info_file(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.info_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
             raise IndexMismatchError(
                 f"{self.info_path} is unreadable ({exc}). Delete {self.data_dir} and re-ingest."
             ) from exc
@@ -110,15 +154,19 @@ class Store:
         if found is None:
             raise IndexMissingError(self.data_dir)
         self._check(found, expected)
+        if self.info_path.is_file():  # the local mirror must agree too: never mix
+            self._check(IndexInfo.from_json(self._read_info_file()), expected)
 
     def adopt(self, expected: IndexInfo) -> None:
         """Record ``expected`` as what builds this index, refusing one built otherwise."""
         found = self.info()
         if found is not None:
             self._check(found, expected)
-            return
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.info_path.write_text(json.dumps(expected.to_json(), indent=2), encoding="utf-8")
+            if self.state().built_by() is not None:
+                return
+        with self._writes():
+            self._state = self.ledger.update(info=json.dumps(expected.to_json()))
+            write_json_atomic(self.info_path, expected.to_json())
 
     def _check(self, found: IndexInfo, expected: IndexInfo) -> None:
         if found.schema != expected.schema:
@@ -140,101 +188,110 @@ class Store:
                 f"{expected.chunk_overlap}. Re-ingest into a new --data-dir, or restore those settings."
             )
 
-    # -- Chroma ------------------------------------------------------------------------------
+    # -- Chroma, kept current ----------------------------------------------------------------
+
+    @property
+    def view(self) -> View:
+        if self._view is None:
+            try:
+                self._view = View(self.data_dir, self.chroma_url, copy=self.read_only)
+            except StoreError:
+                if self.chroma_url or self.read_only:
+                    raise
+                # Chroma writes when it opens: on a full disk, read from a copy elsewhere.
+                log.warning("chroma cannot open in place, reading a copy data_dir=%s", self.data_dir)
+                self._view = View(self.data_dir, self.chroma_url, copy=True)
+        return self._view
 
     @property
     def collection(self) -> Any:
-        if self._collection is None:
-            self._collection, self._sentences = self._open_collections()
-        return self._collection
+        return self.view.collection
 
     @property
     def sentences(self) -> Any:
-        if self._collection is None:
-            self._collection, self._sentences = self._open_collections()
-        return self._sentences
+        return self.view.sentences
 
-    def _open_collections(self) -> tuple[Any, Any]:
-        client = self._connect()
-        config = {"hnsw": {"space": "cosine", "ef_search": 200}}
-        try:
-            return tuple(
-                client.get_or_create_collection(name, embedding_function=None, configuration=config)
-                for name in (COLLECTION, SENTENCES)
-            )
-        except Exception as exc:  # chromadb wraps transport failures in assorted types
-            where = self.chroma_url or str(self.data_dir / "chroma")
-            raise StoreError(
-                f"Cannot reach the Chroma server at {where} ({_first_line(exc)}). "
-                "Start it with: chroma run --path DIR --port N"
-                if self.chroma_url
-                else f"Cannot open the Chroma database at {where} ({_first_line(exc)})."
-            ) from exc
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.view.meta)
 
-    def _connect(self) -> Any:
-        import chromadb
-        from chromadb.config import Settings
+    def state(self, *, fresh: bool = False) -> State:
+        """Return the index's state, read from Chroma at most every ``check_every`` seconds.
 
-        settings = Settings(anonymized_telemetry=False)
-        if not self.chroma_url:
-            return chromadb.PersistentClient(path=str(self.data_dir / "chroma"), settings=settings)
-        url = urlparse(self.chroma_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise StoreError(f"Chroma URL {self.chroma_url!r} is not a URL. Use e.g. http://127.0.0.1:8000")
-        try:
-            return chromadb.HttpClient(
-                host=url.hostname,
-                port=url.port or (443 if url.scheme == "https" else 80),
-                ssl=url.scheme == "https",
-                settings=settings,
-            )
-        except Exception as exc:  # chromadb raises bare ValueError/ConnectError variants
-            raise StoreError(
-                f"Cannot reach the Chroma server at {self.chroma_url} ({_first_line(exc)}). "
-                "Start it with: chroma run --path DIR --port N"
-            ) from exc
+        When another process moved the generation, an embedded database is opened afresh (its
+        searches would not see the new vectors otherwise) and the derived indexes reload.
+        """
+        now = time.monotonic()
+        if not fresh and self._state is not None and now - self._checked_at < self.check_every:
+            return self._state
+        if not self.exists():
+            return State()
+        state = self.ledger.state()
+        self._checked_at = now
+        previous, self._state = self._state, state
+        moved = previous is not None and previous.generation != state.generation
+        if moved and not self.chroma_url and (state.writer_pid, state.writer_host) != _ME:
+            self._reopen()
+        return state
+
+    @property
+    def generation(self) -> int:
+        """Return the generation of the index (cheap: checked at most every few seconds)."""
+        return self.state().generation
+
+    def _reopen(self) -> None:
+        for view, system in self._retired:  # opened two generations ago: no search still uses it
+            view.close(system)
+        self._retired = [(self._view, self._view.detach())] if self._view is not None else []
+        self._view = None
+        log.info("chroma reopened data_dir=%s", self.data_dir)
 
     def count(self) -> int:
         """Return how many chunks the index holds (0 when there is no index)."""
-        if self.info() is None:
-            return 0
-        return int(self.collection.count())
-
-    def _all(self, include: list[str], collection: Any = None) -> dict[str, list[Any]]:
-        """Return ids and ``include`` fields of every chunk (or sentence), fetched in batches."""
-        collection = self.collection if collection is None else collection
-        out: dict[str, list[Any]] = defaultdict(list)
-        total, offset = collection.count(), 0
-        while offset < total:
-            page = collection.get(include=include, limit=_GET_BATCH, offset=offset)
-            out["ids"].extend(page["ids"])
-            for key in include:
-                out[key].extend(page[key])
-            offset += _GET_BATCH
-        return out
-
-    def texts(self) -> list[str]:
-        """Return the text of every chunk (empty when there is no index)."""
-        if self.info() is None:
-            return []
-        return [str(t) for t in self._all(["documents"])["documents"]]
+        return int(self.collection.count()) if self.exists() else 0
 
     def documents(self) -> dict[str, StoredDocument]:
-        """Return every stored document, keyed by its source path."""
-        grouped: dict[str, list[tuple[str, Mapping[str, Any]]]] = defaultdict(list)
-        data = self._all(["metadatas"])
-        for chunk_id, meta in zip(data["ids"], data["metadatas"], strict=True):
-            grouped[str(meta["source"])].append((chunk_id, meta))
+        """Return every COMPLETE stored document, keyed by its source path."""
+        if not self.exists():
+            return {}
         return {
-            source: StoredDocument(
-                doc_id=str(rows[0][1]["doc_id"]),
-                source=source,
-                title=str(rows[0][1].get("title", "")),
-                content_hash=str(rows[0][1].get("content_hash", "")),
-                chunk_ids=tuple(sorted((cid for cid, _ in rows), key=_chunk_order)),
+            r.source: StoredDocument(
+                doc_id=r.doc_id,
+                source=r.source,
+                title=r.title,
+                content_hash=r.content_hash,
+                chunk_ids=tuple(f"{r.doc_id}:{i:04d}" for i in range(r.chunks)),
             )
-            for source, rows in grouped.items()
+            for r in self.ledger.documents().values()
         }
+
+    def texts(self) -> list[str]:
+        """Return the text of every chunk of every complete document."""
+        if not self.exists():
+            return []
+        records = self.ledger.documents()
+        return [t for doc_id in sorted(records) for t in self._entry(records[doc_id]).chunk_texts]
+
+    # -- writing (under the writers' lock) ---------------------------------------------------
+
+    def writer_lock(self, *, wait: bool = True, notify: Notify | None = None) -> WriterLock:
+        """Return the lock a writer holds while it changes the index."""
+        return WriterLock(
+            self.data_dir, (lambda: self.ledger) if self.chroma_url else None, wait=wait, notify=notify
+        )
+
+    @contextmanager
+    def _writes(self) -> Iterator[None]:
+        """Turn a full disk or read-only folder into one line naming the folder and the fix."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:
+            error = write_error(exc, self.data_dir)
+            if error is None:
+                raise
+            raise error from None
 
     def write_document(
         self,
@@ -244,88 +301,168 @@ class Store:
         sentence_vectors: np.ndarray | None = None,
         replaces: StoredDocument | None = None,
     ) -> None:
-        """Store one document's chunks and sentences, replacing those of its previous version."""
+        """Store one document's chunks and sentences, replacing those of its previous version.
+
+        Its ledger record goes first (a crash mid-replacement leaves it absent, so the next run
+        ingests it again) and comes back last, once every chunk and sentence is stored.
+        """
         if len(chunks) != len(vectors) or len(sentences) != (
             0 if sentence_vectors is None else len(sentence_vectors)
         ):
             raise StoreError("Vectors do not match the chunks or sentences; nothing was stored")
-        if replaces is not None:
-            self.delete_document(replaces)
-        if chunks:
+        if not chunks:
+            if replaces is not None:
+                self.delete_document(replaces)
+            return
+        first = chunks[0]
+        with self._writes():
+            ledger = self.ledger
+            ledger.update(writing=first.doc_id, writer_pid=_ME[0], writer_host=_ME[1])
+            if replaces is not None:
+                ledger.drop_document(replaces.doc_id)
+                self._delete_vectors(replaces.doc_id, replaces.chunk_ids)
             self.collection.upsert(
                 ids=[c.id for c in chunks],
                 embeddings=vectors,
                 documents=[c.text for c in chunks],
                 metadatas=[c.to_metadata() for c in chunks],
             )
-        for start in range(0, len(sentences), _GET_BATCH):
-            batch = sentences[start : start + _GET_BATCH]
-            self.sentences.upsert(
-                ids=[u.id for u in batch],
-                embeddings=sentence_vectors[start : start + _GET_BATCH],
-                documents=[u.text for u in batch],
-                metadatas=[_sentence_metadata(u) for u in batch],
+            crash_point("write_document")
+            for start in range(0, len(sentences), _GET_BATCH):
+                batch = sentences[start : start + _GET_BATCH]
+                self.sentences.upsert(
+                    ids=[u.id for u in batch],
+                    embeddings=sentence_vectors[start : start + _GET_BATCH],
+                    documents=[u.text for u in batch],
+                    metadatas=[_sentence_metadata(u) for u in batch],
+                )
+            crash_point("before_record")
+            ledger.put_document(
+                DocumentRecord(
+                    doc_id=first.doc_id,
+                    source=first.source,
+                    title=first.title,
+                    content_hash=str(first.metadata.get("content_hash", "")),
+                    chunks=len(chunks),
+                    sentences=len(sentences),
+                    ingested_at=now_iso(),
+                )
             )
-        self._bm25 = self._windows = None
+            crash_point("after_record")
+            self._bump()
 
     def delete_document(self, doc: StoredDocument) -> None:
-        """Remove every chunk and sentence of ``doc``."""
-        if doc.chunk_ids:
-            self.collection.delete(ids=list(doc.chunk_ids))
-        self.sentences.delete(where={"doc_id": doc.doc_id})
-        self._bm25 = self._windows = None
+        """Remove every chunk and sentence of ``doc``, and its ledger record first."""
+        with self._writes():
+            self.ledger.drop_document(doc.doc_id)
+            self._delete_vectors(doc.doc_id, doc.chunk_ids)
+            self._bump()
 
-    # -- BM25 --------------------------------------------------------------------------------
+    def _delete_vectors(self, doc_id: str, chunk_ids: Sequence[str]) -> None:
+        if chunk_ids:
+            self.collection.delete(ids=list(chunk_ids))
+        self.sentences.delete(where={"doc_id": doc_id})
+
+    def _bump(self) -> None:
+        state = self.ledger.state()
+        self._state = self.ledger.update(
+            generation=state.generation + 1,
+            writing="",
+            last_ingest=now_iso(),
+            writer_pid=_ME[0],
+            writer_host=_ME[1],
+        )
+        self._checked_at = time.monotonic()
+
+    def repair(self, *, full: bool = False) -> Repair:
+        """Remove what a crash left behind: chunks and sentences of documents without a complete
+        record (or whose counts differ from it). Cheap when the counts agree, unless ``full``."""
+        if not self.exists():
+            return Repair()
+        with self._writes():
+            found = repair(self.collection, self.sentences, self.ledger, full=full)
+            if found.documents:
+                self._bump()
+            return found
+
+    def update_derived(self, params: BM25Params | None = None, *, force: bool = False) -> Snapshot:
+        """Bring the derived indexes on disk up to Chroma's generation and return them."""
+        params = params or self._params()
+        with self._writes():
+            state = self.state(fresh=True)
+            saved = Snapshot.load(self.derived_dir)
+            if saved is not None and saved.generation == state.generation and not force:
+                self._snapshot = saved
+                return saved
+            self._cache.writable = True
+            try:
+                snapshot = build(self.ledger.documents(), state.generation, params, self._cache, self._fetch)
+                snapshot.save(self.derived_dir)
+            finally:
+                self._cache.writable = False
+            self._snapshot = snapshot
+            return snapshot
 
     def rebuild_bm25(self, params: BM25Params) -> None:
-        """Rebuild both BM25 indexes from what Chroma now holds, so they stay in step with it."""
-        data = self._all(["documents", "metadatas"])
-        texts = [
-            _lexical_text(str(meta.get("title", "")), meta.get("section"), text)
-            for text, meta in zip(data["documents"], data["metadatas"], strict=True)
-        ]
-        index = BM25Index.build(data["ids"], texts, [_filter_fields(m) for m in data["metadatas"]], params)
-        index.save(self.data_dir / "bm25")
-        self._bm25 = index
+        """Rebuild the derived indexes from Chroma (kept for callers of the old name)."""
+        self.update_derived(params, force=True)
 
-        parts = self._all(["documents", "metadatas"], self.sentences)
-        grouped: dict[str, list[tuple[int, str, Mapping[str, Any]]]] = defaultdict(list)
-        for text, meta in zip(parts["documents"], parts["metadatas"], strict=True):
-            grouped[str(meta["chunk_id"])].append((int(meta["position"]), text, meta))
-        owners, window_texts, window_meta = [], [], []
-        for chunk_id, rows in sorted(grouped.items()):
-            rows.sort(key=lambda row: row[0])
-            meta = rows[0][2]
-            for text in windows(str(meta.get("title", "")), [text for _, text, _ in rows]):
-                owners.append(chunk_id)
-                window_texts.append(text)
-                window_meta.append(_filter_fields(meta))
-        self._windows = BM25Index.build(owners, window_texts, window_meta, params)
-        self._windows.save(self.data_dir / "bm25_windows")
-        log.info("bm25 rebuilt chunks=%d windows=%d", len(data["ids"]), len(owners))
+    # -- derived indexes ---------------------------------------------------------------------
+
+    def derived(self) -> Snapshot:
+        """Return the derived indexes of the current generation, reloading them if it moved.
+
+        While one thread rebuilds, others answer from the previous generation's indexes.
+        """
+        if not self.exists():
+            raise IndexMissingError(self.data_dir)
+        state = self.state()
+        current = self._snapshot
+        if current is not None and current.generation == state.generation:
+            return current
+        if not self._refreshing.acquire(blocking=current is None):
+            return current  # type: ignore[return-value]
+        try:
+            current = self._snapshot
+            if current is None or current.generation != state.generation:
+                saved = Snapshot.load(self.derived_dir)
+                if saved is not None and saved.generation == state.generation:
+                    current = saved
+                else:
+                    records = self.ledger.documents()
+                    current = build(records, state.generation, self._params(), self._cache, self._fetch)
+                self._snapshot = current
+            return current
+        finally:
+            self._refreshing.release()
+
+    def _params(self) -> BM25Params:
+        info = self.info()
+        return info.bm25 if info is not None else BM25Params()
+
+    def _entry(self, record: DocumentRecord) -> DocEntry:
+        entry = self._cache.get(record)
+        if entry is None:
+            entry = self._fetch(record)
+            self._cache.memory[record.doc_id] = entry
+        return entry
+
+    def _fetch(self, record: DocumentRecord) -> DocEntry:
+        return fetch_entry(record, self.collection, self.sentences, BM25Index([], [], None, self._params()))
 
     @property
     def bm25(self) -> BM25Index:
-        if self._bm25 is None:
-            self._bm25 = self._load_bm25("bm25")
-        return self._bm25
+        return self.derived().chunks
 
     @property
     def bm25_windows(self) -> BM25Index:
-        if self._windows is None:
-            self._windows = self._load_bm25("bm25_windows")
-        return self._windows
-
-    def _load_bm25(self, name: str) -> BM25Index:
-        folder = self.data_dir / name
-        if not (folder / "chunks.json").is_file():
-            raise IndexMissingError(self.data_dir)
-        return BM25Index.load(folder)
+        return self.derived().windows
 
     # -- search ------------------------------------------------------------------------------
 
     def dense(self, vector: np.ndarray, k: int, filters: Sequence[Filter] = ()) -> list[tuple[str, float]]:
         """Return up to ``k`` (chunk id, cosine similarity) pairs, most similar first."""
+        complete = self.derived().chunk_ids
         total = self.collection.count()
         if total == 0:
             return []
@@ -336,30 +473,24 @@ class Store:
             include=["distances"],
         )
         return [
-            (cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)
+            (cid, 1.0 - float(d))
+            for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)
+            if cid in complete  # a document still being written is not in the library yet
         ]
 
     def lexical(self, query: str, k: int, filters: Sequence[Filter] = ()) -> list[tuple[str, float]]:
         """Return up to ``k`` (chunk id, BM25 score) pairs with a positive score, best first."""
-        index = self.bm25
-        scores = _masked(index, index.scores(query), filters)
-        top = np.argsort(-scores, kind="stable")[:k]
-        return [(index.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        return self.derived().lexical(query, k, filters)
 
     def lexical_parts(self, query: str, k: int, filters: Sequence[Filter] = ()) -> list[tuple[str, float]]:
         """Return up to ``k`` (chunk id, score of its best three-sentence window), best first."""
-        index = self.bm25_windows
-        scores = _masked(index, index.scores(query), filters)
-        best: dict[str, float] = {}
-        for i in np.flatnonzero(scores > 0):
-            owner = index.ids[i]
-            best[owner] = max(best.get(owner, 0.0), float(scores[i]))
-        return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
+        return self.derived().lexical_parts(query, k, filters)
 
     def dense_parts(
         self, vector: np.ndarray, k: int, filters: Sequence[Filter] = ()
     ) -> list[tuple[str, float]]:
         """Return up to ``k`` (chunk id, cosine of its best sentence) pairs, best first."""
+        complete = self.derived().chunk_ids
         total = self.sentences.count()
         if total == 0:
             return []
@@ -373,7 +504,8 @@ class Store:
         best: dict[str, float] = {}
         for meta, distance in zip(result["metadatas"][0], result["distances"][0], strict=True):
             owner = str(meta["chunk_id"])
-            best[owner] = max(best.get(owner, -1.0), 1.0 - float(distance))
+            if owner in complete:
+                best[owner] = max(best.get(owner, -1.0), 1.0 - float(distance))
         return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
 
     def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
@@ -405,18 +537,10 @@ class Store:
 
     def facets(self) -> dict[str, list[Any]]:
         """Return the distinct values of each filter field, sorted."""
-        values: dict[str, set[Any]] = {f: set() for f in FILTER_FIELDS}
-        for meta in self.bm25.metadatas:
-            for key, value in meta.items():
-                values[key].add(value)
-        return {key: sorted(found) for key, found in values.items()}
+        return self.derived().facets()
 
 
-def _masked(index: BM25Index, scores: np.ndarray, filters: Sequence[Filter]) -> np.ndarray:
-    if not filters:
-        return scores
-    keep = np.array([matches_all(filters, m) for m in index.metadatas], dtype=bool)
-    return np.where(keep, scores, 0.0)
+_ME = (os.getpid(), socket.gethostname())
 
 
 def _filter_fields(meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -432,17 +556,3 @@ def _sentence_metadata(unit: SentenceUnit) -> dict[str, Any]:
         "position": unit.position,
         **_filter_fields(chunk.metadata),
     }
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-
-
-def _chunk_order(chunk_id: str) -> tuple[str, int]:
-    doc, _, pos = chunk_id.rpartition(":")
-    return doc, int(pos) if pos.isdigit() else 0
-
-
-def _lexical_text(title: str, section: Any, text: str) -> str:
-    # Titles and headings carry the words people search with, so BM25 reads them too.
-    return " ".join(part for part in (title, str(section or ""), text) if part)

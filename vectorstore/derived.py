@@ -1,0 +1,267 @@
+"""Derived indexes: BM25 over chunks and over three-sentence windows, filter columns and facets,
+rebuilt from Chroma's complete documents and stamped with the generation they were built from.
+
+Under ``data_dir/derived/``::
+
+    CURRENT          names the folder of the newest complete build (replaced atomically)
+    gen-<G>-<tag>/   one build: chunks/ and windows/ (bm25s) and build.json (its generation)
+    docs/            one file of tokens per document version (``<doc_id>.<hash>.json``), so a
+                     rebuild reads from Chroma only the documents that changed
+
+A build folder is whole before CURRENT names it: a crash leaves the previous build (stale,
+known by its generation, and rebuilt) or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vectorstore.bm25 import BM25Index, BM25Params
+from vectorstore.faults import crash_point
+from vectorstore.files import remove_tree, sync_folder, write_atomic, write_json_atomic
+from vectorstore.filters import Filter
+from vectorstore.ledger import DocumentRecord
+from vectorstore.records import FILTER_FIELDS
+from vectorstore.sentences import windows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DocEntry:
+    """One document's part of the derived indexes: its chunks' and windows' tokens."""
+
+    doc_id: str
+    content_hash: str
+    chunk_ids: list[str]
+    chunk_texts: list[str]
+    chunk_tokens: list[list[str]]
+    chunk_meta: list[dict[str, Any]]
+    window_owners: list[str]
+    window_tokens: list[list[str]]
+
+
+class EntryCache:
+    """Document entries by (doc_id, content hash): in memory, and on disk when ``folder`` is set."""
+
+    def __init__(self, folder: Path | None, *, writable: bool = False) -> None:
+        self.folder = folder
+        self.writable = writable  # only writers (holding the lock) write files
+        self.memory: dict[str, DocEntry] = {}
+
+    def get(self, record: DocumentRecord) -> DocEntry | None:
+        entry = self.memory.get(record.doc_id)
+        if entry is not None and entry.content_hash == record.content_hash:
+            return entry
+        path = self._path(record.doc_id, record.content_hash)
+        if path is None or not path.is_file():
+            return None
+        try:
+            entry = DocEntry(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return None
+        self.memory[record.doc_id] = entry
+        return entry
+
+    def put(self, entry: DocEntry) -> None:
+        self.memory[entry.doc_id] = entry
+        path = self._path(entry.doc_id, entry.content_hash)
+        if path is not None and self.writable:
+            write_json_atomic(path, asdict(entry))
+
+    def keep_only(self, records: Mapping[str, DocumentRecord]) -> None:
+        """Forget entries of documents no longer in ``records`` (and their files)."""
+        self.memory = {d: e for d, e in self.memory.items() if d in records}
+        if self.folder is None or not self.writable or not self.folder.is_dir():
+            return
+        wanted = {f"{r.doc_id}.{_short(r.content_hash)}.json" for r in records.values()}
+        for path in self.folder.glob("*.json"):
+            if path.name not in wanted:
+                path.unlink(missing_ok=True)
+
+    def _path(self, doc_id: str, content_hash: str) -> Path | None:
+        return None if self.folder is None else self.folder / f"{doc_id}.{_short(content_hash)}.json"
+
+
+class Columns:
+    """Each filter field of every chunk as an integer code column, so a filter is a numpy mask."""
+
+    def __init__(self, metadatas: Sequence[Mapping[str, Any]]) -> None:
+        self.values: dict[str, list[Any]] = {}
+        self.codes: dict[str, np.ndarray] = {}
+        for field in FILTER_FIELDS:
+            column = [m.get(field) for m in metadatas]
+            distinct = _sorted({v for v in column if v is not None})
+            code = {v: i for i, v in enumerate(distinct)}
+            self.values[field] = distinct
+            self.codes[field] = np.fromiter(
+                (code.get(v, -1) for v in column), dtype=np.int32, count=len(column)
+            )
+
+    def mask(self, filters: Sequence[Filter]) -> np.ndarray:
+        """Return which chunks satisfy every filter (decided once per distinct value)."""
+        size = len(next(iter(self.codes.values()), ()))
+        keep = np.ones(size, dtype=bool)
+        for flt in filters:
+            # The last slot answers for chunks without the field (code -1).
+            ok = [flt.matches({flt.field: v}) for v in self.values[flt.field]] + [flt.matches({})]
+            keep &= np.asarray(ok, dtype=bool)[self.codes[flt.field]]
+        return keep
+
+
+class Snapshot:
+    """The derived indexes of one generation, ready to score queries."""
+
+    def __init__(self, generation: int, chunks: BM25Index, windows: BM25Index) -> None:
+        self.generation = generation
+        self.chunks = chunks
+        self.windows = windows
+        position = {cid: i for i, cid in enumerate(chunks.ids)}
+        self.owner_index = np.fromiter(
+            (position[o] for o in windows.ids), dtype=np.int64, count=len(windows.ids)
+        )
+        # Ties rank by chunk id, as they always have.
+        self.rank = np.argsort(np.argsort(np.asarray(chunks.ids, dtype=object), kind="stable"))
+        self.columns = Columns(chunks.metadatas)
+        self.chunk_ids = frozenset(chunks.ids)
+
+    def facets(self) -> dict[str, list[Any]]:
+        return {field: list(values) for field, values in self.columns.values.items()}
+
+    def lexical(self, query: str, k: int, filters: Sequence[Filter]) -> list[tuple[str, float]]:
+        scores = self.chunks.scores(query)
+        if filters:
+            scores = np.where(self.columns.mask(filters), scores, 0.0)
+        return self._top(scores, k)
+
+    def lexical_parts(self, query: str, k: int, filters: Sequence[Filter]) -> list[tuple[str, float]]:
+        scores = self.windows.scores(query)
+        if filters:
+            scores = np.where(self.columns.mask(filters)[self.owner_index], scores, 0.0)
+        best = np.zeros(len(self.chunks.ids), dtype=np.float32)
+        hit = np.flatnonzero(scores > 0)
+        np.maximum.at(best, self.owner_index[hit], scores[hit])
+        return self._top(best, k)
+
+    def _top(self, scores: np.ndarray, k: int) -> list[tuple[str, float]]:
+        found = np.flatnonzero(scores > 0)
+        if len(found) > k:
+            floor = np.partition(scores[found], len(found) - k)[len(found) - k]
+            found = found[scores[found] >= floor]
+        order = found[np.lexsort((self.rank[found], -scores[found]))][:k]
+        return [(self.chunks.ids[i], float(scores[i])) for i in order]
+
+    def save(self, root: Path) -> None:
+        """Write this build under ``root`` and make it the current one."""
+        tag = f"gen-{self.generation}-{os.getpid()}-{time.time_ns()}"
+        tmp = root / f".{tag}.tmp"
+        self.chunks.save(tmp / "chunks")
+        self.windows.save(tmp / "windows")
+        write_json_atomic(tmp / "build.json", {"generation": self.generation})
+        crash_point("derived")
+        os.replace(tmp, root / tag)
+        sync_folder(root)
+        write_atomic(root / "CURRENT", tag)
+        for old in root.glob("gen-*"):
+            if old.name != tag:
+                remove_tree(old)
+        for old in root.glob(".gen-*.tmp"):
+            remove_tree(old)
+
+    @classmethod
+    def load(cls, root: Path) -> Snapshot | None:
+        """Return the current build under ``root``, or None when there is none (or it vanished)."""
+        try:
+            folder = root / (root / "CURRENT").read_text(encoding="utf-8").strip()
+            generation = int(json.loads((folder / "build.json").read_text(encoding="utf-8"))["generation"])
+            return cls(generation, BM25Index.load(folder / "chunks"), BM25Index.load(folder / "windows"))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+def build(
+    records: Mapping[str, DocumentRecord],
+    generation: int,
+    params: BM25Params,
+    cache: EntryCache,
+    fetch: Callable[[DocumentRecord], DocEntry],
+) -> Snapshot:
+    """Return the derived indexes over ``records``, fetching only documents not in ``cache``."""
+    entries, fetched = [], 0
+    for doc_id in sorted(records):
+        entry = cache.get(records[doc_id])
+        if entry is None:
+            entry = fetch(records[doc_id])
+            cache.put(entry)
+            fetched += 1
+        entries.append(entry)
+    cache.keep_only(records)
+    chunks = BM25Index.from_tokens(
+        _flat(e.chunk_ids for e in entries),
+        _flat(e.chunk_tokens for e in entries),
+        _flat(e.chunk_meta for e in entries),
+        params,
+    )
+    windows = BM25Index.from_tokens(
+        _flat(e.window_owners for e in entries), _flat(e.window_tokens for e in entries), [], params
+    )
+    log.info("derived built generation=%d documents=%d fetched=%d", generation, len(entries), fetched)
+    return Snapshot(generation, chunks, windows)
+
+
+def _flat(parts: Iterable[list[Any]]) -> list[Any]:
+    return [item for part in parts for item in part]
+
+
+def _short(content_hash: str) -> str:
+    return "".join(ch for ch in content_hash if ch.isalnum())[-24:] or "none"
+
+
+def _sorted(values: set[Any]) -> list[Any]:
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=str)
+
+
+def fetch_entry(record: DocumentRecord, collection: Any, sentences: Any, tokenizer: BM25Index) -> DocEntry:
+    """Return one document's entry, read from Chroma (its chunks and sentences) and tokenised."""
+    got = collection.get(where={"doc_id": record.doc_id}, include=["documents", "metadatas"])
+    rows = sorted(
+        zip(got["ids"], got["documents"], got["metadatas"], strict=True),
+        key=lambda row: int(row[2].get("position", 0)),
+    )
+    parts = sentences.get(where={"doc_id": record.doc_id}, include=["documents", "metadatas"])
+    grouped: dict[str, list[tuple[int, str]]] = {}
+    for text, meta in zip(parts["documents"], parts["metadatas"], strict=True):
+        grouped.setdefault(str(meta["chunk_id"]), []).append((int(meta["position"]), str(text)))
+    owners, window_texts = [], []
+    for cid, _, meta in rows:
+        for text in windows(str(meta.get("title", "")), [t for _, t in sorted(grouped.get(cid, []))]):
+            owners.append(cid)
+            window_texts.append(text)
+    lexical = [lexical_text(str(m.get("title", "")), m.get("section"), str(t)) for _, t, m in rows]
+    return DocEntry(
+        doc_id=record.doc_id,
+        content_hash=record.content_hash,
+        chunk_ids=[cid for cid, _, _ in rows],
+        chunk_texts=[str(t) for _, t, _ in rows],
+        chunk_tokens=tokenizer.tokenize(lexical) if lexical else [],
+        chunk_meta=[{k: m[k] for k in FILTER_FIELDS if k in m} for _, _, m in rows],
+        window_owners=owners,
+        window_tokens=tokenizer.tokenize(window_texts) if window_texts else [],
+    )
+
+
+def lexical_text(title: str, section: Any, text: str) -> str:
+    """Return what BM25 reads of a chunk: titles and headings carry the words people search with."""
+    return " ".join(part for part in (title, str(section or ""), text) if part)
