@@ -78,7 +78,6 @@ class Casebook:
             self.store.bm25.idf,
             aliases=self.glossary.meaning,
             mentions=self.mentions,
-            stored=self.store.sentence_vectors,
         )
 
     def mentions(self, names: Sequence[str], *, documents: int = 5) -> list[Passage]:

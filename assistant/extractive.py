@@ -134,8 +134,14 @@ class ExtractiveAnswerer:
         return _Scored(units, vectors @ qvec, words, tokens, passage_tokens, passage_words, titles)
 
     def _vectors(self, passages: Sequence[Passage], units: list[Unit]) -> np.ndarray:
-        """Return each unit's vector: the one stored at ingest (same splitter, so the same
-        sentence), else encoded now with its title, as ingestion encodes a sentence alone."""
+        """Return each unit's vector: the one ``stored`` gives (same splitter, so the same
+        sentence), else encoded now with its title.
+
+        ``stored`` is left unset by the engine: the index stores sentence vectors pooled from their
+        passage's forward pass, and quoting by those lowers the lead rate on the development
+        questions (0.73 -> 0.60) with no threshold that restores it (docs/benchmarks.md); an index
+        of sentences encoded alone ("title sentence") could pass Store.sentence_vectors here.
+        """
         stored = self.stored([p.chunk.id for p in passages]) if self.stored else {}
         found: dict[tuple[str, str], np.ndarray] = {}
         for chunk_id, (texts, matrix) in stored.items():
