@@ -13,7 +13,7 @@ central part is missing Casebook abstains, saying which documents mention the qu
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -24,6 +24,8 @@ from assistant.intent import Intent, Part, read_question
 from vectorstore import Embedder, Passage
 
 Tokenize = Callable[[Sequence[str]], list[list[str]]]
+# chunk ids -> {chunk id: (its sentences, their vectors)}, as stored at ingest (Store.sentence_vectors).
+StoredVectors = Callable[[Sequence[str]], Mapping[str, tuple[list[str], np.ndarray]]]
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class ExtractiveAnswerer:
         *,
         aliases: Callable[[str], str | None] = lambda name: None,
         mentions: Callable[[Sequence[str]], list[Passage]] | None = None,
+        stored: StoredVectors | None = None,
     ) -> None:
         self.embedder = embedder
         self.tokenize = tokenize
@@ -84,6 +87,7 @@ class ExtractiveAnswerer:
         self.params = params or ExtractiveParams()
         self.aliases = aliases
         self.mentions = mentions
+        self.stored = stored
 
     def answer(
         self,
@@ -116,9 +120,7 @@ class ExtractiveAnswerer:
         self, passages: Sequence[Passage], units: list[Unit], query: str, qvec: np.ndarray | None
     ) -> _Scored:
         qvec = self.embedder.embed_query(query) if qvec is None else qvec
-        # The title gives a sentence its subject ("the trust", "it"): measured on the library
-        # question set, it raises citation correctness from 0.78 to 0.86 (docs/retrieval.md).
-        vectors = self.embedder.embed([f"{passages[u.passage].chunk.title} {u.text}" for u in units])
+        vectors = self._vectors(passages, units)
         words = self.tokenize([u.text for u in units])
         tokens = [set(t) for t in words]
         # A passage is about what its document is about: its title, its trust, its other passages.
@@ -130,6 +132,36 @@ class ExtractiveAnswerer:
         passage_tokens = [set(t) for t in passage_words]
         titles = [set(t) for t in self.tokenize([p.chunk.title for p in passages])]
         return _Scored(units, vectors @ qvec, words, tokens, passage_tokens, passage_words, titles)
+
+    def _vectors(self, passages: Sequence[Passage], units: list[Unit]) -> np.ndarray:
+        """Return each unit's vector: the one ``stored`` gives (same splitter, so the same
+        sentence), else encoded now with its title.
+
+        ``stored`` is left unset by the engine: the index stores sentence vectors pooled from their
+        passage's forward pass, and quoting by those lowers the lead rate on the development
+        questions (0.73 -> 0.60) with no threshold that restores it (docs/benchmarks.md); an index
+        of sentences encoded alone ("title sentence") could pass Store.sentence_vectors here.
+        """
+        stored = self.stored([p.chunk.id for p in passages]) if self.stored else {}
+        found: dict[tuple[str, str], np.ndarray] = {}
+        for chunk_id, (texts, matrix) in stored.items():
+            for text, vector in zip(reversed(texts), matrix[::-1], strict=True):
+                found[(chunk_id, text)] = vector  # reversed: a repeated sentence keeps its first vector
+        vectors = np.zeros((len(units), self.embedder.dimension), dtype=np.float32)
+        missing = []
+        for n, unit in enumerate(units):
+            vector = found.get((passages[unit.passage].chunk.id, unit.text))
+            if vector is None:
+                missing.append(n)
+            else:
+                vectors[n] = vector
+        if missing:
+            # The title gives a sentence its subject ("the trust", "it"): measured on the library
+            # question set, it raises citation correctness from 0.78 to 0.86 (docs/retrieval.md).
+            vectors[missing] = self.embedder.embed(
+                [f"{passages[units[n].passage].chunk.title} {units[n].text}" for n in missing]
+            )
+        return vectors
 
     def _ranked(
         self, part: Part, scored: _Scored, passages: Sequence[Passage], query: str

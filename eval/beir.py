@@ -24,7 +24,7 @@ from assistant.retrieval import RetrievalParams, Retriever
 from eval.metrics import percentile
 from vectorstore import Chunk, DataError, Embedder, IndexInfo, Store
 from vectorstore.bm25 import BM25Params
-from vectorstore.indexing import embed_and_write
+from vectorstore.indexing import Pending, index_documents
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,6 @@ BEIR_METRICS = ("ndcg@10", "recall@100", "mrr@10")
 DEFAULT_METHODS = ("bm25", "dense", "hybrid")
 LAYOUT = "a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/test.tsv"
 MARKER = "beir.json"
-_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -170,11 +169,10 @@ def build_index(
     started = time.perf_counter()
     chunks = corpus_chunks(dataset)
     bar = tqdm(total=len(chunks), desc="Encoding corpus", unit="chunk", disable=not progress)
-    for start in range(0, len(chunks), _BATCH):
-        batch = chunks[start : start + _BATCH]
-        embed_and_write(store, embedder, batch)
-        bar.update(len(batch))
-    bar.close()
+    try:  # the path of `casebook ingest`: one document per row, encoded in batches, written as they come
+        index_documents(store, embedder, (Pending([c]) for c in chunks), written=lambda _: bar.update())
+    finally:
+        bar.close()
     store.rebuild_bm25(bm25)
     seconds = round(time.perf_counter() - started, 1)
     record = {"dataset": dataset.name, "corpus_sha256": dataset.fingerprint, "chunks": len(chunks)}

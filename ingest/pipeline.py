@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from ingest.documents import Document
 from ingest.loaders import LOADERS, fingerprint, load, supported, walk
 from vectorstore import DocumentError, Embedder, IndexInfo, Store
 from vectorstore.bm25 import BM25Params
-from vectorstore.indexing import embed_and_write
+from vectorstore.indexing import Pending, index_documents
 
 log = logging.getLogger(__name__)
 
@@ -188,12 +188,22 @@ def _ingest_locked(
             changed.append(path)
     furniture = repeated_lines(documents.values())
 
-    for path in tqdm(changed, desc="Ingesting", unit="file", disable=not progress):
-        source, previous = str(path), stored.get(str(path))
-        chunks = chunk_document(drop_lines(documents[path], furniture), chunking, tokenize)
-        embed_and_write(store, embedder, chunks, replaces=previous)
-        (report.updated if previous else report.added).append(source)
-        report.chunks_written += len(chunks)
+    def chunked() -> Iterator[Pending]:  # runs in its own thread, while the model encodes
+        for path in changed:
+            chunks = chunk_document(drop_lines(documents[path], furniture), chunking, tokenize)
+            yield Pending(chunks, replaces=stored.get(str(path)), tag=str(path))
+
+    bar = tqdm(total=len(changed), desc="Ingesting", unit="file", disable=not progress)
+
+    def written(pending: Pending) -> None:
+        (report.updated if pending.replaces else report.added).append(pending.tag)
+        report.chunks_written += len(pending.chunks)
+        bar.update()
+
+    try:
+        index_documents(store, embedder, chunked(), written=written)
+    finally:
+        bar.close()
 
     if prune:
         for source, doc in stored.items():

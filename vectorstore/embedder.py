@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +57,7 @@ class Embedder:
         self.batch_size = batch_size
         # Hugging Face fast tokenizers fail ("Already borrowed") when two threads share one.
         self._lock = threading.Lock()
+        self._chunk_tokenizer: Any = None
         log.info("embedder loaded name=%s dimension=%d path=%s", self.name, self.dimension, path)
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
@@ -71,14 +74,87 @@ class Embedder:
             )
         return vectors.astype(np.float32, copy=False)
 
+    def embed_passages(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the vectors of ``texts`` and of the character spans of each, from one forward pass.
+
+        A text's vector is the mean of its token embeddings, normalised: exactly what
+        :meth:`embed` gives. A span's vector is the mean of the token embeddings that overlap it,
+        normalised: the sentence read in the context of its whole passage. Returns (text vectors,
+        span vectors in ``spans`` order, and whether each span was pooled); a span that reaches past
+        the model's window is not pooled (its row is zero) and the caller embeds it alone.
+        """
+        counts = [len(s) for s in spans]
+        starts = np.concatenate([[0], np.cumsum(counts)]).astype(int)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        parts = np.zeros((int(starts[-1]), self.dimension), dtype=np.float32)
+        pooled = np.zeros(int(starts[-1]), dtype=bool)
+        for i, tokens, offsets in self.token_embeddings(texts):
+            vectors[i] = _unit(tokens.mean(axis=0))
+            if not counts[i]:
+                continue
+            begin, end = np.array(spans[i], dtype=np.int64).T
+            inside = (offsets[None, :, 0] < end[:, None]) & (offsets[None, :, 1] > begin[:, None])
+            inside &= (offsets[:, 1] > offsets[:, 0])[None, :]  # special tokens have empty offsets
+            reached = int(offsets[:, 1].max()) if len(offsets) else 0
+            ok = inside.any(axis=1) & (end <= reached)
+            sums = inside[ok].astype(np.float32) @ tokens
+            rows = np.flatnonzero(ok) + starts[i]
+            parts[rows] = sums / np.linalg.norm(sums, axis=1, keepdims=True).clip(1e-12)
+            pooled[rows] = True
+        return vectors, parts, pooled
+
+    def token_embeddings(self, texts: Sequence[str]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """Yield (index, token embeddings, character offsets) of each text, longest texts first.
+
+        Texts are read as :meth:`embed` reads them (stripped, cut at ``max_tokens``); offsets are
+        into the text as given, and are (0, 0) for the special tokens.
+        """
+        import torch
+
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        tokenizer, model = self._model.tokenizer, self._model[0].auto_model
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            stripped = [texts[i].strip() for i in batch]
+            shifts = [len(texts[i]) - len(texts[i].lstrip()) for i in batch]
+            with self._lock:
+                features = tokenizer(
+                    stripped,
+                    padding=True,
+                    truncation="longest_first",
+                    max_length=self.max_tokens,
+                    return_offsets_mapping=True,
+                    return_tensors="pt",
+                )
+                offsets = features.pop("offset_mapping").numpy()
+                with torch.inference_mode():
+                    states = model(**features).last_hidden_state.float().numpy()
+            mask = features["attention_mask"].numpy().astype(bool)
+            for row, i in enumerate(batch):
+                keep = mask[row]
+                found = offsets[row][keep].astype(np.int64)
+                found[found[:, 1] > found[:, 0]] += shifts[row]
+                yield i, states[row][keep], found
+
     def embed_query(self, text: str) -> np.ndarray:
         """Return the unit vector of one query."""
         return self.embed([text])[0]
 
     def tokenizer_fn(self) -> Callable[[str], list[str]]:
-        """Return the model's wordpiece tokenizer, for sizing chunks in the model's own units."""
-        return self._model.tokenizer.tokenize
+        """Return the model's wordpiece tokenizer, for sizing chunks in the model's own units.
+
+        It is a copy of the model's, so chunking in one thread may run while another encodes.
+        """
+        if self._chunk_tokenizer is None:
+            self._chunk_tokenizer = copy.deepcopy(self._model.tokenizer)
+        return self._chunk_tokenizer.tokenize
 
     def count_tokens(self, text: str) -> int:
         """Return how many wordpieces the model sees for ``text`` (without special tokens)."""
         return len(self._model.tokenizer.tokenize(text))
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)

@@ -3,7 +3,7 @@
 Passages are scored twice: as a whole, and by their best part, because MiniLM reads only the
 first 256 wordpieces of a passage and a question is often answered by one sentence of it. The
 parts are single sentences (for the dense score) and windows of three sentences (for BM25),
-each prefixed with the document's title.
+each prefixed with the document's title. The same sentences are the units the answerer quotes.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from vectorstore.records import Chunk
 WINDOW_SIZE = 3
 WINDOW_STEP = 2
 _BULLET = re.compile(r"^[\s•*\-–]+")
-# Where a retrieval part ends: ., ! or ? then space then a capital, digit or bracket.
-_PART_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
 
 
 @dataclass(frozen=True)
@@ -31,6 +29,7 @@ class SentenceUnit:
     chunk: Chunk
     position: int
     text: str
+    span: tuple[int, int] = (0, 0)  # where ``text`` sits in the chunk's text ((0, 0): the title)
 
     @property
     def embed_text(self) -> str:
@@ -38,25 +37,29 @@ class SentenceUnit:
         return f"{self.chunk.title} {self.text}".strip()
 
 
-def split_parts(text: str) -> list[str]:
-    """Return the sentence-sized parts of ``text`` that retrieval scores.
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Return the (start, end) of each sentence of ``text``: the one splitter of Casebook.
 
-    A plain rule rather than punkt: it is fast, and it is the cut measured on BEIR SciFact
-    (docs/benchmarks.md). Quoted sentences in answers use :func:`split_sentences` instead,
-    which knows abbreviations such as "Dr." and reads better.
+    Ingestion embeds these sentences and the answerer quotes them, so a quoted sentence's vector
+    is the one stored at ingest. Paragraph and list breaks end a sentence, list bullets are left
+    out, and punkt splits within a line (it knows abbreviations such as "Dr.").
     """
-    return [part.strip() for part in _PART_END.split(text.strip()) if part.strip()]
+    tokenizer = _punkt()
+    out: list[tuple[int, int]] = []
+    for block in re.finditer(r"[^\n]+", text):
+        bullet = _BULLET.match(block.group())
+        offset = block.start() + (bullet.end() if bullet else 0)
+        for start, end in tokenizer.span_tokenize(text[offset : block.end()]):
+            piece = text[offset + start : offset + end]
+            lead = len(piece) - len(piece.lstrip())
+            if piece.strip():
+                out.append((offset + start + lead, offset + start + lead + len(piece.strip())))
+    return out
 
 
 def split_sentences(text: str) -> list[str]:
-    """Return the sentences of ``text`` for quoting; paragraph and list breaks end a sentence."""
-    tokenizer = _punkt()
-    out: list[str] = []
-    for block in re.split(r"\n+", text):
-        block = _BULLET.sub("", block).strip()
-        if block:
-            out.extend(s.strip() for s in tokenizer.tokenize(block) if s.strip())
-    return out
+    """Return the sentences of ``text`` (see :func:`sentence_spans`)."""
+    return [text[start:end] for start, end in sentence_spans(text)]
 
 
 @functools.cache
@@ -76,9 +79,12 @@ def sentence_units(chunks: Iterable[Chunk]) -> list[SentenceUnit]:
     """Return every sentence-sized part of every chunk (a chunk with none yields its title)."""
     units = []
     for chunk in chunks:
-        sentences = split_parts(chunk.text) or [chunk.title or chunk.text]
+        spans = sentence_spans(chunk.text)
+        if not spans:
+            units.append(SentenceUnit(f"{chunk.id}:s000", chunk, 0, chunk.title or chunk.text))
         units.extend(
-            SentenceUnit(f"{chunk.id}:s{j:03d}", chunk, j, sentence) for j, sentence in enumerate(sentences)
+            SentenceUnit(f"{chunk.id}:s{j:03d}", chunk, j, chunk.text[a:b], (a, b))
+            for j, (a, b) in enumerate(spans)
         )
     return units
 

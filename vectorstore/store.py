@@ -24,6 +24,7 @@ import os
 import socket
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -538,6 +539,26 @@ class Store:
     def facets(self) -> dict[str, list[Any]]:
         """Return the distinct values of each filter field, sorted."""
         return self.derived().facets()
+
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, tuple[list[str], np.ndarray]]:
+        """Return each chunk's stored sentences and their vectors (rows in reading order), by chunk id.
+
+        The answerer looks its candidate sentences up here instead of encoding them again.
+        """
+        if not chunk_ids:
+            return {}
+        got = self.sentences.get(
+            where={"chunk_id": {"$in": list(dict.fromkeys(chunk_ids))}},
+            include=["documents", "metadatas", "embeddings"],
+        )
+        rows: dict[str, list[tuple[int, str, Any]]] = defaultdict(list)
+        for text, meta, vector in zip(got["documents"], got["metadatas"], got["embeddings"], strict=True):
+            rows[str(meta["chunk_id"])].append((int(meta["position"]), str(text), vector))
+        out = {}
+        for chunk_id, found in rows.items():
+            found.sort(key=lambda row: row[0])
+            out[chunk_id] = ([t for _, t, _ in found], np.asarray([v for _, _, v in found], dtype=np.float32))
+        return out
 
 
 _ME = (os.getpid(), socket.gethostname())
