@@ -115,7 +115,13 @@ def mount(app: Any, casebook: Casebook, llm: Any = None, path: str = "/") -> Any
     """
     css = CSS_PATH.read_text(encoding="utf-8")
     exports = export_folder()
-    ui = build_ui(casebook, llm, exports, audit=getattr(app.state, "audit", None))
+    ui = build_ui(
+        casebook,
+        llm,
+        exports,
+        audit=getattr(app.state, "audit", None),
+        uploads=getattr(app.state, "uploads", None),
+    )
     app = gr.mount_gradio_app(app, ui, path=path, css=css, footer_links=[])
     # uvicorn re-raises SIGTERM after its graceful shutdown, so atexit alone is not enough.
     inner = app.router.lifespan_context
@@ -155,7 +161,11 @@ def example_questions(path: Path | None) -> list[str]:
 
 
 def build_ui(
-    casebook: Casebook, llm: Any = None, exports: Path | None = None, audit: AuditLog | None = None
+    casebook: Casebook,
+    llm: Any = None,
+    exports: Path | None = None,
+    audit: AuditLog | None = None,
+    uploads: Any = None,
 ) -> gr.Blocks:
     """Return the chat window bound to ``casebook`` (and an LLM, when one is configured).
 
@@ -228,6 +238,10 @@ def build_ui(
                             gr.Button(q, size="sm", scale=0, min_width=0, elem_classes="cb-example")
                             for q in questions
                         ]
+        if uploads is not None:  # editors add and remove documents (assistant.library_panel)
+            from assistant.library_panel import library_panel
+
+            library_panel(ui, casebook, uploads, audit)
         gr.HTML(FOOTER)
 
         outputs = [box, chat, sources, export, markdown, standalone, comment_row, status]

@@ -159,6 +159,10 @@ class Casebook:
         may not read it (the two look the same to the caller)."""
         return self.store.document_chunks(doc_id, Access.of(groups))
 
+    def documents(self, *, groups: Groups = None) -> dict[str, str]:
+        """Return doc_id -> title of every document ``groups`` may read."""
+        return self.store.visible_documents(Access.of(groups))
+
     def parse_filters(self, expressions: Sequence[str], *, groups: Groups = None) -> list[Filter]:
         """Return the filters the expressions mean, resolved against the values of the documents
         ``groups`` may read (an error never lists another group's values)."""

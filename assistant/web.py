@@ -156,6 +156,7 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
         rate_limit=settings.rate_limit,
         rate_limit_storage=settings.rate_limit_storage,
         allowed_origins=settings.allowed_origins,
+        max_upload_bytes=settings.max_upload_bytes,
     )
     install(app, policy)
     # Outside the guard, so rate limits count per signed-in user; sessions outermost: the gate reads them.

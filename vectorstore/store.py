@@ -548,6 +548,15 @@ class Store:
         """Return the distinct values of each filter field among what ``access`` may read, sorted."""
         return self.derived().facets(access)
 
+    def visible_documents(self, access: Access = EVERYTHING) -> dict[str, str]:
+        """Return doc_id -> title of every complete document ``access`` may read."""
+        if not self.exists():
+            return {}
+        snapshot = self.derived()
+        visible = snapshot.columns.visible(access)
+        held = {cid.rsplit(":", 1)[0] for cid, seen in zip(snapshot.chunks.ids, visible, strict=True) if seen}
+        return {d: r.title for d, r in self.ledger.documents().items() if d in held}
+
     def document_frequency(self, tokens: set[str], access: Access = EVERYTHING) -> dict[str, int]:
         """Return how many chunks ``access`` may read hold each (already tokenised) term."""
         return self.derived().document_frequency(tokens, access)
