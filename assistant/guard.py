@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 Identity = Callable[[Scope], str]
 _COSTLY = {"POST", "PUT", "PATCH", "DELETE"}
+_ENVELOPE = 64 * 1024  # room for an upload's multipart headers and form fields
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 # Gradio 6 runs an event's ``js=`` through the AsyncFunction constructor, which CSP counts as eval;
 # its page styles elements inline. Inline <script> blocks are allowed one by one, by hash.
@@ -75,7 +76,8 @@ class GuardPolicy:
         path = path[len(root) :] if root and path.startswith(root) else path
         who = scope.get("state", {}).get("identity")
         if path in self.upload_paths and who is not None and who.allows("editor"):
-            return max(self.max_upload_bytes, self.max_request_bytes), "CASEBOOK_MAX_UPLOAD_BYTES"
+            # The file plus its multipart envelope; the upload route checks the file itself.
+            return self.max_upload_bytes + _ENVELOPE, "CASEBOOK_MAX_UPLOAD_BYTES"
         return self.max_request_bytes, "CASEBOOK_MAX_REQUEST_BYTES"
 
 

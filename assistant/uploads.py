@@ -85,7 +85,7 @@ class Uploads:
         limit = self.casebook.settings.max_upload_bytes
         if len(data) > limit:
             raise UploadError(
-                413, f"{name}: {len(data):,} bytes; the limit is {limit:,} (CASEBOOK_MAX_UPLOAD_BYTES)."
+                413, f"{name} is larger than the upload limit of {limit:,} bytes (CASEBOOK_MAX_UPLOAD_BYTES)."
             )
         safe = _SAFE_NAME.sub("-", Path(name.replace("\\", "/")).name).strip(" .-")[:120]
         suffix = Path(safe).suffix.lower()
