@@ -290,3 +290,86 @@ def test_uploads_refuse_readers_oversize_files_and_wrong_types_in_one_line(serve
     assert failed["detail"].startswith("broken.md: front matter is not valid YAML")
     assert "\n" not in failed["detail"]
     assert not (server["data_dir"] / "uploads" / broken.json()["id"]).exists()  # nothing stored
+
+
+# --- in the browser -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    from tests.test_browser import CHROMIUM
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's Chromium is not installed: run `make test`, which installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+def open_as(chromium, server: dict, user: str):
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 900}, extra_http_headers=bearer(server["tokens"][user])
+    )
+    page = context.new_page()
+    page.goto(server["url"] + "/")
+    page.wait_for_selector("#cb-question textarea")
+    return context, page
+
+
+def trust_choices(page) -> list[str]:
+    page.click("#cb-filters button")
+    page.click("#cb-filter-trust input")
+    page.wait_for_selector("ul[role='listbox'] li")
+    choices = page.locator("ul[role='listbox'] li").all_inner_texts()
+    page.keyboard.press("Escape")
+    return [c.strip() for c in choices]
+
+
+@pytest.mark.browser
+def test_in_the_browser_each_reader_sees_only_their_groups_documents(chromium, server: dict) -> None:
+    from tests.test_browser import ask as ask_in
+
+    for user, allowed in (("nina", True), ("fred", False)):
+        context, page = open_as(chromium, server, user)
+        try:
+            page.wait_for_timeout(1500)  # the page's load event fills the user's filter values
+            trusts = trust_choices(page)
+            assert ("Wyvern Vale Partnership NHS Foundation Trust" in trusts) is allowed
+            assert "Lancashire Care NHS Foundation Trust" in trusts
+            bubble = ask_in(page, RESTRAINT)
+            sources = page.locator("#cb-sources").inner_text()
+            assert ("41 per cent" in bubble.inner_text()) is allowed
+            assert ("Kestrel ward restraint review" in sources) is allowed
+            assert page.locator("#cb-library").count() == 0 or not page.locator("#cb-library").is_visible()
+        finally:
+            context.close()
+
+
+@pytest.mark.browser
+def test_in_the_browser_an_editor_adds_a_document(chromium, server: dict, tmp_path: Path) -> None:
+    from tests.test_browser import ask as ask_in
+
+    path = tmp_path / "heron-ward.md"
+    path.write_text(HERON, encoding="utf-8")
+    context, page = open_as(chromium, server, "edie")
+    try:
+        page.wait_for_selector("#cb-library", state="visible", timeout=30_000)
+        page.click("#cb-library button")
+        page.set_input_files("#cb-upload-file input[type=file]", str(path))
+        page.fill("#cb-upload-access textarea, #cb-upload-access input", "ward-7")
+        page.click("#cb-upload")
+        page.wait_for_function(
+            "() => document.querySelector('#cb-library-status').innerText.includes('Added heron-ward.md')",
+            timeout=180_000,
+        )
+        bubble = ask_in(page, "How did Heron ward cut falls?")
+        assert "hourly rounding" in bubble.inner_text()
+    finally:
+        context.close()
+    assert ask(server, "fred", "How did Heron ward cut falls?").json()["citations"] == []
