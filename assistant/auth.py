@@ -134,6 +134,14 @@ def identity_of(request: Any) -> Identity | None:
     return getattr(state, "identity", None)
 
 
+def groups_of(identity: Identity | None) -> tuple[str, ...] | None:
+    """Return the groups whose documents ``identity`` may read: None (every document) when
+    sign-in is off; no groups (open documents only) when no identity is known at all."""
+    if identity is None:
+        return ()
+    return None if identity.method == "none" else identity.groups
+
+
 def address_of(request: Any) -> str | None:
     """Return the connecting address of a request (the proxy's, behind one)."""
     inner = getattr(request, "request", None) or request

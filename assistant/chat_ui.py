@@ -20,7 +20,7 @@ import gradio as gr
 
 from assistant.answers import Answer
 from assistant.audit import AuditLog
-from assistant.auth import address_of, identity_of
+from assistant.auth import address_of, groups_of, identity_of
 from assistant.conversation import Conversation
 from assistant.engine import Casebook
 from assistant.export import conversation_markdown
@@ -115,7 +115,13 @@ def mount(app: Any, casebook: Casebook, llm: Any = None, path: str = "/") -> Any
     """
     css = CSS_PATH.read_text(encoding="utf-8")
     exports = export_folder()
-    ui = build_ui(casebook, llm, exports, audit=getattr(app.state, "audit", None))
+    ui = build_ui(
+        casebook,
+        llm,
+        exports,
+        audit=getattr(app.state, "audit", None),
+        uploads=getattr(app.state, "uploads", None),
+    )
     app = gr.mount_gradio_app(app, ui, path=path, css=css, footer_links=[])
     # uvicorn re-raises SIGTERM after its graceful shutdown, so atexit alone is not enough.
     inner = app.router.lifespan_context
@@ -155,7 +161,11 @@ def example_questions(path: Path | None) -> list[str]:
 
 
 def build_ui(
-    casebook: Casebook, llm: Any = None, exports: Path | None = None, audit: AuditLog | None = None
+    casebook: Casebook,
+    llm: Any = None,
+    exports: Path | None = None,
+    audit: AuditLog | None = None,
+    uploads: Any = None,
 ) -> gr.Blocks:
     """Return the chat window bound to ``casebook`` (and an LLM, when one is configured).
 
@@ -214,7 +224,9 @@ def build_ui(
                 markdown = gr.Textbox(visible=False, elem_id="cb-markdown")
             with gr.Column(scale=2, min_width=300, elem_id="cb-right"):
                 with gr.Accordion("Filters", open=False, elem_id="cb-filters"):
-                    pickers = _filter_pickers(_facets(casebook))
+                    # The page itself lists only open documents' values; each user's own are
+                    # filled in when their page loads (another group's trust must not show).
+                    pickers = _filter_pickers(_facets(casebook, ()))
                 gr.HTML('<h2 class="cb-sources-title">Sources</h2>', elem_id="cb-sources-head")
                 sources = gr.HTML(sources_html(None), elem_id="cb-sources")
                 # Last in the sources column: on a phone the sources come right after the answer.
@@ -226,6 +238,10 @@ def build_ui(
                             gr.Button(q, size="sm", scale=0, min_width=0, elem_classes="cb-example")
                             for q in questions
                         ]
+        if uploads is not None:  # editors add and remove documents (assistant.library_panel)
+            from assistant.library_panel import library_panel
+
+            library_panel(ui, casebook, uploads, audit)
         gr.HTML(FOOTER)
 
         outputs = [box, chat, sources, export, markdown, standalone, comment_row, status]
@@ -247,7 +263,10 @@ def build_ui(
             yield "", history, gr.skip(), gr.skip(), gr.skip(), hide, gr.Row(visible=False), ""
             answer, streamed = None, ""
             try:
-                stream = session.conversation.stream(message, _filters(picked), standalone=alone)
+                groups = groups_of(identity_of(request))
+                stream = session.conversation.stream(
+                    message, _filters(picked), standalone=alone, groups=groups
+                )
                 for item in stream:
                     if isinstance(item, Answer):
                         answer = item
@@ -332,13 +351,19 @@ def build_ui(
         copy.click(None, [markdown], None, js=_COPY_JS)
         ui.load(None, None, None, js=_PLACEHOLDER_JS)
 
+        def fill_pickers(request: gr.Request):
+            facets = _facets(casebook, groups_of(identity_of(request)))
+            return [gr.Dropdown(choices=choices) for choices in _choices(facets)]
+
+        ui.load(fill_pickers, None, pickers, **private)
+
         def ask_api(question: str, request: gr.Request) -> dict[str, Any]:
             """Answer a question from the library; returns the JSON answer with citations."""
             problem = text_problem(question or "", "question", limit)
             if problem:
                 raise gr.Error(problem[1], print_exception=False)
             try:
-                answer = casebook.ask(question)
+                answer = casebook.ask(question, groups=groups_of(identity_of(request)))
             except CasebookError as exc:
                 return Answer(question, f"Casebook could not answer: {exc}", True).to_json()
             where = address_of(request)
@@ -378,24 +403,27 @@ def _count(casebook: Casebook) -> int:
         return 0
 
 
-def _facets(casebook: Casebook) -> dict[str, list[Any]]:
+def _facets(casebook: Casebook, groups: tuple[str, ...] | None) -> dict[str, list[Any]]:
+    """Return the filter values of the documents ``groups`` may read (None: all of them)."""
     try:
-        return casebook.store.facets() if _count(casebook) else {}
+        return casebook.facets(groups) if _count(casebook) else {}
     except CasebookError:
         return {}
 
 
-def _filter_pickers(facets: dict[str, list[Any]]) -> list[gr.components.Component]:
-    pickers: list[gr.components.Component] = [
-        gr.Dropdown(
-            choices=[str(v) for v in facets.get(name, [])],
-            multiselect=True,
-            label=label,
-            elem_id=f"cb-filter-{name}",
-        )
-        for name, label in _PICKERS
+def _choices(facets: dict[str, list[Any]]) -> list[list[str]]:
+    """Return each picker's choices: trust, document type, publisher, then years."""
+    return [[str(v) for v in facets.get(name, [])] for name, _ in _PICKERS] + [
+        [str(int(y)) for y in facets.get("year", [])]
     ]
-    years = [str(int(y)) for y in facets.get("year", [])]
+
+
+def _filter_pickers(facets: dict[str, list[Any]]) -> list[gr.components.Component]:
+    *named, years = _choices(facets)
+    pickers: list[gr.components.Component] = [
+        gr.Dropdown(choices=choices, multiselect=True, label=label, elem_id=f"cb-filter-{name}")
+        for (name, label), choices in zip(_PICKERS, named, strict=True)
+    ]
     pickers.append(
         gr.Dropdown(choices=years, value=None, label="Published in or after", elem_id="cb-filter-year")
     )

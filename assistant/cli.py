@@ -186,6 +186,7 @@ def run_ingest(
         progress=progress,
         wait=wait,
         notify=lambda line: click.echo(line, err=True),
+        access_policy=casebook.settings.access_policy,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -131,18 +131,26 @@ class Conversation:
         """Forget every turn: the next message starts a new conversation."""
         self._turns.clear()
 
-    def ask(self, message: str, filters: Sequence[Filter] = (), *, standalone: bool = False) -> Answer:
+    def ask(
+        self,
+        message: str,
+        filters: Sequence[Filter] = (),
+        *,
+        standalone: bool = False,
+        groups: Iterable[str] | None = None,
+    ) -> Answer:
         """Return the answer to ``message`` read as the next turn, and record the turn.
 
-        ``standalone`` searches the message as written, carrying nothing from earlier turns.
+        ``standalone`` searches the message as written, carrying nothing from earlier turns;
+        ``groups`` are the signed-in user's (only documents they allow are used; None: all).
         """
         query, failure = (message, None) if standalone else self._query(message)
         if self.generative is None or failure:
-            answer = self._quoted(message, query, filters, failure)
+            answer = self._quoted(message, query, filters, failure, groups)
         else:
-            passages = self._passages(query, filters)
+            passages = self._passages(query, filters, groups)
             answer = (
-                self.generative.answer(message, passages, search_query=query)
+                self._generative(groups).answer(message, passages, search_query=query)
                 if passages
                 else abstain(message, query)
             )
@@ -150,20 +158,26 @@ class Conversation:
         return answer
 
     def stream(
-        self, message: str, filters: Sequence[Filter] = (), *, standalone: bool = False
+        self,
+        message: str,
+        filters: Sequence[Filter] = (),
+        *,
+        standalone: bool = False,
+        groups: Iterable[str] | None = None,
     ) -> Iterator[str | Answer]:
         """Yield the answer's text as the model writes it (none without a model), then the Answer.
 
         The turn is recorded just before the Answer is yielded; closing the generator earlier
-        records nothing. ``standalone`` is as for ``ask``.
+        records nothing. ``standalone`` and ``groups`` are as for ``ask``.
         """
         query, failure = (message, None) if standalone else self._query(message)
         if self.generative is None or failure:
-            answer = self._quoted(message, query, filters, failure)
-        elif not (passages := self._passages(query, filters)):
+            answer = self._quoted(message, query, filters, failure, groups)
+        elif not (passages := self._passages(query, filters, groups)):
             answer = abstain(message, query)
         else:
-            answer = yield from _relay(self.generative.stream(message, passages, search_query=query))
+            generative = self._generative(groups)
+            answer = yield from _relay(generative.stream(message, passages, search_query=query))
         self._turns.append(Turn(message, answer))
         yield answer
 
@@ -192,13 +206,25 @@ class Conversation:
         log.info("condensed message=%r query=%r", message, query)
         return query or message
 
-    def _passages(self, query: str, filters: Sequence[Filter]) -> list[Passage]:
-        """Return the passages for ``query``, or none when the library lacks an answer."""
-        return self.casebook.retrieve(query, filters=filters).passages
+    def _generative(self, groups: Iterable[str] | None) -> GenerativeAnswerer:
+        """Return the model's answerer, falling back to quoting only what ``groups`` may read."""
+        assert self.generative is not None
+        return GenerativeAnswerer(self.generative.llm, self.casebook.answerer_for(groups))
 
-    def _quoted(self, message: str, query: str, filters: Sequence[Filter], failure: str | None) -> Answer:
+    def _passages(self, query: str, filters: Sequence[Filter], groups: Iterable[str] | None) -> list[Passage]:
+        """Return the passages for ``query``, or none when the library lacks an answer."""
+        return self.casebook.retrieve(query, filters=filters, groups=groups).passages
+
+    def _quoted(
+        self,
+        message: str,
+        query: str,
+        filters: Sequence[Filter],
+        failure: str | None,
+        groups: Iterable[str] | None,
+    ) -> Answer:
         """Return the extractive answer, noting the model's failure when there was one."""
-        answer = self.casebook.ask(message, filters=filters, search_query=query)
+        answer = self.casebook.ask(message, filters=filters, search_query=query, groups=groups)
         if failure:
             answer = replace(answer, notice=f"{failure}{FALLBACK_SUFFIX}")
         return answer

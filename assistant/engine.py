@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,12 +17,16 @@ from assistant.extractive import ExtractiveAnswerer
 from assistant.glossary import Glossary, load_acronyms
 from assistant.retrieval import RetrievalParams, Retriever
 from assistant.settings import Settings
-from vectorstore import Embedder, Filter, IndexInfo, Passage, Store, parse_filter
+from vectorstore import Chunk, Embedder, Filter, IndexInfo, Passage, Store, parse_filter
+from vectorstore.access import Access
 from vectorstore.bm25 import BM25Params
 
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d{4}")
 _YEAR = re.compile(r"(19|20)\d{2}")
+_VIEWS = 32  # glossaries and answerers kept, one per distinct set of groups asking
+
+Groups = Iterable[str] | None  # a caller's groups; None when sign-in is off (everything is visible)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class Casebook:
         self._embedder = embedder
         self.store = Store(settings.data_dir, chroma_url=settings.chroma_url)
         self._generation = -1
+        self._views: OrderedDict[Access, tuple[Glossary, ExtractiveAnswerer]] = OrderedDict()
+        self._views_lock = threading.Lock()
 
     def refresh(self) -> None:
         """Forget what was learned from an older generation of the index (the glossary's names,
@@ -54,8 +62,8 @@ class Casebook:
             if self._generation != -1:
                 log.info("index moved generation=%d", generation)
             self._generation = generation
-            for name in ("glossary", "answerer"):
-                self.__dict__.pop(name, None)
+            with self._views_lock:
+                self._views.clear()
 
     @property
     def embedder(self) -> Embedder:
@@ -80,26 +88,56 @@ class Casebook:
     def retriever(self) -> Retriever:
         return Retriever(self.store, self.embedder, RetrievalParams())
 
-    @functools.cached_property
+    @property
     def glossary(self) -> Glossary:
-        """Return the acronyms of the user's file, completed from the library's own names."""
-        return Glossary(load_acronyms(self.settings.acronyms_file), self.store.texts())
+        """Return the acronyms of the user's file, completed from the whole library's names."""
+        return self.glossary_for(None)
 
-    @functools.cached_property
+    @property
     def answerer(self) -> ExtractiveAnswerer:
-        return ExtractiveAnswerer(
+        return self.answerer_for(None)
+
+    def glossary_for(self, groups: Groups) -> Glossary:
+        """Return the glossary completed only from documents ``groups`` may read: a restricted
+        document's names (a trust's acronym) must not show in another user's search query."""
+        return self._view(Access.of(groups))[0]
+
+    def answerer_for(self, groups: Groups) -> ExtractiveAnswerer:
+        """Return the extractive answerer whose aliases and "the library mentions" see only what
+        ``groups`` may read."""
+        return self._view(Access.of(groups))[1]
+
+    def _view(self, access: Access) -> tuple[Glossary, ExtractiveAnswerer]:
+        with self._views_lock:
+            if access in self._views:
+                self._views.move_to_end(access)
+                return self._views[access]
+        glossary = Glossary(load_acronyms(self.settings.acronyms_file), self.store.texts(access))
+        answerer = ExtractiveAnswerer(
             self.embedder,
             self.store.bm25.tokenize,
             self.store.bm25.idf,
-            aliases=self.glossary.meaning,
-            mentions=self.mentions,
+            aliases=glossary.meaning,
+            mentions=functools.partial(self._mentions, access=access, glossary=glossary),
         )
+        with self._views_lock:
+            self._views[access] = (glossary, answerer)
+            while len(self._views) > _VIEWS:
+                self._views.popitem(last=False)
+        return glossary, answerer
 
-    def mentions(self, names: Sequence[str], *, documents: int = 5) -> list[Passage]:
-        """Return the best passage of each document that mentions every one of ``names``."""
+    def mentions(self, names: Sequence[str], *, documents: int = 5, groups: Groups = None) -> list[Passage]:
+        """Return the best passage of each document ``groups`` may read that mentions every one
+        of ``names``."""
+        access = Access.of(groups)
+        return self._mentions(names, documents=documents, access=access, glossary=self._view(access)[0])
+
+    def _mentions(
+        self, names: Sequence[str], *, documents: int = 5, access: Access, glossary: Glossary
+    ) -> list[Passage]:
         bm25 = self.store.bm25
-        wanted = [[set(t) for t in bm25.tokenize([n, self.glossary.meaning(n) or n]) if t] for n in names]
-        ranked = self.store.lexical(" ".join(names), 100)
+        wanted = [[set(t) for t in bm25.tokenize([n, glossary.meaning(n) or n]) if t] for n in names]
+        ranked = self.store.lexical(" ".join(names), 100, access=access)
         chunks = self.store.chunks([cid for cid, _ in ranked])
         found: dict[str, Passage] = {}
         for cid, score in ranked:
@@ -111,25 +149,44 @@ class Casebook:
                 found[chunk.doc_id] = Passage(chunk=chunk, score=score, similarity=0.0)
         return list(found.values())[:documents]
 
-    def parse_filters(self, expressions: Sequence[str]) -> list[Filter]:
-        """Return the filters the expressions mean, resolved against the index's values."""
+    def facets(self, groups: Groups = None) -> dict[str, list]:
+        """Return the values of each filter field among the documents ``groups`` may read."""
+        self.refresh()
+        return self.store.facets(Access.of(groups))
+
+    def document_chunks(self, doc_id: str, *, groups: Groups = None) -> list[Chunk]:
+        """Return one document's chunks in reading order; none when it is absent or ``groups``
+        may not read it (the two look the same to the caller)."""
+        return self.store.document_chunks(doc_id, Access.of(groups))
+
+    def documents(self, *, groups: Groups = None) -> dict[str, str]:
+        """Return doc_id -> title of every document ``groups`` may read."""
+        return self.store.visible_documents(Access.of(groups))
+
+    def parse_filters(self, expressions: Sequence[str], *, groups: Groups = None) -> list[Filter]:
+        """Return the filters the expressions mean, resolved against the values of the documents
+        ``groups`` may read (an error never lists another group's values)."""
         if not expressions:
             return []
-        self.refresh()
-        known = self.store.facets()
+        known = self.facets(groups)
         return [parse_filter(e, known) for e in expressions]
 
-    def retrieve(self, query: str, *, k: int | None = None, filters: Sequence[Filter] = ()) -> Retrieval:
-        """Return the passages for ``query``; none, with the reason, when the library lacks an answer."""
+    def retrieve(
+        self, query: str, *, k: int | None = None, filters: Sequence[Filter] = (), groups: Groups = None
+    ) -> Retrieval:
+        """Return the passages ``groups`` may read for ``query`` (None: sign-in is off, all of
+        them); none, with the reason, when the library lacks an answer."""
         self.require_index()
         self.refresh()
-        unknown = self.unknown_names(query)
-        expanded = self.glossary.expand(query.strip())
+        access = Access.of(groups)
+        unknown = self.unknown_names(query, groups=groups)
+        expanded = self._view(access)[0].expand(query.strip())
         if unknown:
             log.info("retrieve abstained unknown_names=%s", unknown)
             return Retrieval(expanded, [], None, f"Nothing in the library mentions {', '.join(unknown)}.")
         vector = self.embedder.embed_query(expanded)
-        passages = self.retriever.search(expanded, k or self.settings.top_k, filters, vector=vector)
+        k = k or self.settings.top_k
+        passages = self.retriever.search(expanded, k, filters, vector=vector, access=access)
         best = max((p.similarity for p in passages), default=0.0)
         log.info("retrieve query=%r passages=%d best_similarity=%.3f", expanded, len(passages), best)
         if best < self.settings.min_similarity:
@@ -162,33 +219,38 @@ class Casebook:
         k: int | None = None,
         filters: Sequence[Filter] = (),
         search_query: str | None = None,
+        groups: Groups = None,
     ) -> Answer:
         """Return the cited answer to ``question``, or an abstention when the library lacks one.
 
         ``search_query`` (e.g. a follow-up rewritten with the conversation's subject) is what
-        is searched and quoted against; ``question`` is what the user asked.
+        is searched and quoted against; ``question`` is what the user asked. ``groups`` are the
+        signed-in user's: only documents they allow are searched, quoted or mentioned (None,
+        with sign-in off: every document).
         """
         self.refresh()
-        found = self.retrieve(search_query or question, k=k, filters=filters)
+        found = self.retrieve(search_query or question, k=k, filters=filters, groups=groups)
+        answerer = self.answerer_for(groups)
         if not found.passages:
-            return self.answerer.missing(question, found.query, found.reason)
-        return self.answerer.answer(
-            question, found.passages, search_query=found.query, query_vector=found.vector
-        )
+            return answerer.missing(question, found.query, found.reason)
+        return answerer.answer(question, found.passages, search_query=found.query, query_vector=found.vector)
 
-    def unknown_names(self, question: str) -> list[str]:
+    def unknown_names(self, question: str, *, groups: Groups = None) -> list[str]:
         """Return the names and years in ``question`` that no passage of the library contains.
 
         A question about a place, body or year the library never mentions ("CAMHS in Wales",
-        "in 2023") cannot be answered from it, however similar its other words are.
+        "in 2023") cannot be answered from it, however similar its other words are. Only the
+        documents ``groups`` may read count.
         """
+        access = Access.of(groups)
+        glossary = self._view(access)[0]
         names = [
             word
             for i, word in enumerate(_WORD.findall(question))
-            if (i > 0 and word[0].isupper() and word.removesuffix("s").upper() not in self.glossary)
+            if (i > 0 and word[0].isupper() and word.removesuffix("s").upper() not in glossary)
             or _YEAR.fullmatch(word)
         ]
         bm25 = self.store.bm25
         tokens = {name: bm25.tokenize([name])[0] for name in names}
-        frequency = bm25.document_frequency({t for toks in tokens.values() for t in toks})
+        frequency = self.store.document_frequency({t for toks in tokens.values() for t in toks}, access)
         return [name for name, toks in tokens.items() if toks and all(frequency[t] == 0 for t in toks)]

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 Identity = Callable[[Scope], str]
 _COSTLY = {"POST", "PUT", "PATCH", "DELETE"}
+_ENVELOPE = 64 * 1024  # room for an upload's multipart headers and form fields
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 # Gradio 6 runs an event's ``js=`` through the AsyncFunction constructor, which CSP counts as eval;
 # its page styles elements inline. Inline <script> blocks are allowed one by one, by hash.
@@ -65,6 +66,19 @@ class GuardPolicy:
     rate_limit_storage: str  # a `limits` storage URI: memory:// or redis://host:6379
     allowed_origins: tuple[str, ...]
     identity: Identity = identity
+    # Editors' uploads get their own, larger limit on these paths (CASEBOOK_MAX_UPLOAD_BYTES).
+    max_upload_bytes: int = 0
+    upload_paths: tuple[str, ...] = ("/api/documents", "/gradio_api/upload")
+
+    def limit(self, scope: Scope) -> tuple[int, str]:
+        """Return the body limit of this request and the setting that sets it."""
+        path, root = scope.get("path", ""), scope.get("root_path", "")
+        path = path[len(root) :] if root and path.startswith(root) else path
+        who = scope.get("state", {}).get("identity")
+        if path in self.upload_paths and who is not None and who.allows("editor"):
+            # The file plus its multipart envelope; the upload route checks the file itself.
+            return self.max_upload_bytes + _ENVELOPE, "CASEBOOK_MAX_UPLOAD_BYTES"
+        return self.max_request_bytes, "CASEBOOK_MAX_REQUEST_BYTES"
 
 
 def json_error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -114,7 +128,8 @@ class Guard:
             await _drain(receive)
             await refusal(scope, receive, self._with_headers(send))
             return
-        limit, seen, state = self.policy.max_request_bytes, 0, {"too_large": False, "done": False}
+        (limit, setting), seen = self.policy.limit(scope), 0
+        state = {"too_large": False, "done": False}
 
         async def counted_receive() -> Message:
             nonlocal seen
@@ -144,7 +159,7 @@ class Guard:
         if state["too_large"]:
             if not state["done"]:
                 await _drain(receive)
-            await self._too_large()(scope, receive, headed)
+            await self._too_large(limit, setting)(scope, receive, headed)
 
     def _refusal(self, scope: Scope) -> JSONResponse | None:
         """Return the response refusing this request before the app sees it, if any."""
@@ -154,18 +169,15 @@ class Guard:
                     declared = int(value)
                 except ValueError:
                     return json_error(400, "Content-Length is not a number.")
-                if declared > self.policy.max_request_bytes:
-                    return self._too_large()
+                limit, setting = self.policy.limit(scope)
+                if declared > limit:
+                    return self._too_large(limit, setting)
         if scope["method"] in _COSTLY and self.limiter.items:
             return self.limiter.refused(self.policy.identity(scope))
         return None
 
-    def _too_large(self) -> JSONResponse:
-        limit = self.policy.max_request_bytes
-        return json_error(
-            413,
-            f"Request body too large: the limit is {limit:,} bytes (CASEBOOK_MAX_REQUEST_BYTES).",
-        )
+    def _too_large(self, limit: int, setting: str) -> JSONResponse:
+        return json_error(413, f"Request body too large: the limit is {limit:,} bytes ({setting}).")
 
     def _with_headers(self, send: Send) -> Send:
         """Wrap ``send`` so every response carries the security headers and, for a page, its CSP

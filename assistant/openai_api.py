@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.answers import Answer
-from assistant.auth import Reader, address_of
+from assistant.auth import Reader, address_of, groups_of
 from assistant.engine import Casebook
 from assistant.guard import error_status, text_problem
 from vectorstore import CasebookError
@@ -69,7 +69,7 @@ def router(casebook: Casebook) -> APIRouter:
         if problem:
             raise HTTPException(*problem)
         try:
-            answer = casebook.ask(question)
+            answer = casebook.ask(question, groups=groups_of(identity))
         except CasebookError as exc:
             raise HTTPException(error_status(exc), str(exc)) from exc
         audit = getattr(request.app.state, "audit", None)

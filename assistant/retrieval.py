@@ -23,6 +23,7 @@ from typing import Literal
 import numpy as np
 
 from vectorstore import Embedder, Filter, Passage, Store
+from vectorstore.access import EVERYTHING, Access
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,10 @@ class Retriever:
         filters: Sequence[Filter] = (),
         *,
         vector: np.ndarray | None = None,
+        access: Access = EVERYTHING,
     ) -> list[Passage]:
-        """Return the ``k`` best distinct passages for ``query``, best first."""
-        scored = self.rank(query, filters, vector=vector)
+        """Return the ``k`` best distinct passages ``access`` may read for ``query``, best first."""
+        scored = self.rank(query, filters, vector=vector, access=access)
         chunks = self.store.chunks([cid for cid, _, _ in scored[: max(k * 4, 20)]])
         passages: list[Passage] = []
         for cid, score, similarity in scored:
@@ -73,13 +75,22 @@ class Retriever:
         return passages
 
     def rank(
-        self, query: str, filters: Sequence[Filter] = (), *, vector: np.ndarray | None = None
+        self,
+        query: str,
+        filters: Sequence[Filter] = (),
+        *,
+        vector: np.ndarray | None = None,
+        access: Access = EVERYTHING,
     ) -> list[tuple[str, float, float]]:
-        """Return (chunk id, fused score, cosine similarity) for every candidate, best first."""
+        """Return (chunk id, fused score, cosine similarity) for every candidate, best first.
+
+        ``access`` is applied inside each retriever, before its top-``candidates`` cut, so what
+        a caller may not read never takes a place in (or shifts the statistics of) a list.
+        """
         p, store = self.params, self.store
         vector = self.embedder.embed_query(query) if vector is None else vector
-        dense = [] if p.method == "bm25" else store.dense(vector, p.candidates, filters)
-        lexical = [] if p.method == "dense" else store.lexical(query, p.candidates, filters)
+        dense = [] if p.method == "bm25" else store.dense(vector, p.candidates, filters, access)
+        lexical = [] if p.method == "dense" else store.lexical(query, p.candidates, filters, access)
         if p.method == "dense":
             fused = dict(dense)
         elif p.method == "bm25":
@@ -91,9 +102,9 @@ class Retriever:
             fused = _z_fusion(
                 [
                     (_padded(lexical, size), 0.25),
-                    (_padded(store.lexical_parts(query, p.candidates, filters), size), 0.25),
+                    (_padded(store.lexical_parts(query, p.candidates, filters, access), size), 0.25),
                     (dense, 0.25),
-                    (store.dense_parts(vector, p.candidates, filters), 0.25),
+                    (store.dense_parts(vector, p.candidates, filters, access), 0.25),
                 ]
             )
         similarity = dict(dense)

@@ -160,6 +160,19 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (413 above it)."
     )
+    max_upload_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1024,
+        description="Largest document an editor may upload (POST /api/documents; 413 above it).",
+    )
+    access_policy: Path | None = Field(
+        default=None,
+        description=(
+            "A YAML file of folder rules (glob -> groups) saying who may read documents that name "
+            "no 'access' of their own; globs are relative to the file's folder. An access.yaml at "
+            "the root of an ingested folder is read too."
+        ),
+    )
     max_question_chars: int = Field(
         default=2000, ge=10, le=100_000, description="Longest question accepted, in characters."
     )

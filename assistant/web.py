@@ -20,7 +20,17 @@ from pydantic import BaseModel, Field
 
 from assistant import viewer
 from assistant.audit import AuditLog, parse_since
-from assistant.auth import Admin, AuthConfig, Editor, Gate, Reader, address_of, auth_config, require
+from assistant.auth import (
+    Admin,
+    AuthConfig,
+    Gate,
+    Reader,
+    address_of,
+    auth_config,
+    groups_of,
+    identity_of,
+    require,
+)
 from assistant.engine import Casebook
 from assistant.guard import GuardPolicy, error_status, install, text_problem
 from vectorstore import CasebookError, Chunk
@@ -55,7 +65,7 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
     ``auth`` says how requests sign in (default: from the settings, as on loopback). Every
     answering endpoint (``/api/ask``, ``/v1/chat/completions``) needs the reader role.
     """
-    from assistant import embed, openai_api
+    from assistant import embed, openai_api, uploads
     from assistant.chat_ui import mount
 
     settings = casebook.settings
@@ -80,20 +90,15 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
             if problem:
                 raise HTTPException(*problem)
         try:
-            filters = casebook.parse_filters(request.filters)
-            answer = casebook.ask(request.question, k=request.k, filters=filters)
+            groups = groups_of(identity)
+            filters = casebook.parse_filters(request.filters, groups=groups)
+            answer = casebook.ask(request.question, k=request.k, filters=filters, groups=groups)
         except CasebookError as exc:
             raise HTTPException(status_code=error_status(exc), detail=str(exc)) from exc
         answer_id = audit.answered(identity, answer, channel="api", address=address_of(http))
         return {**answer.to_json(), "answer_id": answer_id}
 
-    @app.post("/api/documents", status_code=501)
-    def upload_document(identity: Editor) -> dict[str, Any]:
-        return {"detail": "Uploading through the API is not built yet: use casebook ingest FILE"}
-
-    @app.delete("/api/documents/{doc_id}", status_code=501)
-    def remove_document(doc_id: str, identity: Editor) -> dict[str, Any]:
-        return {"detail": "Removing through the API is not built yet: delete the file, then ingest --prune"}
+    uploads.add_routes(app, casebook, audit)
 
     @app.get("/api/users")
     def users(identity: Admin) -> list[dict[str, Any]]:
@@ -113,20 +118,23 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
     app.include_router(openai_api.router(casebook), dependencies=guards)
     app.include_router(embed.router())
 
-    def stored_chunks(doc_id: str) -> list[Chunk]:
+    def stored_chunks(doc_id: str, request: Request) -> list[Chunk]:
         # Only ingested files can be shown: the id is looked up in the index, never used as a path.
-        return casebook.store.document_chunks(doc_id) if viewer.DOC_ID.fullmatch(doc_id) else []
+        # A document the user may not read is "not found", exactly as an absent one.
+        if not viewer.DOC_ID.fullmatch(doc_id):
+            return []
+        return casebook.document_chunks(doc_id, groups=groups_of(identity_of(request)))
 
     @app.get("/documents/{doc_id}", response_class=HTMLResponse)
-    def document(doc_id: str, passage: str | None = None, q: str | None = None) -> Response:
-        chunks = stored_chunks(doc_id)
+    def document(doc_id: str, request: Request, passage: str | None = None, q: str | None = None) -> Response:
+        chunks = stored_chunks(doc_id, request)
         if not chunks:
             return viewer.not_found_response(doc_id)
         return viewer.document_response(chunks, passage, q)
 
     @app.get("/documents/{doc_id}/file")
-    def document_file(doc_id: str) -> Response:
-        chunks = stored_chunks(doc_id)
+    def document_file(doc_id: str, request: Request) -> Response:
+        chunks = stored_chunks(doc_id, request)
         path = Path(chunks[0].source) if chunks else None
         if path is None or not path.is_file():
             return viewer.not_found_response(doc_id)
@@ -148,6 +156,7 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
         rate_limit=settings.rate_limit,
         rate_limit_storage=settings.rate_limit_storage,
         allowed_origins=settings.allowed_origins,
+        max_upload_bytes=settings.max_upload_bytes,
     )
     install(app, policy)
     # Outside the guard, so rate limits count per signed-in user; sessions outermost: the gate reads them.

@@ -19,10 +19,12 @@ from typing import Any
 
 import yaml
 
+from ingest.access import POLICY_NAME, AccessPolicies, parse_access
 from ingest.cleaning import Boilerplate, clean_sections, date_from_lines, merge_date
 from ingest.documents import Document, Section
 from ingest.layout import pdf_sections
 from ingest.markup import SectionBuilder, html_metadata, sections_from_html
+from vectorstore.access import access_metadata
 from vectorstore.errors import DocumentError
 
 METADATA_KEYS = ("publisher", "date", "trust", "document_type", "original_url")
@@ -31,11 +33,14 @@ URL_ALIASES = ("original_url", "url", "source_url")
 SIDECAR_SUFFIX = ".meta.yaml"
 
 
-def load(path: Path, boilerplate: Boilerplate | None = None) -> Document:
+def load(
+    path: Path, boilerplate: Boilerplate | None = None, *, policy: AccessPolicies | None = None
+) -> Document:
     """Return the document at ``path`` without page furniture; raise :class:`DocumentError`.
 
     ``boilerplate`` holds the furniture patterns (default: the shipped ``ingest/boilerplate.txt``).
-    A date line in the text becomes the ``date`` when the file's metadata gives none.
+    A date line in the text becomes the ``date`` when the file's metadata gives none. Who may
+    read it is its own ``access`` (front matter or sidecar), else ``policy``'s folder rule.
     """
     reader = LOADERS.get(path.suffix.lower())
     if reader is None:
@@ -46,24 +51,31 @@ def load(path: Path, boilerplate: Boilerplate | None = None) -> Document:
     if not raw.strip():
         raise DocumentError(path, "the file is empty; add text or remove it from the folder")
     sidecar = _read_sidecar(path)
-    digest = fingerprint(path)
+    ruled = policy.groups_for(path) if policy is not None else None
+    digest = fingerprint(path, ruled)
     title, sections, meta = reader(path, raw)
     sections = [s for s in sections if s.text.strip()]
     meta = {**meta, **sidecar}
+    where = path.with_name(path.name + SIDECAR_SUFFIX) if "access" in sidecar else path
+    groups = parse_access(meta.pop("access"), where) if "access" in meta else ruled
     title = str(meta.pop("title", "") or title or _title_from_name(path)).strip()
     sections, found_date = clean_sections(title, sections, boilerplate or Boilerplate.load())
     if not sections:
         raise DocumentError(path, "no text could be extracted (a scanned PDF needs OCR first)")
     meta = merge_date(meta, found_date)
-    return Document(str(path), title, tuple(sections), digest, _normalise(meta, path))
+    metadata = {**_normalise(meta, path), **access_metadata(groups)}
+    return Document(str(path), title, tuple(sections), digest, metadata)
 
 
-def fingerprint(path: Path) -> str:
-    """Return the content hash of a file and its metadata sidecar: what decides re-ingestion."""
+def fingerprint(path: Path, ruled: tuple[str, ...] | None = None) -> str:
+    """Return the content hash of a file, its metadata sidecar and the groups a folder rule gives
+    it (``ruled``): what decides re-ingestion, so a changed rule re-ingests what it covers."""
     digest = hashlib.sha256(path.read_bytes())
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
     if sidecar.is_file():
         digest.update(b"\0sidecar\0" + sidecar.read_bytes())
+    if ruled is not None:
+        digest.update(b"\0access\0" + "\n".join(ruled).encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -307,7 +319,7 @@ def iter_files(root: Path) -> Iterator[Path]:
 def walk(root: Path) -> tuple[list[Path], list[Path]]:
     """Return the readable files under ``root`` and the other files found there.
 
-    Hidden files and folders and metadata sidecars are neither.
+    Hidden files and folders, metadata sidecars and the folder's access policy are neither.
     """
     readable: list[Path] = []
     unsupported: list[Path] = []
@@ -315,7 +327,7 @@ def walk(root: Path) -> tuple[list[Path], list[Path]]:
         rel = path.relative_to(root).parts
         if any(part.startswith(".") for part in rel) or not path.is_file():
             continue
-        if path.name.endswith(SIDECAR_SUFFIX):
+        if path.name.endswith(SIDECAR_SUFFIX) or rel == (POLICY_NAME,):
             continue
         (readable if path.suffix.lower() in LOADERS else unsupported).append(path)
     return readable, unsupported

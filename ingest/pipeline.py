@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ingest.access import AccessPolicies
 from ingest.chunking import ChunkingParams, chunk_document
 from ingest.cleaning import Boilerplate, drop_lines, repeated_lines
 from ingest.documents import Document
@@ -117,6 +118,7 @@ def ingest(
     boilerplate: Path | None = None,
     wait: bool = True,
     notify: Callable[[str], None] | None = None,
+    access_policy: Path | None = None,
 ) -> IngestReport:
     """Bring the index in line with the files under ``paths`` and return what changed.
 
@@ -124,11 +126,13 @@ def ingest(
     The run holds the writers' lock: a second ingestion waits for it (``notify`` is told once)
     or, with ``wait=False``, refuses. It first repairs what a killed run left behind, and last
     brings the derived indexes up to the new generation. Nothing is created when there is no
-    index and nothing to ingest.
+    index and nothing to ingest. Who may read each document comes from its own ``access``, else
+    from ``access_policy`` or an ``access.yaml`` at the root of a folder in ``paths``.
     """
     started = time.perf_counter()
     chunking, bm25 = chunking or ChunkingParams(), bm25 or BM25Params()
     patterns = Boilerplate.load(boilerplate)
+    policies = AccessPolicies.find([p for p in paths if p.is_dir()], access_policy)
     report = IngestReport()
     files, report.failed, unsupported = collect(paths)
     report.unsupported = [str(p) for p in unsupported]
@@ -136,7 +140,7 @@ def ingest(
         report.seconds = time.perf_counter() - started
         return report
     with store.writer_lock(wait=wait, notify=notify):
-        _ingest_locked(files, store, embedder, chunking, bm25, patterns, prune, progress, report)
+        _ingest_locked(files, store, embedder, chunking, bm25, patterns, policies, prune, progress, report)
     report.chunks_total = store.count()
     report.seconds = time.perf_counter() - started
     log.info("ingest done %s", report.summary())
@@ -150,6 +154,7 @@ def _ingest_locked(
     chunking: ChunkingParams,
     bm25: BM25Params,
     patterns: Boilerplate,
+    policies: AccessPolicies,
     prune: bool,
     progress: bool,
     report: IngestReport,
@@ -174,11 +179,13 @@ def _ingest_locked(
     changed: list[Path] = []
     for path in tqdm(files, desc="Reading", unit="file", disable=not progress):
         previous = stored.get(str(path))
-        unchanged = previous is not None and previous.content_hash == fingerprint(path)
+        unchanged = previous is not None and previous.content_hash == fingerprint(
+            path, policies.groups_for(path)
+        )
         if unchanged:
             report.skipped.append(str(path))
         try:
-            documents[path] = load(path, patterns)
+            documents[path] = load(path, patterns, policy=policies)
         except DocumentError as exc:
             if not unchanged:  # an unchanged file keeps what is stored, as before
                 report.failed.append(exc)

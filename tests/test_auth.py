@@ -195,8 +195,9 @@ def test_roles_reader_editor_admin(token_server: dict) -> None:
     assert reader_upload.status_code == 403
     assert reader_upload.json() == {"detail": "This needs the editor role; rita is a reader"}
     assert httpx.delete(url + "/api/documents/abc", headers=bearer(tokens["rita"])).status_code == 403
-    # Editors pass the check; the upload itself is not built yet.
-    assert httpx.post(url + "/api/documents", headers=bearer(tokens["ed"])).status_code == 501
+    # Editors pass the check: an upload without a file is a 400, an unknown document a 404.
+    assert httpx.post(url + "/api/documents", headers=bearer(tokens["ed"])).status_code == 400
+    assert httpx.delete(url + "/api/documents/abc", headers=bearer(tokens["ed"])).status_code == 404
     assert httpx.get(url + "/api/users", headers=bearer(tokens["ed"])).status_code == 403
     audit = httpx.get(url + "/api/audit?since=2000-01-01", headers=bearer(tokens["rita"]))
     assert audit.status_code == 403

@@ -91,12 +91,19 @@ class BM25Index:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self._model.get_scores(tokens), dtype=np.float32)
 
-    def document_frequency(self, tokens: set[str]) -> dict[str, int]:
-        """Return how many chunks contain each (already tokenised) term."""
+    def document_frequency(self, tokens: set[str], among: np.ndarray | None = None) -> dict[str, int]:
+        """Return how many chunks contain each (already tokenised) term; only the chunks ``among``
+        marks (a boolean mask in ``ids`` order) when it is given."""
         if self._model is None:
             return dict.fromkeys(tokens, 0)
         vocab, indptr = self._model.vocab_dict, self._model.scores["indptr"]
-        return {t: int(indptr[vocab[t] + 1] - indptr[vocab[t]]) if t in vocab else 0 for t in tokens}
+        if among is None:
+            return {t: int(indptr[vocab[t] + 1] - indptr[vocab[t]]) if t in vocab else 0 for t in tokens}
+        holders = self._model.scores["indices"]  # per term, the chunks holding it
+        return {
+            t: int(among[holders[indptr[vocab[t]] : indptr[vocab[t] + 1]]].sum()) if t in vocab else 0
+            for t in tokens
+        }
 
     def idf(self, tokens: set[str]) -> dict[str, float]:
         """Return the inverse document frequency of each term (rare words weigh more)."""

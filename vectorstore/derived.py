@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from vectorstore.access import EVERYTHING, Access, groups_of
 from vectorstore.bm25 import BM25Index, BM25Params
 from vectorstore.faults import crash_point
 from vectorstore.files import remove_tree, sync_folder, write_atomic, write_json_atomic
@@ -34,6 +35,7 @@ from vectorstore.records import FILTER_FIELDS
 from vectorstore.sentences import windows
 
 log = logging.getLogger(__name__)
+ACCESS = "access"  # the derived metadata key holding the groups allowed to read a chunk
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,16 @@ class EntryCache:
 
 
 class Columns:
-    """Each filter field of every chunk as an integer code column, so a filter is a numpy mask."""
+    """Each filter field of every chunk as an integer code column, so a filter is a numpy mask.
+
+    The groups allowed to read each chunk are one more column (code -1: not restricted), so an
+    :class:`Access` is a mask too, decided once per distinct set of groups.
+    """
 
     def __init__(self, metadatas: Sequence[Mapping[str, Any]]) -> None:
         self.values: dict[str, list[Any]] = {}
         self.codes: dict[str, np.ndarray] = {}
+        self.size = len(metadatas)
         for field in FILTER_FIELDS:
             column = [m.get(field) for m in metadatas]
             distinct = _sorted({v for v in column if v is not None})
@@ -106,16 +113,29 @@ class Columns:
             self.codes[field] = np.fromiter(
                 (code.get(v, -1) for v in column), dtype=np.int32, count=len(column)
             )
+        sets = [tuple(m[ACCESS]) if m.get(ACCESS) else None for m in metadatas]
+        self.access_sets = sorted({s for s in sets if s is not None})
+        code = {s: i for i, s in enumerate(self.access_sets)}
+        self.access_codes = np.fromiter(
+            (code.get(s, -1) if s is not None else -1 for s in sets), dtype=np.int32, count=len(sets)
+        )
 
-    def mask(self, filters: Sequence[Filter]) -> np.ndarray:
-        """Return which chunks satisfy every filter (decided once per distinct value)."""
-        size = len(next(iter(self.codes.values()), ()))
-        keep = np.ones(size, dtype=bool)
+    def mask(self, filters: Sequence[Filter], access: Access = EVERYTHING) -> np.ndarray:
+        """Return which chunks satisfy every filter and ``access`` (decided once per distinct value)."""
+        keep = self.visible(access)
         for flt in filters:
             # The last slot answers for chunks without the field (code -1).
             ok = [flt.matches({flt.field: v}) for v in self.values[flt.field]] + [flt.matches({})]
             keep &= np.asarray(ok, dtype=bool)[self.codes[flt.field]]
         return keep
+
+    def visible(self, access: Access) -> np.ndarray:
+        """Return which chunks ``access`` may read."""
+        if access.everything or not self.access_sets:
+            return np.ones(self.size, dtype=bool)
+        # The last slot answers for chunks open to everyone (code -1).
+        ok = [access.allows(groups) for groups in self.access_sets] + [True]
+        return np.asarray(ok, dtype=bool)[self.access_codes]
 
 
 class Snapshot:
@@ -134,19 +154,38 @@ class Snapshot:
         self.columns = Columns(chunks.metadatas)
         self.chunk_ids = frozenset(chunks.ids)
 
-    def facets(self) -> dict[str, list[Any]]:
-        return {field: list(values) for field, values in self.columns.values.items()}
+    def facets(self, access: Access = EVERYTHING) -> dict[str, list[Any]]:
+        """Return the distinct values of each filter field among the chunks ``access`` may read."""
+        columns = self.columns
+        if access.everything:
+            return {field: list(values) for field, values in columns.values.items()}
+        visible = columns.visible(access)
+        facets = {}
+        for field, values in columns.values.items():
+            used = set(columns.codes[field][visible].tolist())
+            facets[field] = [v for i, v in enumerate(values) if i in used]
+        return facets
 
-    def lexical(self, query: str, k: int, filters: Sequence[Filter]) -> list[tuple[str, float]]:
+    def document_frequency(self, tokens: set[str], access: Access = EVERYTHING) -> dict[str, int]:
+        """Return how many chunks ``access`` may read contain each (already tokenised) term."""
+        if access.everything or not self.columns.access_sets:
+            return self.chunks.document_frequency(tokens)
+        return self.chunks.document_frequency(tokens, self.columns.visible(access))
+
+    def lexical(
+        self, query: str, k: int, filters: Sequence[Filter], access: Access = EVERYTHING
+    ) -> list[tuple[str, float]]:
         scores = self.chunks.scores(query)
-        if filters:
-            scores = np.where(self.columns.mask(filters), scores, 0.0)
+        if filters or not access.everything:
+            scores = np.where(self.columns.mask(filters, access), scores, 0.0)
         return self._top(scores, k)
 
-    def lexical_parts(self, query: str, k: int, filters: Sequence[Filter]) -> list[tuple[str, float]]:
+    def lexical_parts(
+        self, query: str, k: int, filters: Sequence[Filter], access: Access = EVERYTHING
+    ) -> list[tuple[str, float]]:
         scores = self.windows.scores(query)
-        if filters:
-            scores = np.where(self.columns.mask(filters)[self.owner_index], scores, 0.0)
+        if filters or not access.everything:
+            scores = np.where(self.columns.mask(filters, access)[self.owner_index], scores, 0.0)
         best = np.zeros(len(self.chunks.ids), dtype=np.float32)
         hit = np.flatnonzero(scores > 0)
         np.maximum.at(best, self.owner_index[hit], scores[hit])
@@ -256,10 +295,19 @@ def fetch_entry(record: DocumentRecord, collection: Any, sentences: Any, tokeniz
         chunk_ids=[cid for cid, _, _ in rows],
         chunk_texts=[str(t) for _, t, _ in rows],
         chunk_tokens=tokenizer.tokenize(lexical) if lexical else [],
-        chunk_meta=[{k: m[k] for k in FILTER_FIELDS if k in m} for _, _, m in rows],
+        chunk_meta=[_chunk_meta(m) for _, _, m in rows],
         window_owners=owners,
         window_tokens=tokenizer.tokenize(window_texts) if window_texts else [],
     )
+
+
+def _chunk_meta(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """Return what the derived indexes keep of a chunk's metadata: filter fields and access."""
+    kept = {k: metadata[k] for k in FILTER_FIELDS if k in metadata}
+    groups = groups_of(metadata)
+    if groups is not None:
+        kept[ACCESS] = list(groups)
+    return kept
 
 
 def lexical_text(title: str, section: Any, text: str) -> str:

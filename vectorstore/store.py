@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from vectorstore.access import EVERYTHING, Access, is_access_key
 from vectorstore.bm25 import BM25Index, BM25Params
 from vectorstore.chroma import COLLECTION, SENTENCES, View
 from vectorstore.consistency import Repair, repair
@@ -266,12 +267,13 @@ class Store:
             for r in self.ledger.documents().values()
         }
 
-    def texts(self) -> list[str]:
-        """Return the text of every chunk of every complete document."""
+    def texts(self, access: Access = EVERYTHING) -> list[str]:
+        """Return the text of every chunk of every complete document ``access`` may read."""
         if not self.exists():
             return []
         records = self.ledger.documents()
-        return [t for doc_id in sorted(records) for t in self._entry(records[doc_id]).chunk_texts]
+        entries = [self._entry(records[doc_id]) for doc_id in sorted(records)]
+        return [t for e in entries if _entry_visible(e, access) for t in e.chunk_texts]
 
     # -- writing (under the writers' lock) ---------------------------------------------------
 
@@ -461,8 +463,10 @@ class Store:
 
     # -- search ------------------------------------------------------------------------------
 
-    def dense(self, vector: np.ndarray, k: int, filters: Sequence[Filter] = ()) -> list[tuple[str, float]]:
-        """Return up to ``k`` (chunk id, cosine similarity) pairs, most similar first."""
+    def dense(
+        self, vector: np.ndarray, k: int, filters: Sequence[Filter] = (), access: Access = EVERYTHING
+    ) -> list[tuple[str, float]]:
+        """Return up to ``k`` (chunk id, cosine similarity) pairs ``access`` may read, most similar first."""
         complete = self.derived().chunk_ids
         total = self.collection.count()
         if total == 0:
@@ -470,7 +474,7 @@ class Store:
         result = self.collection.query(
             query_embeddings=[vector],
             n_results=min(k, total),
-            where=to_where(filters),
+            where=_where(filters, access),
             include=["distances"],
         )
         return [
@@ -479,16 +483,20 @@ class Store:
             if cid in complete  # a document still being written is not in the library yet
         ]
 
-    def lexical(self, query: str, k: int, filters: Sequence[Filter] = ()) -> list[tuple[str, float]]:
+    def lexical(
+        self, query: str, k: int, filters: Sequence[Filter] = (), access: Access = EVERYTHING
+    ) -> list[tuple[str, float]]:
         """Return up to ``k`` (chunk id, BM25 score) pairs with a positive score, best first."""
-        return self.derived().lexical(query, k, filters)
+        return self.derived().lexical(query, k, filters, access)
 
-    def lexical_parts(self, query: str, k: int, filters: Sequence[Filter] = ()) -> list[tuple[str, float]]:
+    def lexical_parts(
+        self, query: str, k: int, filters: Sequence[Filter] = (), access: Access = EVERYTHING
+    ) -> list[tuple[str, float]]:
         """Return up to ``k`` (chunk id, score of its best three-sentence window), best first."""
-        return self.derived().lexical_parts(query, k, filters)
+        return self.derived().lexical_parts(query, k, filters, access)
 
     def dense_parts(
-        self, vector: np.ndarray, k: int, filters: Sequence[Filter] = ()
+        self, vector: np.ndarray, k: int, filters: Sequence[Filter] = (), access: Access = EVERYTHING
     ) -> list[tuple[str, float]]:
         """Return up to ``k`` (chunk id, cosine of its best sentence) pairs, best first."""
         complete = self.derived().chunk_ids
@@ -499,7 +507,7 @@ class Store:
         result = self.sentences.query(
             query_embeddings=[vector],
             n_results=min(k * 8, total),
-            where=to_where(filters),
+            where=_where(filters, access),
             include=["distances", "metadatas"],
         )
         best: dict[str, float] = {}
@@ -527,18 +535,32 @@ class Store:
             for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
 
-    def document_chunks(self, doc_id: str) -> list[Chunk]:
-        """Return every chunk of one document, in reading order."""
-        got = self.collection.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
+    def document_chunks(self, doc_id: str, access: Access = EVERYTHING) -> list[Chunk]:
+        """Return every chunk of one document, in reading order (none when ``access`` may not read it)."""
+        where = {"$and": [{"doc_id": doc_id}, clause]} if (clause := access.where()) else {"doc_id": doc_id}
+        got = self.collection.get(where=where, include=["documents", "metadatas"])
         chunks = [
             Chunk.from_metadata(cid, text, meta)
             for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         ]
         return sorted(chunks, key=lambda c: c.position)
 
-    def facets(self) -> dict[str, list[Any]]:
-        """Return the distinct values of each filter field, sorted."""
-        return self.derived().facets()
+    def facets(self, access: Access = EVERYTHING) -> dict[str, list[Any]]:
+        """Return the distinct values of each filter field among what ``access`` may read, sorted."""
+        return self.derived().facets(access)
+
+    def visible_documents(self, access: Access = EVERYTHING) -> dict[str, str]:
+        """Return doc_id -> title of every complete document ``access`` may read."""
+        if not self.exists():
+            return {}
+        snapshot = self.derived()
+        visible = snapshot.columns.visible(access)
+        held = {cid.rsplit(":", 1)[0] for cid, seen in zip(snapshot.chunks.ids, visible, strict=True) if seen}
+        return {d: r.title for d, r in self.ledger.documents().items() if d in held}
+
+    def document_frequency(self, tokens: set[str], access: Access = EVERYTHING) -> dict[str, int]:
+        """Return how many chunks ``access`` may read hold each (already tokenised) term."""
+        return self.derived().document_frequency(tokens, access)
 
     def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, tuple[list[str], np.ndarray]]:
         """Return each chunk's stored sentences and their vectors (rows in reading order), by chunk id.
@@ -565,7 +587,21 @@ _ME = (os.getpid(), socket.gethostname())
 
 
 def _filter_fields(meta: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: meta[k] for k in FILTER_FIELDS if k in meta}
+    """Return the keys a sentence shares with its chunk: the filter fields and who may read it."""
+    return {k: v for k, v in meta.items() if k in FILTER_FIELDS or is_access_key(k)}
+
+
+def _where(filters: Sequence[Filter], access: Access) -> dict[str, Any] | None:
+    """Return the Chroma ``where`` for ``filters`` and ``access`` together (None: no condition)."""
+    clauses = [c for c in (to_where(filters), access.where()) if c]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _entry_visible(entry: DocEntry, access: Access) -> bool:
+    groups = entry.chunk_meta[0].get("access") if entry.chunk_meta else None
+    return access.allows(groups or None)
 
 
 def _sentence_metadata(unit: SentenceUnit) -> dict[str, Any]:
