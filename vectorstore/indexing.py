@@ -23,7 +23,7 @@ import numpy as np
 from vectorstore.embedder import Embedder
 from vectorstore.records import Chunk, StoredDocument
 from vectorstore.sentences import SentenceUnit, sentence_units
-from vectorstore.store import Store
+from vectorstore.store import DocumentWrite, Store
 
 BATCH_CHUNKS = 128  # chunks per encode: enough to sort by length, small enough to keep writes flowing
 _DONE = object()
@@ -122,14 +122,19 @@ def index_documents(
             if stop.is_set():
                 continue  # drain, so the encoder never blocks on a full queue
             try:
+                store.write_documents(
+                    [
+                        DocumentWrite(
+                            done.pending.chunks,
+                            done.vectors,
+                            done.units,
+                            done.unit_vectors,
+                            done.pending.replaces,
+                        )
+                        for done in item
+                    ]
+                )
                 for done in item:
-                    store.write_document(
-                        done.pending.chunks,
-                        done.vectors,
-                        done.units,
-                        done.unit_vectors,
-                        done.pending.replaces,
-                    )
                     count[0] += len(done.pending.chunks)
                     if written is not None:
                         written(done.pending)

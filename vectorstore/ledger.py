@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -98,7 +98,16 @@ class Ledger:
             offset += _BATCH
 
     def put_document(self, record: DocumentRecord) -> None:
-        self._put(_DOC + record.doc_id, {"kind": "doc", **asdict(record)})
+        self.put_documents([record])
+
+    def put_documents(self, records: Sequence[DocumentRecord]) -> None:
+        """Store the records of several complete documents in one call."""
+        if records:
+            self.collection.upsert(
+                ids=[_DOC + r.doc_id for r in records],
+                embeddings=[_VECTOR] * len(records),
+                metadatas=[{"kind": "doc", **asdict(r)} for r in records],
+            )
 
     def drop_document(self, doc_id: str) -> None:
         self.collection.delete(ids=[_DOC + doc_id])
