@@ -178,6 +178,24 @@ class Settings(BaseSettings):
         ),
     )
 
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "Processes `casebook serve` runs on one port, each with its own model (about 0.5 GB "
+            "each). Conversations, sign-in and logs are shared through the data directory."
+        ),
+    )
+    stream_chat: bool | None = Field(
+        default=None,
+        description=(
+            "Stream answers into the chat through Gradio's queue, which needs every request of a "
+            "browser to reach the same process. Unset: on with one worker, off with several; set "
+            "false behind a load balancer without sticky sessions."
+        ),
+    )
+
     @field_validator("root_path")
     @classmethod
     def _root_path(cls, value: str) -> str:
