@@ -222,6 +222,11 @@ def app_from_env() -> FastAPI:
 
 def warm(casebook: Casebook) -> None:
     """Load the model and the index's side parts now, so the first question is not the slow one."""
+    import torch
+
+    # Threads of one process spinning against each other, and against the other workers, cost
+    # ten times the work itself on a shared machine (docs/benchmarks.md, "Load").
+    torch.set_num_threads(casebook.settings.model_threads)
     try:
         if casebook.store.count():
             casebook.ask(_WARM_QUESTION)

@@ -197,3 +197,19 @@ def test_two_servers_share_a_chroma_server_and_a_conversation(
     finally:
         for process, _ in servers:
             stop(process)
+
+
+def test_concurrent_questions_get_the_vectors_each_would_get_alone(embedder: Embedder) -> None:
+    import numpy as np
+
+    questions = [f"How did trust {n} reduce out-of-area placements?" for n in range(24)]
+    alone = np.stack([embedder.embed_query(q) for q in questions])
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        together = np.stack(list(pool.map(embedder.embed_query, questions)))
+    assert np.allclose(alone, together, atol=1e-5)
+    # Many texts from one caller and single questions from others still land in the right rows.
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        batch = pool.submit(embedder.embed, questions)
+        singles = list(pool.map(embedder.embed_query, questions[:6]))
+    assert np.allclose(batch.result(), alone, atol=1e-5)
+    assert np.allclose(np.stack(singles), alone[:6], atol=1e-5)
