@@ -369,7 +369,8 @@ def build_ui(
             answer_id = audit.answered(identity_of(request), answer, channel="gradio-api", address=where)
             return {**answer.to_json(), "answer_id": answer_id}
 
-        gr.api(ask_api, api_name="ask")
+        # Without streaming, one plain request (POST /gradio_api/run/ask) that any worker answers.
+        gr.api(ask_api, api_name="ask", queue=streaming(casebook.settings))
     return ui
 
 

@@ -121,6 +121,11 @@ def test_two_workers_share_the_port_and_each_answers(workers) -> None:
         answers = list(pool.map(lambda _: asked(url), range(16)))
     for answer in answers:
         assert Path(answer["citations"][0]["source"]).name == "crisis-house-out-of-area.md"
+    # The Gradio API's /ask is one request too, whichever worker takes it.
+    for _ in range(4):
+        reply = httpx.post(f"{url}/gradio_api/run/ask", json={"data": [OAP]}, timeout=120)
+        assert reply.status_code == 200, reply.text
+        assert "crisis house" in reply.json()["data"][0]["answer"]
     # Stopping the server stops its workers.
     stop(process)
     time.sleep(1)
