@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import html
 import json
 import logging
 import shutil
 import tempfile
-import threading
-from collections import OrderedDict
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from assistant.export import conversation_markdown
 from assistant.feedback import FeedbackLog
 from assistant.guard import text_problem
 from assistant.rendering import SEARCHING, answer_markdown, escape_markdown, rewritten, sources_html
+from assistant.sessions import ChatSessions, ChatState
 from vectorstore import CasebookError, Filter
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ FOOTER = (
     'computer. · <a href="api/docs" target="_blank" rel="noopener">API</a></footer>'
 )
 CSS_PATH = Path(__file__).with_name("chat.css")
-_MAX_SESSIONS = 500
+_EXPORT_SECONDS = 3600
 _PICKERS = (("trust", "Trust"), ("document_type", "Document type"), ("publisher", "Publisher"))
 _PLACEHOLDERS = {
     "trust": "Any trust",
@@ -61,50 +61,48 @@ _PLACEHOLDER_JS = """() => {
 }""".replace("WORDS", json.dumps(_PLACEHOLDERS))
 
 
-@dataclass
-class _Session:
-    conversation: Conversation
-    folder: Path
-    answers: list[Answer] = field(default_factory=list)
-    answer_ids: list[str] = field(default_factory=list)  # the audit log's id of each answer
-    follow_up: str | None = None  # the last message read as a follow-up, to re-ask standalone
-    rated: Answer | None = None  # the answer last rated, which a comment is attached to
-    rating: str = ""
-
-    def reset(self) -> None:
-        """Forget the conversation, its answers, ratings and exported file."""
-        self.conversation.reset()
-        self.answers.clear()
-        self.answer_ids.clear()
-        self.follow_up, self.rated, self.rating = None, None, ""
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
 class Sessions:
-    """One conversation per browser session, the oldest dropped past a bound.
+    """Each browser session's conversation, kept in ``chat.db`` so any worker can answer any turn.
 
-    Each session's export file lives in its own folder under one temporary folder per app,
-    removed when a session is dropped and when the process exits.
+    Each session's export file lives in its own folder under one temporary folder per process;
+    files older than an hour are removed as new ones are written, and all when the process exits.
     """
 
     def __init__(self, casebook: Casebook, llm: Any, exports: Path) -> None:
         self.casebook, self.llm, self.exports = casebook, llm, exports
-        self._items: OrderedDict[str, _Session] = OrderedDict()
-        self._lock = threading.Lock()
-        self._made = 0
+        self.store = ChatSessions(casebook.settings.data_dir)
 
-    def get(self, request: gr.Request | None) -> _Session:
-        key = getattr(request, "session_hash", None) or "default"
-        with self._lock:
-            if key not in self._items:
-                self._made += 1
-                folder = self.exports / f"session-{self._made}"
-                self._items[key] = _Session(Conversation(self.casebook, self.llm), folder)
-                while len(self._items) > _MAX_SESSIONS:
-                    _, dropped = self._items.popitem(last=False)
-                    shutil.rmtree(dropped.folder, ignore_errors=True)
-            self._items.move_to_end(key)
-            return self._items[key]
+    @staticmethod
+    def key(request: gr.Request | None) -> str:
+        return getattr(request, "session_hash", None) or "default"
+
+    def load(self, request: gr.Request | None) -> ChatState:
+        return self.store.load(self.key(request))
+
+    def save(self, request: gr.Request | None, state: ChatState) -> None:
+        self.store.save(self.key(request), state)
+
+    def conversation(self, state: ChatState) -> Conversation:
+        return Conversation(self.casebook, self.llm, state.turns)
+
+    def folder(self, request: gr.Request | None) -> Path:
+        """Return this session's export folder (named by a digest: the key is the client's)."""
+        digest = hashlib.sha256(self.key(request).encode("utf-8", "surrogatepass")).hexdigest()[:24]
+        return self.exports / f"session-{digest}"
+
+    def write_export(self, request: gr.Request | None, text: str) -> str:
+        """Write the session's export (its one file), drop stale ones, and return its path."""
+        cutoff = time.time() - _EXPORT_SECONDS
+        for old in self.exports.glob("session-*/casebook-conversation.md"):
+            with contextlib.suppress(OSError):
+                if old.stat().st_mtime < cutoff:
+                    shutil.rmtree(old.parent, ignore_errors=True)
+        return _write(self.folder(request), text)
+
+    def reset(self, request: gr.Request | None) -> None:
+        """Forget the conversation, its answers, ratings and exported file."""
+        self.store.forget(self.key(request))
+        shutil.rmtree(self.folder(request), ignore_errors=True)
 
 
 def mount(app: Any, casebook: Casebook, llm: Any = None, path: str = "/") -> Any:
@@ -222,6 +220,7 @@ def build_ui(
                     )
                     copy = gr.Button("Copy conversation", size="sm", elem_id="cb-copy")
                 markdown = gr.Textbox(visible=False, elem_id="cb-markdown")
+                asked = gr.Textbox(visible=False, elem_id="cb-asked")  # the question being answered
             with gr.Column(scale=2, min_width=300, elem_id="cb-right"):
                 with gr.Accordion("Filters", open=False, elem_id="cb-filters"):
                     # The page itself lists only open documents' values; each user's own are
@@ -256,7 +255,8 @@ def build_ui(
             if problem:
                 yield *(gr.skip(),) * (len(outputs) - 1), problem[1]
                 return
-            session = sessions.get(request)
+            state = sessions.load(request)
+            conversation = sessions.conversation(state)
             pending = {"role": "assistant", "content": SEARCHING}
             history = [*history, {"role": "user", "content": message}, pending]
             hide = gr.Button(visible=False)
@@ -264,9 +264,7 @@ def build_ui(
             answer, streamed = None, ""
             try:
                 groups = groups_of(identity_of(request))
-                stream = session.conversation.stream(
-                    message, _filters(picked), standalone=alone, groups=groups
-                )
+                stream = conversation.stream(message, _filters(picked), standalone=alone, groups=groups)
                 for item in stream:
                     if isinstance(item, Answer):
                         answer = item
@@ -276,19 +274,21 @@ def build_ui(
                         yield "", history, *(gr.skip(),) * 6
             except CasebookError as exc:
                 answer = Answer(message, f"Casebook could not answer: {exc}", True)
-            session.answers.append(answer)
-            session.answer_ids.append(
+            state.turns = list(conversation.turns)
+            state.answers.append(answer)
+            state.answer_ids.append(
                 audit.answered(identity_of(request), answer, channel="chat", address=address_of(request))
             )
             history[-1] = {"role": "assistant", "content": answer_markdown(answer)}
             followed = rewritten(message, answer.search_query)
-            session.follow_up = message if followed else None
-            text = conversation_markdown(session.conversation.turns)
+            state.follow_up = message if followed else None
+            sessions.save(request, state)
+            text = conversation_markdown(state.turns)
             yield (
                 "",
                 history,
                 sources_html(answer),
-                gr.DownloadButton(value=_write(session.folder, text), interactive=True),
+                gr.DownloadButton(value=sessions.write_export(request, text), interactive=True),
                 text,
                 gr.Button(f"Search “{message}” as a new question", visible=followed),
                 gr.skip(),
@@ -299,51 +299,74 @@ def build_ui(
             yield from respond(message, history, (trust, kind, publisher, year), request)
 
         def ask_standalone(history, trust, kind, publisher, year, request: gr.Request):
-            message = sessions.get(request).follow_up
+            message = sessions.load(request).follow_up
             yield from respond(message, history, (trust, kind, publisher, year), request, alone=True)
 
         def restart(request: gr.Request):
-            sessions.get(request).reset()
+            sessions.reset(request)
             empty = gr.DownloadButton(value=None, interactive=False)
             return "", [], sources_html(None), empty, "", gr.Button(visible=False), gr.Row(visible=False), ""
 
         def rate(data: gr.LikeData, history: list[dict[str, Any]], request: gr.Request):
-            session = sessions.get(request)
+            state = sessions.load(request)
             index = data.index if isinstance(data.index, int) else data.index[0]
             position = sum(1 for m in history[: index + 1] if m["role"] == "assistant") - 1
-            if not 0 <= position < len(session.answers) or data.liked not in (True, False):
+            if not 0 <= position < len(state.answers) or data.liked not in (True, False):
                 return gr.Row(visible=False), gr.skip(), "Only answers from this conversation can be rated."
-            session.rated, session.rating = session.answers[position], "up" if data.liked else "down"
-            feedback.record(session.rated, session.rating, "", _user(request))
+            state.rated, state.rating = position, "up" if data.liked else "down"
+            sessions.save(request, state)
+            rated = state.answers[position]
+            feedback.record(rated, state.rating, "", _user(request))
             audit.record(
                 "feedback", identity_of(request), channel="chat", address=address_of(request),
-                question=session.rated.question, answer_id=session.answer_ids[position],
-                detail=session.rating,
+                question=rated.question, answer_id=state.answer_ids[position], detail=state.rating,
             )  # fmt: skip
-            note = f"Thank you: your rating of the answer to “{_short(session.rated.question)}” was saved."
+            note = f"Thank you: your rating of the answer to “{_short(rated.question)}” was saved."
             return gr.Row(visible=True), gr.Textbox(label=note, value=""), ""
 
         def remark(note: str, request: gr.Request):
-            session = sessions.get(request)
-            if session.rated is None or not (note or "").strip():
+            state = sessions.load(request)
+            if state.rated is None or state.rated >= len(state.answers) or not (note or "").strip():
                 return note, gr.skip(), gr.skip()
-            feedback.record(session.rated, session.rating, note, _user(request))
+            rated = state.answers[state.rated]
+            feedback.record(rated, state.rating, note, _user(request))
             saved = (
-                f"Thank you: your comment on the answer to “{_short(session.rated.question)}” was saved "
-                f"with your rating ({session.rating})."
+                f"Thank you: your comment on the answer to “{_short(rated.question)}” was saved "
+                f"with your rating ({state.rating})."
             )
             return "", gr.Row(visible=False), saved
 
         pick = [box, chat, *pickers]
-        private = {"api_visibility": "private"}
+        # Nothing here needs Gradio's queue but streaming: without it every event is one request,
+        # which any worker can answer (the session lives in chat.db), and the answer shows whole.
+        private = {"api_visibility": "private", "queue": False}
         # The bubble shows "Searching the library..." itself: no Gradio overlay on every output.
-        asking = {"concurrency_limit": 4, "show_progress": "hidden", **private}
-        box.submit(answer_question, pick, outputs, **asking)
-        for example in examples:
-            example.click(lambda q: q, example, box, queue=False, **private).then(
-                answer_question, pick, outputs, **asking
-            )
-        standalone.click(ask_standalone, [chat, *pickers], outputs, **asking)
+        asking = {"show_progress": "hidden", "api_visibility": "private"}
+        if streaming(casebook.settings):
+            asking |= {"concurrency_limit": 4}
+            box.submit(answer_question, pick, outputs, **asking)
+            for example in examples:
+                example.click(lambda q: q, example, box, **private).then(
+                    answer_question, pick, outputs, **asking
+                )
+            standalone.click(ask_standalone, [chat, *pickers], outputs, **asking)
+        else:
+            # Two plain requests: the question and its pending bubble at once, then the answer.
+            asking |= {"queue": False}
+
+            def answer_pending(message, history, trust, kind, publisher, year, request: gr.Request):
+                before = _without_pending(history)
+                done = _whole(respond(message, before, (trust, kind, publisher, year), request))
+                return done[0], before if _skipped(done[1]) else done[1], *done[2:]
+
+            def standalone_whole(history, trust, kind, publisher, year, request: gr.Request):
+                return _whole(ask_standalone(history, trust, kind, publisher, year, request))
+
+            for trigger, given in [(box.submit, box), *((e.click, e) for e in examples)]:
+                trigger(_show_pending(limit), [given, chat], [box, chat, asked], **private).then(
+                    answer_pending, [asked, chat, *pickers], outputs, **asking
+                )
+            standalone.click(standalone_whole, [chat, *pickers], outputs, **asking)
         new.click(restart, None, outputs, **private)
         chat.clear(restart, None, outputs, **private)
         chat.like(rate, [chat], [comment_row, comment, status], **private)
@@ -370,8 +393,50 @@ def build_ui(
             answer_id = audit.answered(identity_of(request), answer, channel="gradio-api", address=where)
             return {**answer.to_json(), "answer_id": answer_id}
 
-        gr.api(ask_api, api_name="ask")
+        # Without streaming, one plain request (POST /gradio_api/run/ask) that any worker answers.
+        gr.api(ask_api, api_name="ask", queue=streaming(casebook.settings))
     return ui
+
+
+def streaming(settings: Any) -> bool:
+    """Return whether the chat streams answers through Gradio's queue (see Settings.stream_chat)."""
+    return settings.workers == 1 if settings.stream_chat is None else bool(settings.stream_chat)
+
+
+def _show_pending(limit: int) -> Callable[..., tuple[Any, Any, str]]:
+    """Return the event that shows a question and its pending bubble, and passes the question on."""
+
+    def show(message: str | None, history: list[dict[str, Any]]) -> tuple[Any, Any, str]:
+        message = (message or "").strip()
+        if not message or text_problem(message, "question", limit):
+            return gr.skip(), gr.skip(), message  # the answering step says what is wrong
+        pending = [{"role": "user", "content": message}, {"role": "assistant", "content": SEARCHING}]
+        return "", [*history, *pending], message
+
+    return show
+
+
+def _without_pending(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return ``history`` without the question and pending bubble ``_show_pending`` added."""
+    if len(history) >= 2 and history[-2]["role"] == "user" and SEARCHING in str(history[-1]["content"]):
+        return history[:-2]
+    return history
+
+
+def _skipped(value: Any) -> bool:
+    return isinstance(value, dict) and value == {"__type__": "update"}
+
+
+def _whole(updates: Iterator[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """Return the updates a streaming event yields merged into one: the last that sets each output."""
+    merged: list[Any] = []
+    for update in updates:
+        merged = (
+            list(update)
+            if not merged
+            else [m if _skipped(u) else u for m, u in zip(merged, update, strict=True)]
+        )
+    return tuple(merged)
 
 
 def _write(folder: Path, text: str) -> str:

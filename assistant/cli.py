@@ -314,6 +314,12 @@ def format_answer(answer: Answer, width: int = 100) -> str:
         "https://intranet.trust.nhs.uk. Env: CASEBOOK_ALLOWED_ORIGINS. Default: none."
     ),
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Processes serving the port, each with its own model. Env: CASEBOOK_WORKERS. Default: 1.",
+)
 @llm_options
 @_clean_errors
 def serve(
@@ -323,6 +329,7 @@ def serve(
     insecure_no_auth: bool,
     root_path: str | None,
     allowed_origins: str | None,
+    workers: int | None,
     llm: str | None,
     llm_base_url: str | None,
     llm_model: str | None,
@@ -337,22 +344,25 @@ def serve(
     casebook serve --port 8080 --data-dir /srv/casebook
     casebook users token create alice --role reader && casebook serve --host 0.0.0.0
     casebook serve --root-path /casebook --allowed-origins https://intranet.trust.nhs.uk
+    casebook serve --workers 4 --host 0.0.0.0
     """
-    settings = build_settings(
-        data_dir=data_dir,
-        root_path=root_path,
-        allowed_origins=allowed_origins,
-        llm=llm,
-        llm_base_url=llm_base_url,
-        llm_model=llm_model,
-    )
-    from assistant.auth import auth_config
+    flags = {
+        "data_dir": data_dir,
+        "root_path": root_path,
+        "allowed_origins": allowed_origins,
+        "workers": workers,
+        "llm": llm,
+        "llm_base_url": llm_base_url,
+        "llm_model": llm_model,
+    }
+    settings = build_settings(**flags)
+    from assistant.auth import auth_config, session_secret
 
     auth = auth_config(settings, host=host, insecure=insecure_no_auth)
     listening = listen(host, port)  # before the model loads: a port in use is said at once
     from assistant.engine import Casebook
     from assistant.generative import build_llm
-    from assistant.web import run
+    from assistant.web import run, run_workers
 
     model = build_llm(settings)
     casebook = Casebook(settings)
@@ -360,7 +370,15 @@ def serve(
         click.echo(f"Empty index: ingesting the sample library {casebook.settings.sample_library}")
         report = run_ingest(casebook, [casebook.settings.sample_library], progress=True)
         click.echo(report.summary())
-    run(casebook, host=host, port=port, llm=model, auth=auth, sock=listening)
+    if settings.workers == 1:
+        run(casebook, host=host, port=port, llm=model, auth=auth, sock=listening)
+        return
+    del casebook  # each worker opens the index and loads the model itself
+    session_secret(settings)  # written once here, not raced for by the workers
+    for name, value in flags.items():  # the workers build their settings from the environment
+        if value is not None:
+            os.environ[f"CASEBOOK_{name.upper()}"] = str(value)
+    run_workers(settings, host=host, sock=listening, auth=auth)
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -117,10 +117,11 @@ def _is_name(word: str) -> bool:
 class Conversation:
     """A chat over one library: ``ask`` or ``stream`` a message, ``reset`` to start again."""
 
-    def __init__(self, casebook: Casebook, llm: LLM | None = None) -> None:
+    def __init__(self, casebook: Casebook, llm: LLM | None = None, turns: Sequence[Turn] = ()) -> None:
+        """``turns`` are the conversation so far (kept between requests by the chat's session)."""
         self.casebook = casebook
         self.generative = GenerativeAnswerer(llm, casebook.answerer) if llm is not None else None
-        self._turns: list[Turn] = []
+        self._turns: list[Turn] = list(turns)
 
     @property
     def turns(self) -> tuple[Turn, ...]:

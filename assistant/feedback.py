@@ -8,10 +8,13 @@ cited; an answer rated down is listed for a person to give the right source.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,18 +49,24 @@ class FeedbackLog:
             "citations": [c.to_json() for c in answer.citations],
         }
         line = json.dumps(entry, ensure_ascii=False) + "\n"
-        with _LOCK:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(line)
+        with self._locked(), self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line)
         return entry
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the log's lock, across threads and across the processes of several workers."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with _LOCK, self.path.with_suffix(".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            yield
 
     def prune(self, before: dt.datetime) -> int:
         """Remove ratings given before ``before`` (the audit retention); return how many."""
         if not self.path.is_file():
             return 0
         cutoff = before.astimezone(dt.UTC).isoformat(timespec="seconds")
-        with _LOCK:
+        with self._locked():
             lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
             kept = [line for line in lines if _time(line) >= cutoff]
             if len(kept) < len(lines):

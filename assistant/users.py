@@ -109,12 +109,16 @@ class TokenStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / "users.db"
+        self._ready = False
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, timeout=10)) as db:
-            db.execute(_SCHEMA)
+            if not self._ready:
+                db.execute("PRAGMA journal_mode=WAL")  # every worker reads it on every request
+                db.execute(_SCHEMA)
+                self._ready = True
             with db:
                 yield db
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -204,6 +205,44 @@ def offline_docs(app: FastAPI) -> None:
         )
 
 
+SERVE_HOST_ENV = "CASEBOOK_HOST"
+INSECURE_ENV = "CASEBOOK_SERVE_INSECURE_NO_AUTH"
+_WARM_QUESTION = "how did services improve care for patients"
+
+
+def app_from_env() -> FastAPI:
+    """Return the app one worker of ``casebook serve --workers N`` serves, from ``CASEBOOK_*``.
+
+    uvicorn starts each worker as a new process and calls this there (``--factory``); the parent
+    has put every flag in the environment, checked the port and sign-in, and ingested the sample
+    library, so a worker only loads its model and serves.
+    """
+    from assistant.auth import auth_config
+    from assistant.generative import build_llm
+    from assistant.settings import Settings
+
+    settings = Settings()
+    host = os.environ.get(SERVE_HOST_ENV, "127.0.0.1")
+    auth = auth_config(settings, host=host, insecure=os.environ.get(INSECURE_ENV) == "1")
+    casebook = Casebook(settings)
+    warm(casebook)
+    return create_app(casebook, build_llm(settings), auth=auth)
+
+
+def warm(casebook: Casebook) -> None:
+    """Load the model and the index's side parts now, so the first question is not the slow one."""
+    import torch
+
+    # Threads of one process spinning against each other, and against the other workers, cost
+    # ten times the work itself on a shared machine (docs/benchmarks.md, "Load").
+    torch.set_num_threads(casebook.settings.model_threads)
+    try:
+        if casebook.store.count():
+            casebook.ask(_WARM_QUESTION)
+    except CasebookError as exc:  # no index yet: the page says so, and the first ask will too
+        log.info("warm-up skipped reason=%s", exc)
+
+
 def run(
     casebook: Casebook,
     *,
@@ -217,18 +256,46 @@ def run(
     ``sock`` when given (bound already, so a port in use was reported before anything loaded)."""
     import uvicorn
 
+    warm(casebook)
     app = create_app(casebook, llm, auth=auth)
-    root = casebook.settings.root_path
+    config = _config(app, host, port, casebook.settings)
+    sock = sock or config.bind_socket()
+    _announce(host, sock, casebook.settings, auth)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def run_workers(settings: Any, *, host: str, sock: socket.socket, auth: AuthConfig) -> None:
+    """Serve ``settings.workers`` processes on the bound ``sock`` until interrupted.
+
+    Each worker builds its app with ``app_from_env`` from the environment, which must hold the
+    settings (``casebook serve`` exports its flags); the kernel hands each connection to one.
+    """
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ[SERVE_HOST_ENV] = host
+    os.environ[INSECURE_ENV] = "1" if auth.insecure else ""
+    config = _config("assistant.web:app_from_env", host, sock.getsockname()[1], settings)
+    config.factory, config.workers = True, settings.workers
+    _announce(host, sock, settings, auth)
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def _config(app: Any, host: str, port: int, settings: Any) -> Any:
+    import uvicorn
+
     # The sign-in gate must see the connecting address itself: uvicorn would otherwise take it from
     # X-Forwarded-For, which any local client can send, and a spoofed proxy address would be believed.
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", proxy_headers=False, root_path=root
+    # A backlog beyond the default 2048 is not needed: the thread pool is what bounds the work.
+    return uvicorn.Config(
+        app, host=host, port=port, log_level="warning", proxy_headers=False, root_path=settings.root_path
     )
-    sock = sock or config.bind_socket()
+
+
+def _announce(host: str, sock: socket.socket, settings: Any, auth: AuthConfig | None) -> None:
     port = sock.getsockname()[1]
-    print(f"Casebook is running at http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
-    if root:
-        print(f"Served under {root}/ by the reverse proxy in front of it", flush=True)
+    workers = f" with {settings.workers} workers" if settings.workers > 1 else ""
+    print(f"Casebook is running at http://{host}:{port}/{workers}  (Ctrl+C to stop)", flush=True)
+    if settings.root_path:
+        print(f"Served under {settings.root_path}/ by the reverse proxy in front of it", flush=True)
     if auth is not None and auth.insecure:
         print(f"Warning: no sign-in on {host} (--insecure-no-auth): anyone who can reach it can use it.")
-    uvicorn.Server(config).run(sockets=[sock])

