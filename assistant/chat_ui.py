@@ -226,6 +226,10 @@ def build_ui(
                     # The page itself lists only open documents' values; each user's own are
                     # filled in when their page loads (another group's trust must not show).
                     pickers = _filter_pickers(_facets(casebook, ()))
+                if uploads is not None:  # editors add and remove documents (assistant.library_panel)
+                    from assistant.library_panel import library_panel
+
+                    library_panel(ui, casebook, uploads, audit)
                 gr.HTML('<h2 class="cb-sources-title">Sources</h2>', elem_id="cb-sources-head")
                 sources = gr.HTML(sources_html(None), elem_id="cb-sources")
                 # Last in the sources column: on a phone the sources come right after the answer.
@@ -237,10 +241,6 @@ def build_ui(
                             gr.Button(q, size="sm", scale=0, min_width=0, elem_classes="cb-example")
                             for q in questions
                         ]
-        if uploads is not None:  # editors add and remove documents (assistant.library_panel)
-            from assistant.library_panel import library_panel
-
-            library_panel(ui, casebook, uploads, audit)
         gr.HTML(FOOTER)
 
         outputs = [box, chat, sources, export, markdown, standalone, comment_row, status]
