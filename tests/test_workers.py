@@ -218,3 +218,17 @@ def test_concurrent_questions_get_the_vectors_each_would_get_alone(embedder: Emb
         singles = list(pool.map(embedder.embed_query, questions[:6]))
     assert np.allclose(batch.result(), alone, atol=1e-5)
     assert np.allclose(np.stack(singles), alone[:6], atol=1e-5)
+
+
+def test_sentences_met_again_are_not_encoded_again(embedder: Embedder, monkeypatch) -> None:
+    import numpy as np
+
+    texts = [f"Crisis house case study {n}. The trust opened a crisis house in year {n}." for n in range(10)]
+    first = embedder.embed_cached(texts)
+    assert np.allclose(first, embedder.embed(texts), atol=1e-5)
+    encoded: list[str] = []
+    real = embedder.embed
+    monkeypatch.setattr(embedder, "embed", lambda batch, **kw: encoded.extend(batch) or real(batch, **kw))
+    again = embedder.embed_cached([*texts[:5], "A sentence the cache has not met."])
+    assert encoded == ["A sentence the cache has not met."]  # the five met before come from the cache
+    assert np.allclose(again[:5], first[:5], atol=1e-6)

@@ -6,6 +6,7 @@ import copy
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from vectorstore.errors import ConfigError
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+CACHE_SIZE = 20_000  # texts whose vectors embed_cached keeps
 
 
 def bundled_model_path() -> Path:
@@ -71,6 +73,8 @@ class Embedder:
         self._chunk_tokenizer: Any = None
         self._waiting: list[_Job] = []
         self._waiting_lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
         log.info("embedder loaded name=%s dimension=%d path=%s", self.name, self.dimension, path)
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
@@ -172,6 +176,33 @@ class Embedder:
                 found = offsets[row][keep].astype(np.int64)
                 found[found[:, 1] > found[:, 0]] += shifts[row]
                 yield i, states[row][keep], found
+
+    def embed_cached(self, texts: Sequence[str]) -> np.ndarray:
+        """Return :meth:`embed` of ``texts``, encoding only those not met lately.
+
+        The answerer quotes the sentences of the passages a question retrieves, and popular
+        passages come back question after question: their vectors are kept (the last
+        ``CACHE_SIZE`` texts, about 30 MB) instead of encoded again.
+        """
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        missing: list[int] = []
+        with self._cache_lock:
+            for n, text in enumerate(texts):
+                hit = self._cache.get(text)
+                if hit is None:
+                    missing.append(n)
+                else:
+                    self._cache.move_to_end(text)
+                    vectors[n] = hit
+        if missing:
+            fresh = self.embed([texts[n] for n in missing])
+            vectors[missing] = fresh
+            with self._cache_lock:
+                for n, vector in zip(missing, fresh, strict=True):
+                    self._cache[texts[n]] = vector
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return vectors
 
     def embed_query(self, text: str) -> np.ndarray:
         """Return the unit vector of one query."""
