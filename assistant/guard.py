@@ -194,6 +194,9 @@ class Guard:
                 if self.frame_options and b"x-frame-options" not in present:
                     headers.append((b"x-frame-options", self.frame_options))
                 message = {**message, "headers": headers}
+                if b"content-security-policy" in present:  # a page with its own, stricter policy
+                    await send(message)
+                    return
                 if b"text/html" not in dict(headers).get(b"content-type", b""):
                     message["headers"].append((b"content-security-policy", self._policy(b"")))
                     await send(message)

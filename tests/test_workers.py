@@ -87,7 +87,9 @@ def chat_answer(url: str, session: str, question: str, history: list) -> list:
     """Answer ``question`` in the chat session ``session`` over plain HTTP, as the page does."""
     config = httpx.get(f"{url}/config", timeout=30).json()
     names = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
-    answering = next(d for d in config["dependencies"] if names.get(d["inputs"][0]) == "cb-asked")
+    answering = next(
+        d for d in config["dependencies"] if d["inputs"] and names.get(d["inputs"][0]) == "cb-asked"
+    )
     body = {
         "data": [question, history, [], [], [], None],
         "fn_index": answering["id"],
