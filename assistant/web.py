@@ -35,6 +35,7 @@ from assistant.auth import (
 from assistant.engine import Casebook
 from assistant.guard import GuardPolicy, error_status, install, text_problem
 from vectorstore import CasebookError, Chunk
+from vectorstore.access import Access
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,15 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
     offline_docs(app)
 
     @app.get("/api/health")
-    def health() -> Response:
+    def health(request: Request) -> Response:
+        # Public, so a load balancer can call it: the chunk count is of what the caller may read,
+        # and given to no one when sign-in is on and the caller did not sign in.
+        identity = identity_of(request)
         try:
-            return JSONResponse({"status": "ok", "chunks": casebook.store.count()})
+            if identity is None:
+                return JSONResponse({"status": "ok"})
+            chunks = casebook.store.count(Access.of(groups_of(identity)))
+            return JSONResponse({"status": "ok", "chunks": chunks})
         except CasebookError as exc:
             return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
 
