@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
-from vectorstore import CasebookError
+from assistant.command_errors import clean_errors
 
 _data_dir = click.option(
     "--data-dir",
@@ -23,18 +21,6 @@ _data_dir = click.option(
     default=None,
     help="Index folder (users.db and audit.db live there). Env: CASEBOOK_DATA_DIR.",
 )
-
-
-def _clean(func: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except CasebookError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper
 
 
 def _settings(data_dir: Path | None) -> Any:
@@ -60,7 +46,7 @@ def token() -> None:
 )
 @click.option("--groups", default="", help="Comma-separated groups, e.g. finance,board.")
 @_data_dir
-@_clean
+@clean_errors
 def token_create(name: str, role: str, groups: str, data_dir: Path | None) -> None:
     """Create a token for NAME and print it (alone, once: only its hash is kept).
 
@@ -78,7 +64,7 @@ def token_create(name: str, role: str, groups: str, data_dir: Path | None) -> No
 @token.command("revoke")
 @click.argument("name")
 @_data_dir
-@_clean
+@clean_errors
 def token_revoke(name: str, data_dir: Path | None) -> None:
     """Revoke NAME's token at once (exit 1 if there is none).
 
@@ -96,7 +82,7 @@ def token_revoke(name: str, data_dir: Path | None) -> None:
 @users.command("list")
 @_data_dir
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_clean
+@clean_errors
 def users_list(data_dir: Path | None, as_json: bool) -> None:
     """List the tokens: name, role, groups, created, last used (never the token itself).
 
@@ -125,7 +111,7 @@ def audit() -> None:
 @click.option("--since", required=True, help="Date or ISO time (UTC unless it says), e.g. 2025-01-31.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @_data_dir
-@_clean
+@clean_errors
 def audit_export(since: str, fmt: str, data_dir: Path | None) -> None:
     """Print the audit events since a date, oldest first, streamed.
 
@@ -142,7 +128,7 @@ def audit_export(since: str, fmt: str, data_dir: Path | None) -> None:
 
 @audit.command("prune")
 @_data_dir
-@_clean
+@clean_errors
 def audit_prune(data_dir: Path | None) -> None:
     """Remove audit rows and ratings older than CASEBOOK_AUDIT_RETENTION_DAYS now (serve does it daily).
 
