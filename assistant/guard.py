@@ -194,17 +194,7 @@ class Guard:
                 if self.frame_options and b"x-frame-options" not in present:
                     headers.append((b"x-frame-options", self.frame_options))
                 message = {**message, "headers": headers}
-                if b"content-security-policy" in present:  # a page with its own, stricter policy:
-                    ancestors = re.search(rb"frame-ancestors[^;]*", self._policy(b"")).group(0)  # type: ignore[union-attr]
-                    message["headers"] = [
-                        (
-                            k,
-                            re.sub(rb"frame-ancestors[^;]*", ancestors, v)
-                            if k.lower() == b"content-security-policy"
-                            else v,
-                        )
-                        for k, v in headers
-                    ]
+                if b"content-security-policy" in present:  # a page with its own, stricter policy
                     await send(message)
                     return
                 if b"text/html" not in dict(headers).get(b"content-type", b""):

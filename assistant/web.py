@@ -137,15 +137,15 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
     def document(doc_id: str, request: Request, passage: str | None = None, q: str | None = None) -> Response:
         chunks = stored_chunks(doc_id, request)
         if not chunks:
-            return viewer.not_found_response(doc_id)
-        return viewer.document_response(chunks, passage, q)
+            return viewer.not_found_response(doc_id, origins=settings.allowed_origins)
+        return viewer.document_response(chunks, passage, q, origins=settings.allowed_origins)
 
     @app.get("/documents/{doc_id}/file")
     def document_file(doc_id: str, request: Request) -> Response:
         chunks = stored_chunks(doc_id, request)
         path = Path(chunks[0].source) if chunks else None
         if path is None or not path.is_file():
-            return viewer.not_found_response(doc_id)
+            return viewer.not_found_response(doc_id, origins=settings.allowed_origins)
         media = _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
         return FileResponse(
             path,
