@@ -19,9 +19,8 @@ import httpx
 import pytest
 
 from assistant import Casebook, Settings
-from tests.conftest import LIBRARY
-from tests.test_auth import audit_rows, bearer, casebook_cli, serve
-from tests.test_web import stop
+from tests.conftest import LIBRARY, serving
+from tests.test_auth import audit_rows, bearer, casebook_cli
 
 KESTREL = (
     "---\ntitle: Kestrel ward restraint review\npublisher: Wyvern Vale Partnership NHS Foundation Trust\n"
@@ -84,9 +83,11 @@ def server(indexed: Casebook) -> Iterator[dict]:
         )
         assert made.returncode == 0, made.stderr
         tokens[name] = made.stdout.strip()
-    process, url = serve(data_dir, env={"CASEBOOK_MAX_UPLOAD_BYTES": "100000", "CASEBOOK_RATE_LIMIT": ""})
-    yield {"url": url, "data_dir": data_dir, "tokens": tokens, "casebook": indexed}
-    stop(process)
+    with serving(data_dir, env={"CASEBOOK_MAX_UPLOAD_BYTES": "100000", "CASEBOOK_RATE_LIMIT": ""}) as (
+        _,
+        url,
+    ):
+        yield {"url": url, "data_dir": data_dir, "tokens": tokens, "casebook": indexed}
 
 
 def ask(server: dict, user: str, question: str, **body: object) -> httpx.Response:

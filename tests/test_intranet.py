@@ -18,8 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import free_port, start_serve, stop
 from tests.test_browser import ask
-from tests.test_web import OAP, free_port, start_serve, stop
+from tests.test_web import OAP
 
 NGINX = Path("/usr/sbin/nginx")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -103,7 +104,7 @@ def site(library_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "CASEBOOK_ALLOWED_ORIGINS": allowed,
         "CASEBOOK_RATE_LIMIT": f"{RATE}/minute",
     }
-    process, app = start_serve(library_dir, env)
+    process, app = start_serve(library_dir, env=env)
     folder = tmp_path_factory.mktemp("nginx")
     (folder / "pages").mkdir()
     casebook = f"http://127.0.0.1:{port}/casebook"
