@@ -56,7 +56,7 @@ def token_create(name: str, role: str, groups: str, data_dir: Path | None) -> No
     casebook users token create alice --role reader --groups finance,board
     TOKEN=$(casebook users token create intranet-bot --role reader)
     """
-    from assistant.users import TokenStore, parse_groups
+    from assistant.web.users import TokenStore, parse_groups
 
     click.echo(TokenStore(_settings(data_dir).data_dir).create(name, role, parse_groups(groups)))
 
@@ -71,7 +71,7 @@ def token_revoke(name: str, data_dir: Path | None) -> None:
     \b
     casebook users token revoke alice
     """
-    from assistant.users import TokenStore
+    from assistant.web.users import TokenStore
 
     if not TokenStore(_settings(data_dir).data_dir).revoke(name):
         click.echo(f"Error: no token named {name!r}. See: casebook users list", err=True)
@@ -89,7 +89,7 @@ def users_list(data_dir: Path | None, as_json: bool) -> None:
     \b
     casebook users list --json
     """
-    from assistant.users import TokenStore
+    from assistant.web.users import TokenStore
 
     tokens = TokenStore(_settings(data_dir).data_dir).tokens()
     if as_json:
@@ -119,7 +119,7 @@ def audit_export(since: str, fmt: str, data_dir: Path | None) -> None:
     casebook audit export --since 2025-01-01 > audit.jsonl
     casebook audit export --since 2025-06-01T00:00 --format csv > audit.csv
     """
-    from assistant.audit import AuditLog, parse_since
+    from assistant.web.audit import AuditLog, parse_since
 
     log = AuditLog.from_settings(_settings(data_dir))
     for chunk in log.export(parse_since(since), fmt):
@@ -135,7 +135,7 @@ def audit_prune(data_dir: Path | None) -> None:
     \b
     CASEBOOK_AUDIT_RETENTION_DAYS=90 casebook audit prune
     """
-    from assistant.audit import AuditLog
+    from assistant.web.audit import AuditLog
 
     rows, ratings = AuditLog.from_settings(_settings(data_dir)).prune()
     click.echo(f"Removed {rows} audit rows and {ratings} ratings", err=True)

@@ -342,13 +342,13 @@ def serve(
         "llm_model": llm_model,
     }
     settings = build_settings(**flags)
-    from assistant.auth import auth_config, session_secret
+    from assistant.web.auth import auth_config, session_secret
 
     auth = auth_config(settings, host=host, insecure=insecure_no_auth)
     listening = listen(host, port)  # before the model loads: a port in use is said at once
     from assistant.engine import Casebook
     from assistant.generative import build_llm
-    from assistant.web import run, run_workers
+    from assistant.web.app import run, run_workers
 
     model = build_llm(settings)
     casebook = Casebook(settings)

@@ -361,9 +361,9 @@ def test_retention_prunes_old_audit_rows_and_ratings_and_export_streams_csv(tmp_
     import sqlite3
 
     from assistant.answers import Answer
-    from assistant.audit import AuditLog
     from assistant.feedback import FeedbackLog
-    from assistant.users import Identity
+    from assistant.web.audit import AuditLog
+    from assistant.web.users import Identity
 
     data_dir = tmp_path / "data"
     log = AuditLog(data_dir, retention_days=30)

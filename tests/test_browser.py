@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chat_ui import example_questions
+from assistant.web.chat_ui import example_questions
 from ingest import ingest
 from tests.conftest import LIBRARY, ROOT, serving, start_serve, stop
 from vectorstore import Embedder, Store

@@ -19,9 +19,10 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from assistant import viewer
-from assistant.audit import AuditLog, parse_since
-from assistant.auth import (
+from assistant.engine import Casebook
+from assistant.web import viewer
+from assistant.web.audit import AuditLog, parse_since
+from assistant.web.auth import (
     Admin,
     AuthConfig,
     Gate,
@@ -32,8 +33,7 @@ from assistant.auth import (
     identity_of,
     require,
 )
-from assistant.engine import Casebook
-from assistant.guard import GuardPolicy, error_status, install, text_problem
+from assistant.web.guard import GuardPolicy, error_status, install, text_problem
 from vectorstore import CasebookError, Chunk
 from vectorstore.access import Access
 
@@ -67,8 +67,8 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
     ``auth`` says how requests sign in (default: from the settings, as on loopback). Every
     answering endpoint (``/api/ask``, ``/v1/chat/completions``) needs the reader role.
     """
-    from assistant import embed, openai_api, uploads
-    from assistant.chat_ui import mount
+    from assistant.web import embed, openai_api, uploads
+    from assistant.web.chat_ui import mount
 
     settings = casebook.settings
     auth = auth or auth_config(settings)
@@ -155,7 +155,7 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
             headers={"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"},
         )
 
-    from assistant import signin
+    from assistant.web import signin
 
     signin.add_routes(app, settings, auth, audit)
     app = mount(app, casebook, llm)
@@ -224,9 +224,9 @@ def app_from_env() -> FastAPI:
     has put every flag in the environment, checked the port and sign-in, and ingested the sample
     library, so a worker only loads its model and serves.
     """
-    from assistant.auth import auth_config
     from assistant.generative import build_llm
     from assistant.settings import Settings
+    from assistant.web.auth import auth_config
 
     settings = Settings()
     host = os.environ.get(SERVE_HOST_ENV, "127.0.0.1")
@@ -281,7 +281,7 @@ def run_workers(settings: Any, *, host: str, sock: socket.socket, auth: AuthConf
 
     os.environ[SERVE_HOST_ENV] = host
     os.environ[INSECURE_ENV] = "1" if auth.insecure else ""
-    config = _config("assistant.web:app_from_env", host, sock.getsockname()[1], settings)
+    config = _config("assistant.web.app:app_from_env", host, sock.getsockname()[1], settings)
     config.factory, config.workers = True, settings.workers
     _announce(host, sock, settings, auth)
     Multiprocess(config, sockets=[sock]).run()

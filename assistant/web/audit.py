@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answers import Answer
-from assistant.database import Database
 from assistant.feedback import FeedbackLog
-from assistant.users import ANONYMOUS, Identity
+from assistant.web.database import Database
+from assistant.web.users import ANONYMOUS, Identity
 from vectorstore import ConfigError
 
 log = logging.getLogger(__name__)

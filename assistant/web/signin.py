@@ -17,10 +17,10 @@ from fastapi import FastAPI, Request
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from assistant.audit import AuditLog
-from assistant.auth import AuthConfig, address_of, identity_of, session_secret, unauthorized_page
 from assistant.settings import Settings
-from assistant.users import Identity, parse_groups, role_for
+from assistant.web.audit import AuditLog
+from assistant.web.auth import AuthConfig, address_of, identity_of, session_secret, unauthorized_page
+from assistant.web.users import Identity, parse_groups, role_for
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "casebook_session"

@@ -355,7 +355,7 @@ def _passage_box(passage: str, quoted: Sequence[str]) -> str:
 
 @functools.cache
 def _css() -> str:
-    return files("assistant").joinpath("viewer.css").read_text(encoding="utf-8")
+    return files("assistant.web").joinpath("viewer.css").read_text(encoding="utf-8")
 
 
 def _shell(title: str, main: str, header_extra: str = "") -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from assistant.database import Database
+from assistant.web.database import Database
 from vectorstore import ConfigError
 
 Role = Literal["reader", "editor", "admin"]

@@ -32,9 +32,9 @@ from fastapi import Depends, HTTPException, Request
 from starlette.datastructures import MutableHeaders
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from assistant.audit import AuditLog
 from assistant.settings import Settings
-from assistant.users import ANONYMOUS, Identity, Role, TokenStore, parse_groups, role_for
+from assistant.web.audit import AuditLog
+from assistant.web.users import ANONYMOUS, Identity, Role, TokenStore, parse_groups, role_for
 from vectorstore import ConfigError
 
 log = logging.getLogger(__name__)

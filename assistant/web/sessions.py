@@ -19,7 +19,7 @@ from typing import Any
 
 from assistant.answers import Answer, Citation
 from assistant.conversation import Turn
-from assistant.database import Database
+from assistant.web.database import Database
 
 log = logging.getLogger(__name__)
 
