@@ -39,7 +39,9 @@ from vectorstore import ConfigError
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = frozenset({"/api/health", "/auth/login", "/auth/callback", "/auth/logout"})
+# /embed.js holds no data and must load on an intranet page before anyone has signed in: the
+# chat it opens signs in inside its frame.
+PUBLIC_PATHS = frozenset({"/api/health", "/auth/login", "/auth/callback", "/auth/logout", "/embed.js"})
 NO_AUTH = Identity(ANONYMOUS, "admin", (), "none")
 BANNER = (
     '<div id="cb-insecure-banner" role="alert" style="position:sticky;top:0;z-index:10000;'
