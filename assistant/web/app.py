@@ -33,7 +33,7 @@ from assistant.web.auth import (
     identity_of,
     require,
 )
-from assistant.web.guard import GuardPolicy, error_status, install, text_problem
+from assistant.web.guard import GuardPolicy, allow_origins, error_status, install, text_problem
 from vectorstore import CasebookError, Chunk
 from vectorstore.access import Access
 
@@ -170,6 +170,7 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
     # Outside the guard, so rate limits count per signed-in user; sessions outermost: the gate reads them.
     app.add_middleware(Gate, config=auth, audit=audit)
     signin.add_sessions(app, settings)
+    allow_origins(app, policy)
     _prune_while_serving(app, audit)
     return app
 
