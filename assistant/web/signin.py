@@ -70,7 +70,8 @@ def add_routes(app: FastAPI, settings: Settings, config: AuthConfig, audit: Audi
         # Only a path on this site: an absolute or protocol-relative URL would be an open redirect.
         request.session["next"] = next if next.startswith("/") and not next.startswith("//") else "/"
         try:
-            return await oauth.oidc.authorize_redirect(request, str(request.url_for("auth_callback")))
+            callback = settings.oidc_redirect_uri or str(request.url_for("auth_callback"))
+            return await oauth.oidc.authorize_redirect(request, callback)
         except Exception as exc:  # the issuer is down or its discovery document is wrong
             log.error("oidc discovery failed issuer=%s error=%s", settings.oidc_issuer, exc)
             return HTMLResponse(unauthorized_page("The sign-in service cannot be reached."), 503)
