@@ -120,6 +120,9 @@ def test_groups_decide_what_retrieval_facets_glossary_and_mentions_see(indexed: 
     assert indexed.mentions(["Osprey"], groups=nurse) == []
     assert indexed.mentions(["Osprey"], groups=()) == []  # signed in with no groups: open documents
     assert indexed.document_chunks(kestrel_id({"casebook": indexed}), groups=finance) == []
+    # The library panel's list of documents, too.
+    assert "Kestrel ward restraint review" in indexed.documents(groups=nurse).values()
+    assert "Kestrel ward restraint review" not in indexed.documents(groups=finance).values()
     # Sign-in off (groups None): everything is visible.
     assert indexed.ask(RESTRAINT).citations[0].title == "Kestrel ward restraint review"
 
