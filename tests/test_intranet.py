@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port, start_serve, stop
+from tests.conftest import ROOT, free_port, serving
 from tests.test_browser import ask
 from tests.test_web import OAP
 
@@ -122,21 +122,20 @@ def site(library_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "CASEBOOK_ALLOWED_ORIGINS": allowed,
         "CASEBOOK_RATE_LIMIT": f"{RATE}/minute",
     }
-    process, app = start_serve(library_dir, env=env)
-    folder = tmp_path_factory.mktemp("nginx")
-    (folder / "pages").mkdir()
-    casebook = f"http://127.0.0.1:{port}/casebook"
-    (folder / "pages" / "index.html").write_text(INTRANET_PAGE.format(casebook=casebook))
-    app_port = int(app.rsplit(":", 1)[1])
-    nginx = start_nginx(
-        folder, port=port, app_port=app_port, allowed_port=allowed_port, refused_port=refused_port
-    )
-    try:
-        yield Site(app, casebook, allowed, f"http://127.0.0.1:{refused_port}")
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
-        stop(process)
+    with serving(library_dir, env=env) as (_, app):
+        folder = tmp_path_factory.mktemp("nginx")
+        (folder / "pages").mkdir()
+        casebook = f"http://127.0.0.1:{port}/casebook"
+        (folder / "pages" / "index.html").write_text(INTRANET_PAGE.format(casebook=casebook))
+        app_port = int(app.rsplit(":", 1)[1])
+        nginx = start_nginx(
+            folder, port=port, app_port=app_port, allowed_port=allowed_port, refused_port=refused_port
+        )
+        try:
+            yield Site(app, casebook, allowed, f"http://127.0.0.1:{refused_port}")
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=10)
 
 
 def post(site: Site, path: str, body: bytes | dict, **headers: str) -> httpx.Response:
