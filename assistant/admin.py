@@ -145,9 +145,9 @@ def status(data_dir: Path | None, as_json: bool) -> None:
     casebook status
     casebook status --json
     """
-    from assistant.cli import _clean_errors
+    from assistant.command_errors import clean_errors
 
-    _clean_errors(lambda: _print(report(_store(data_dir), full=False), as_json))()
+    clean_errors(lambda: _print(report(_store(data_dir), full=False), as_json))()
 
 
 @click.command()
@@ -169,7 +169,7 @@ def check(data_dir: Path | None, repair: bool, as_json: bool) -> None:
     casebook check
     casebook check --repair --json
     """
-    from assistant.cli import _clean_errors
+    from assistant.command_errors import clean_errors
 
     def run() -> None:
         store = _store(data_dir)
@@ -183,4 +183,4 @@ def check(data_dir: Path | None, repair: bool, as_json: bool) -> None:
         if not data["consistent"]:
             sys.exit(1)
 
-    _clean_errors(run)()
+    clean_errors(run)()

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
-from vectorstore import CasebookError
+from assistant.command_errors import clean_errors
 
 _data_dir = click.option(
     "--data-dir",
@@ -23,18 +21,6 @@ _data_dir = click.option(
     default=None,
     help="Index folder (users.db and audit.db live there). Env: CASEBOOK_DATA_DIR.",
 )
-
-
-def _clean(func: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except CasebookError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper
 
 
 def _settings(data_dir: Path | None) -> Any:
@@ -60,7 +46,7 @@ def token() -> None:
 )
 @click.option("--groups", default="", help="Comma-separated groups, e.g. finance,board.")
 @_data_dir
-@_clean
+@clean_errors
 def token_create(name: str, role: str, groups: str, data_dir: Path | None) -> None:
     """Create a token for NAME and print it (alone, once: only its hash is kept).
 
@@ -70,7 +56,7 @@ def token_create(name: str, role: str, groups: str, data_dir: Path | None) -> No
     casebook users token create alice --role reader --groups finance,board
     TOKEN=$(casebook users token create intranet-bot --role reader)
     """
-    from assistant.users import TokenStore, parse_groups
+    from assistant.web.users import TokenStore, parse_groups
 
     click.echo(TokenStore(_settings(data_dir).data_dir).create(name, role, parse_groups(groups)))
 
@@ -78,14 +64,14 @@ def token_create(name: str, role: str, groups: str, data_dir: Path | None) -> No
 @token.command("revoke")
 @click.argument("name")
 @_data_dir
-@_clean
+@clean_errors
 def token_revoke(name: str, data_dir: Path | None) -> None:
     """Revoke NAME's token at once (exit 1 if there is none).
 
     \b
     casebook users token revoke alice
     """
-    from assistant.users import TokenStore
+    from assistant.web.users import TokenStore
 
     if not TokenStore(_settings(data_dir).data_dir).revoke(name):
         click.echo(f"Error: no token named {name!r}. See: casebook users list", err=True)
@@ -96,14 +82,14 @@ def token_revoke(name: str, data_dir: Path | None) -> None:
 @users.command("list")
 @_data_dir
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_clean
+@clean_errors
 def users_list(data_dir: Path | None, as_json: bool) -> None:
     """List the tokens: name, role, groups, created, last used (never the token itself).
 
     \b
     casebook users list --json
     """
-    from assistant.users import TokenStore
+    from assistant.web.users import TokenStore
 
     tokens = TokenStore(_settings(data_dir).data_dir).tokens()
     if as_json:
@@ -125,7 +111,7 @@ def audit() -> None:
 @click.option("--since", required=True, help="Date or ISO time (UTC unless it says), e.g. 2025-01-31.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @_data_dir
-@_clean
+@clean_errors
 def audit_export(since: str, fmt: str, data_dir: Path | None) -> None:
     """Print the audit events since a date, oldest first, streamed.
 
@@ -133,7 +119,7 @@ def audit_export(since: str, fmt: str, data_dir: Path | None) -> None:
     casebook audit export --since 2025-01-01 > audit.jsonl
     casebook audit export --since 2025-06-01T00:00 --format csv > audit.csv
     """
-    from assistant.audit import AuditLog, parse_since
+    from assistant.web.audit import AuditLog, parse_since
 
     log = AuditLog.from_settings(_settings(data_dir))
     for chunk in log.export(parse_since(since), fmt):
@@ -142,14 +128,14 @@ def audit_export(since: str, fmt: str, data_dir: Path | None) -> None:
 
 @audit.command("prune")
 @_data_dir
-@_clean
+@clean_errors
 def audit_prune(data_dir: Path | None) -> None:
     """Remove audit rows and ratings older than CASEBOOK_AUDIT_RETENTION_DAYS now (serve does it daily).
 
     \b
     CASEBOOK_AUDIT_RETENTION_DAYS=90 casebook audit prune
     """
-    from assistant.audit import AuditLog
+    from assistant.web.audit import AuditLog
 
     rows, ratings = AuditLog.from_settings(_settings(data_dir)).prune()
     click.echo(f"Removed {rows} audit rows and {ratings} ratings", err=True)

@@ -17,7 +17,6 @@ import socket
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
-from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,6 +24,7 @@ import click
 
 from assistant.admin import check, status
 from assistant.admin_command import audit, users
+from assistant.command_errors import clean_errors
 from assistant.eval_command import eval_command
 from vectorstore import CasebookError, ConfigError, IndexMissingError
 
@@ -48,20 +48,6 @@ def _offline() -> None:
     """Make every library we use stay off the network and send no telemetry."""
     for key, value in _OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
-
-
-def _clean_errors(func: F) -> F:
-    """Turn Casebook's errors into one line on stderr and exit code 1."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except CasebookError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def build_settings(**overrides: Any) -> Settings:
@@ -132,7 +118,7 @@ def main(verbose: int) -> None:
 @click.option("--prune", is_flag=True, help="Remove documents whose files are gone.")
 @click.option("--no-wait", is_flag=True, help="Refuse, rather than wait, while another ingestion runs.")
 @json_option
-@_clean_errors
+@clean_errors
 def ingest(paths: tuple[Path, ...], data_dir: Path | None, prune: bool, no_wait: bool, as_json: bool) -> None:
     """Add files or folders (.md .txt .html .pdf .docx) to the library.
 
@@ -205,7 +191,7 @@ def run_ingest(
 )
 @llm_options
 @json_option
-@_clean_errors
+@clean_errors
 def ask(
     question: str,
     data_dir: Path | None,
@@ -321,7 +307,7 @@ def format_answer(answer: Answer, width: int = 100) -> str:
     help="Processes serving the port, each with its own model. Env: CASEBOOK_WORKERS. Default: 1.",
 )
 @llm_options
-@_clean_errors
+@clean_errors
 def serve(
     data_dir: Path | None,
     host: str,
@@ -356,13 +342,13 @@ def serve(
         "llm_model": llm_model,
     }
     settings = build_settings(**flags)
-    from assistant.auth import auth_config, session_secret
+    from assistant.web.auth import auth_config, session_secret
 
     auth = auth_config(settings, host=host, insecure=insecure_no_auth)
     listening = listen(host, port)  # before the model loads: a port in use is said at once
     from assistant.engine import Casebook
     from assistant.generative import build_llm
-    from assistant.web import run, run_workers
+    from assistant.web.app import run, run_workers
 
     model = build_llm(settings)
     casebook = Casebook(settings)
@@ -418,7 +404,7 @@ def feedback() -> None:
     default=None,
     help="Write the question file here (default: print it).",
 )
-@_clean_errors
+@clean_errors
 def feedback_export(data_dir: Path | None, out: Path | None) -> None:
     """Turn rated answers into a question file that `casebook eval` can run.
 

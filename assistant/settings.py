@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     oidc_client_id: str | None = Field(default=None, description="Client id registered with the issuer.")
     oidc_client_secret: str | None = Field(default=None, description="Client secret from the issuer.")
     oidc_scopes: str = Field(default="openid email profile", description="Scopes asked of the issuer.")
+    oidc_redirect_uri: str | None = Field(
+        default=None,
+        description="Callback URL registered with the issuer (https://HOST/ROOT-PATH/auth/callback); "
+        "unset: built from the request, which behind a TLS proxy says http.",
+    )
     oidc_user_claim: str = Field(
         default="preferred_username",
         description="Claim naming the user (falls back to email, then sub).",

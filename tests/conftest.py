@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from assistant import Casebook, Settings
@@ -65,3 +72,82 @@ def library(library_dir: Path, embedder: Embedder) -> Casebook:
 def make_casebook(data_dir: Path, embedder: Embedder, **settings: object) -> Casebook:
     """Return a Casebook on ``data_dir`` sharing the session's model."""
     return Casebook(Settings(data_dir=data_dir, **settings), embedder=embedder)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_serve(
+    data_dir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    timeout: float = 240,
+) -> tuple[subprocess.Popen, str]:
+    """Start `casebook serve ARGS` on ``port`` (a free one by default) and return the process and its
+    URL once it answers its health check (every worker's, when ARGS start several); a server that
+    exits or stays silent for ``timeout`` seconds fails the test, and is stopped."""
+    port = port or free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "assistant.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
+    process = subprocess.Popen(
+        [*command, *args],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"casebook serve exited: {stop(process)}")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    stop(process)
+    raise AssertionError(f"casebook serve did not start within {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen) -> str:
+    """Stop a server started by ``start_serve`` (again is harmless) and return what it printed."""
+    if process.stdout is None or process.stdout.closed:
+        process.wait()
+        return ""
+    process.terminate()
+    try:
+        out, _ = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, _ = process.communicate()
+    return out or ""
+
+
+@contextlib.contextmanager
+def serving(
+    data_dir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    timeout: float = 240,
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """Return (as a context) a `casebook serve` started by ``start_serve``, stopped on leaving."""
+    process, url = start_serve(data_dir, *args, env=env, port=port, timeout=timeout)
+    try:
+        yield process, url
+    finally:
+        stop(process)

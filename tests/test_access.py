@@ -19,9 +19,8 @@ import httpx
 import pytest
 
 from assistant import Casebook, Settings
-from tests.conftest import LIBRARY
-from tests.test_auth import audit_rows, bearer, casebook_cli, serve
-from tests.test_web import stop
+from tests.conftest import LIBRARY, serving
+from tests.test_auth import audit_rows, bearer, casebook_cli
 
 KESTREL = (
     "---\ntitle: Kestrel ward restraint review\npublisher: Wyvern Vale Partnership NHS Foundation Trust\n"
@@ -84,9 +83,11 @@ def server(indexed: Casebook) -> Iterator[dict]:
         )
         assert made.returncode == 0, made.stderr
         tokens[name] = made.stdout.strip()
-    process, url = serve(data_dir, env={"CASEBOOK_MAX_UPLOAD_BYTES": "100000", "CASEBOOK_RATE_LIMIT": ""})
-    yield {"url": url, "data_dir": data_dir, "tokens": tokens, "casebook": indexed}
-    stop(process)
+    with serving(data_dir, env={"CASEBOOK_MAX_UPLOAD_BYTES": "100000", "CASEBOOK_RATE_LIMIT": ""}) as (
+        _,
+        url,
+    ):
+        yield {"url": url, "data_dir": data_dir, "tokens": tokens, "casebook": indexed}
 
 
 def ask(server: dict, user: str, question: str, **body: object) -> httpx.Response:
@@ -119,6 +120,9 @@ def test_groups_decide_what_retrieval_facets_glossary_and_mentions_see(indexed: 
     assert indexed.mentions(["Osprey"], groups=nurse) == []
     assert indexed.mentions(["Osprey"], groups=()) == []  # signed in with no groups: open documents
     assert indexed.document_chunks(kestrel_id({"casebook": indexed}), groups=finance) == []
+    # The library panel's list of documents, too.
+    assert "Kestrel ward restraint review" in indexed.documents(groups=nurse).values()
+    assert "Kestrel ward restraint review" not in indexed.documents(groups=finance).values()
     # Sign-in off (groups None): everything is visible.
     assert indexed.ask(RESTRAINT).citations[0].title == "Kestrel ward restraint review"
 
@@ -194,6 +198,67 @@ def test_a_hidden_document_is_not_found_like_an_absent_one(server: dict) -> None
         )
         assert finance.status_code == absent.status_code == 404
         assert "41 per cent" not in finance.text and "Kestrel" not in finance.text
+
+
+def test_health_counts_only_what_the_caller_may_read(server: dict) -> None:
+    casebook, url, tokens = server["casebook"], server["url"], server["tokens"]
+    total = casebook.store.count()
+    kestrel = len(casebook.document_chunks(kestrel_id(server)))
+    osprey = next(d.doc_id for s, d in casebook.store.documents().items() if "osprey" in s)
+    counts = {
+        user: httpx.get(f"{url}/api/health", headers=bearer(tokens[user])).json()["chunks"]
+        for user in ("nina", "fred")
+    }
+    assert counts == {"nina": total - len(casebook.document_chunks(osprey)), "fred": total - kestrel}
+    assert httpx.get(f"{url}/api/health").json() == {"status": "ok"}  # no sign-in, no numbers
+
+
+RESTRICTED = ("Kestrel", "41 per cent", "Wyvern", "sensory room")
+
+
+def test_no_endpoint_shows_a_reader_another_groups_document(server: dict) -> None:
+    url, fred = server["url"], bearer(server["tokens"]["fred"])
+    doc = kestrel_id(server)
+    chat = {"model": "casebook", "messages": [{"role": "user", "content": "What is WVPFT?"}]}
+    replies = {
+        "health": httpx.get(f"{url}/api/health", headers=fred),
+        "gradio config (filter values)": httpx.get(f"{url}/config", headers=fred),
+        "ask (glossary)": httpx.post(
+            f"{url}/api/ask", json={"question": "What is WVPFT?"}, headers=fred, timeout=120
+        ),
+        "ask (mentions)": httpx.post(
+            f"{url}/api/ask",
+            json={"question": "Which ward opened a room beside the nursing office?"},
+            headers=fred,
+            timeout=120,
+        ),
+        "openai": httpx.post(f"{url}/v1/chat/completions", json=chat, headers=fred, timeout=120),
+        "gradio api": httpx.post(
+            f"{url}/gradio_api/run/ask",
+            json={"data": ["How did a ward reduce restraint?"]},
+            headers=fred,
+            timeout=120,
+        ),
+        "viewer": httpx.get(f"{url}/documents/{doc}", headers=fred),
+        "file": httpx.get(f"{url}/documents/{doc}/file", headers=fred),
+        "remove": httpx.delete(f"{url}/api/documents/{doc}", headers=fred),
+        "users": httpx.get(f"{url}/api/users", headers=fred),
+        "audit": httpx.get(f"{url}/api/audit?since=2000-01-01", headers=fred),
+    }
+    for name, reply in replies.items():
+        assert reply.status_code in (200, 403, 404, 405), (name, reply.status_code, reply.text[:200])
+        leaked = [marker for marker in RESTRICTED if marker in reply.text]
+        assert leaked == [], (name, leaked)
+    assert (
+        replies["users"].status_code == replies["audit"].status_code == replies["remove"].status_code == 403
+    )
+    # The same requests show nina her group's document, so the markers above can be found.
+    nina = bearer(server["tokens"]["nina"])
+    assert (
+        "Wyvern"
+        in httpx.post(f"{url}/api/ask", json={"question": "What is WVPFT?"}, headers=nina, timeout=120).text
+    )
+    assert "Kestrel" in httpx.get(f"{url}/documents/{doc}", headers=nina).text
 
 
 def test_openai_endpoint_and_gradio_api_filter_by_the_callers_groups(server: dict) -> None:

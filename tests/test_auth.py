@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -20,8 +19,7 @@ import httpx
 import pytest
 import werkzeug.serving
 
-from tests.conftest import LIBRARY, make_casebook
-from tests.test_web import free_port, stop
+from tests.conftest import LIBRARY, free_port, make_casebook, serving, start_serve, stop
 
 OAP = "How did trusts reduce out-of-area placements?"
 BROWSER = {"Accept": "text/html,application/xhtml+xml"}
@@ -35,42 +33,6 @@ def casebook_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Co
         text=True,
         timeout=120,
     )
-
-
-def serve(
-    data_dir: Path, *args: str, env: dict[str, str] | None = None, port: int | None = None
-) -> tuple[subprocess.Popen, str]:
-    """Start `casebook serve` on 127.0.0.1 (or the --host given) and wait for its health check."""
-    port = port or free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "assistant.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            *args,
-        ],
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"casebook serve exited: {process.stdout.read()}")
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    process.kill()
-    raise AssertionError("casebook serve did not start within 180 s")
 
 
 def audit_rows(data_dir: Path) -> list[dict]:
@@ -117,9 +79,8 @@ def token_server(small_library: Path, tmp_path_factory: pytest.TempPathFactory) 
         "CASEBOOK_TRUSTED_GROUPS_HEADER": "X-Forwarded-Groups",
         "CASEBOOK_TRUSTED_PROXIES": "10.9.9.9",
     }
-    process, url = serve(data_dir, env=env)
-    yield {"url": url, "data_dir": data_dir, "tokens": tokens}
-    stop(process)
+    with serving(data_dir, env=env) as (_, url):
+        yield {"url": url, "data_dir": data_dir, "tokens": tokens}
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -278,9 +239,8 @@ def proxy_server(
         "CASEBOOK_ADMIN_GROUPS": "board",
         "CASEBOOK_AUDIT_QUESTIONS": "false",
     }
-    process, url = serve(data_dir, env=env, port=port)
-    yield {"url": url, "data_dir": data_dir}
-    stop(process)
+    with serving(data_dir, env=env, port=port) as (_, url):
+        yield {"url": url, "data_dir": data_dir}
 
 
 def test_the_header_from_a_trusted_proxy_signs_in_with_groups_and_role(proxy_server: dict) -> None:
@@ -374,7 +334,7 @@ def test_serve_beyond_loopback_with_no_method_refuses_in_one_line(tmp_path: Path
 
 def test_insecure_no_auth_warns_on_every_page(small_library: Path, tmp_path_factory) -> None:
     data_dir = fresh(small_library, tmp_path_factory, "insecure")
-    process, url = serve(data_dir, "--host", "0.0.0.0", "--insecure-no-auth")
+    process, url = start_serve(data_dir, "--host", "0.0.0.0", "--insecure-no-auth")
     try:
         chat = httpx.get(url + "/", headers=BROWSER, timeout=30)
         assert chat.status_code == 200 and 'id="cb-insecure-banner"' in chat.text
@@ -401,9 +361,9 @@ def test_retention_prunes_old_audit_rows_and_ratings_and_export_streams_csv(tmp_
     import sqlite3
 
     from assistant.answers import Answer
-    from assistant.audit import AuditLog
     from assistant.feedback import FeedbackLog
-    from assistant.users import Identity
+    from assistant.web.audit import AuditLog
+    from assistant.web.users import Identity
 
     data_dir = tmp_path / "data"
     log = AuditLog(data_dir, retention_days=30)

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chat_ui import example_questions
+from assistant.web.chat_ui import example_questions
 from ingest import ingest
-from tests.conftest import LIBRARY, ROOT
-from tests.test_web import start_serve, stop
+from tests.conftest import LIBRARY, ROOT, serving, start_serve, stop
 from vectorstore import Embedder, Store
 
 pytestmark = pytest.mark.browser
@@ -40,9 +39,8 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
     (library / "ward-noticeboard.md").write_text(EVIL, encoding="utf-8")
     data = root / "data"
     assert ingest([library], Store(data), embedder).ok
-    process, url = start_serve(data)
-    yield url, data
-    stop(process)
+    with serving(data) as (_, url):
+        yield url, data
 
 
 @pytest.fixture(scope="module")
@@ -334,7 +332,11 @@ def test_llm_answer_streams_into_the_chat_with_its_sources(browser, served) -> N
         )
         process, url = start_serve(
             served[1],
-            {"CASEBOOK_LLM": "openai", "CASEBOOK_LLM_BASE_URL": stub.url, "CASEBOOK_LLM_MODEL": "stub-model"},
+            env={
+                "CASEBOOK_LLM": "openai",
+                "CASEBOOK_LLM_BASE_URL": stub.url,
+                "CASEBOOK_LLM_MODEL": "stub-model",
+            },
         )
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 800})

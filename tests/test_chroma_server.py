@@ -16,8 +16,7 @@ from click.testing import CliRunner
 
 from assistant.cli import main
 from ingest import ingest
-from tests.conftest import LIBRARY, make_casebook
-from tests.test_web import free_port
+from tests.conftest import LIBRARY, free_port, make_casebook
 from vectorstore import Embedder, Store, StoreError
 
 

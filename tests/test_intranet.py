@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,8 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import ROOT, free_port, serving
 from tests.test_browser import ask
-from tests.test_web import OAP, free_port, start_serve, stop
+from tests.test_web import OAP
 
 NGINX = Path("/usr/sbin/nginx")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,7 +33,8 @@ INTRANET_PAGE = """<!doctype html>
 <script src="{casebook}/embed.js"></script>
 </body></html>
 """
-NGINX_CONF = """{user}
+README = ROOT / "README.md"
+NGINX_MAIN = """{user}
 worker_processes 1;
 error_log {dir}/error.log warn;
 pid {dir}/nginx.pid;
@@ -41,24 +44,31 @@ http {{
   client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy; fastcgi_temp_path {dir}/fastcgi;
   uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
   types {{ text/html html; }}
-  server {{
-    listen 127.0.0.1:{port};
-    client_max_body_size 4m;
-    location = /casebook {{ return 301 /casebook/; }}
-    location /casebook/ {{
-      proxy_pass http://127.0.0.1:{app_port}/;
-      proxy_http_version 1.1;
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_buffering off;
-      proxy_read_timeout 300s;
-    }}
-  }}
-  server {{ listen 127.0.0.1:{allowed_port}; root {dir}/pages; }}
-  server {{ listen 127.0.0.1:{refused_port}; root {dir}/pages; }}
+{servers}
 }}
 """
+
+
+def readme_section(title: str) -> str:
+    """Return the text of the README section headed ``### title``."""
+    return README.read_text(encoding="utf-8").split(f"### {title}\n", 1)[1].split("\n### ", 1)[0]
+
+
+def fenced(text: str, language: str) -> list[str]:
+    """Return the code blocks of ``language`` in ``text``."""
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
+
+
+def readme_nginx(folder: Path, *, port: int, app_port: int, more: str = "") -> str:
+    """Return an nginx.conf running the server block of README's "Behind nginx, under a sub-path"
+    on 127.0.0.1:``port`` in plain HTTP (and the ``more`` server blocks), for ``casebook serve``
+    on ``app_port``: the documented deployment is the tested one."""
+    block = fenced(readme_section("Behind nginx, under a sub-path"), "nginx")[0]
+    local = block.replace("listen 443 ssl;", f"listen 127.0.0.1:{port};")
+    local = local.replace("http://127.0.0.1:7860/", f"http://127.0.0.1:{app_port}/")
+    assert f"127.0.0.1:{port};" in local and f"127.0.0.1:{app_port}/" in local, "README's nginx changed"
+    user = "user root;" if os.geteuid() == 0 else ""
+    return NGINX_MAIN.format(user=user, dir=folder, servers=local + more)
 
 
 @dataclass(frozen=True)
@@ -71,10 +81,19 @@ class Site:
 
 def start_nginx(folder: Path, **ports: int) -> subprocess.Popen:
     """Start nginx on ``folder``/nginx.conf in the foreground; return it once it listens."""
-    user = "user root;" if os.geteuid() == 0 else ""
-    (folder / "nginx.conf").write_text(NGINX_CONF.format(user=user, dir=folder, **ports))
+    pages = "".join(
+        f"  server {{ listen 127.0.0.1:{ports[name]}; root {folder}/pages; }}\n"
+        for name in ("allowed_port", "refused_port")
+    )
+    conf = readme_nginx(folder, port=ports["port"], app_port=ports["app_port"], more=pages)
+    (folder / "nginx.conf").write_text(conf)
+    return run_nginx(folder / "nginx.conf", f"http://127.0.0.1:{ports['allowed_port']}/")
+
+
+def run_nginx(conf: Path, probe: str) -> subprocess.Popen:
+    """Start nginx on ``conf`` in the foreground; return it once ``probe`` answers."""
     process = subprocess.Popen(
-        [str(NGINX), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"],
+        [str(NGINX), "-c", str(conf), "-g", "daemon off;"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -84,7 +103,7 @@ def start_nginx(folder: Path, **ports: int) -> subprocess.Popen:
         if process.poll() is not None:
             raise AssertionError(f"nginx exited: {process.stdout.read()}")
         try:
-            httpx.get(f"http://127.0.0.1:{ports['allowed_port']}/", timeout=2)
+            httpx.get(probe, timeout=2)
             return process
         except httpx.HTTPError:
             time.sleep(0.2)
@@ -103,21 +122,20 @@ def site(library_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "CASEBOOK_ALLOWED_ORIGINS": allowed,
         "CASEBOOK_RATE_LIMIT": f"{RATE}/minute",
     }
-    process, app = start_serve(library_dir, env)
-    folder = tmp_path_factory.mktemp("nginx")
-    (folder / "pages").mkdir()
-    casebook = f"http://127.0.0.1:{port}/casebook"
-    (folder / "pages" / "index.html").write_text(INTRANET_PAGE.format(casebook=casebook))
-    app_port = int(app.rsplit(":", 1)[1])
-    nginx = start_nginx(
-        folder, port=port, app_port=app_port, allowed_port=allowed_port, refused_port=refused_port
-    )
-    try:
-        yield Site(app, casebook, allowed, f"http://127.0.0.1:{refused_port}")
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
-        stop(process)
+    with serving(library_dir, env=env) as (_, app):
+        folder = tmp_path_factory.mktemp("nginx")
+        (folder / "pages").mkdir()
+        casebook = f"http://127.0.0.1:{port}/casebook"
+        (folder / "pages" / "index.html").write_text(INTRANET_PAGE.format(casebook=casebook))
+        app_port = int(app.rsplit(":", 1)[1])
+        nginx = start_nginx(
+            folder, port=port, app_port=app_port, allowed_port=allowed_port, refused_port=refused_port
+        )
+        try:
+            yield Site(app, casebook, allowed, f"http://127.0.0.1:{refused_port}")
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=10)
 
 
 def post(site: Site, path: str, body: bytes | dict, **headers: str) -> httpx.Response:
@@ -134,7 +152,7 @@ BAD_INPUTS = [
         "The question is 1,000,000 characters; the limit is 2,000. Shorten it.",
     ),
     (
-        {"question": "y" * 3_000_000},
+        {"question": "y" * 1_500_000},  # over Casebook's 1 MiB, under the README's nginx 2 MiB
         413,
         "Request body too large: the limit is 1,048,576 bytes (CASEBOOK_MAX_REQUEST_BYTES).",
     ),
@@ -183,7 +201,7 @@ def test_every_response_carries_the_security_headers(site: Site) -> None:
         csp = headers["content-security-policy"]
         assert f"frame-ancestors 'self' {site.allowed}" in csp and site.refused not in csp, path
         assert "'unsafe-inline'" not in [*csp.split("script-src"), ""][1].split(";")[0], path
-    assert post(site, "/api/ask", {"question": "z" * 3_000_000}).headers["x-content-type-options"]
+    assert post(site, "/api/ask", {"question": "z" * 1_500_000}).headers["x-content-type-options"]
     # CORS answers the allowed origin only.
     for origin, allowed in ((site.allowed, True), (site.refused, False)):
         preflight = httpx.options(

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import LIBRARY
+from tests.conftest import LIBRARY, start_serve, stop
 from tests.test_chroma_server import chroma_url  # noqa: F401  (the real `chroma run` fixture)
 from tests.test_store import FILES, casebook, crash, library, picture
-from tests.test_web import start_serve, stop
 from vectorstore import Embedder
 
 NEW = "staff-speak-up-culture.md"
@@ -33,7 +32,7 @@ def _cites_new(url: str) -> bool:
 def _serve_sees_a_new_document(tmp_path: Path, env: dict[str, str]) -> float:
     folder, data = library(tmp_path, FILES[:1]), tmp_path / "data"
     casebook("ingest", str(folder), "--data-dir", str(data), env=env, check=True)
-    process, url = start_serve(data, env)
+    process, url = start_serve(data, env=env)
     try:
         # Before: no document from that publisher, so the filter itself is refused.
         assert _ask(url).status_code == 400

@@ -15,9 +15,9 @@ import pytest
 from bs4 import BeautifulSoup
 
 from ingest import doc_id_for, ingest
-from tests.conftest import LIBRARY
+from tests.conftest import LIBRARY, serving
 from tests.test_browser import CHROMIUM, SHOTS, browser  # noqa: F401  (browser is a fixture)
-from tests.test_web import OAP, start_serve, stop
+from tests.test_web import OAP
 from vectorstore import Embedder, Store
 
 CSP = (
@@ -82,9 +82,8 @@ def viewer_server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) 
         (library / name).write_text(EDITED_BEFORE, encoding="utf-8")
     data = root / "data"
     assert ingest([library], Store(data), embedder).ok
-    process, url = start_serve(data)
-    yield url, library
-    stop(process)
+    with serving(data) as (_, url):
+        yield url, library
 
 
 def _open(server: tuple[str, Path], name: str, query: str = "") -> tuple[httpx.Response, BeautifulSoup]:

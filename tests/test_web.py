@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import html
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,55 +13,15 @@ from assistant.answers import NOT_IN_LIBRARY, Answer, Citation
 from assistant.conversation import Turn
 from assistant.export import conversation_markdown
 from assistant.rendering import answer_markdown, rewritten, sources_html
+from tests.conftest import serving, start_serve, stop
 
 OAP = "How did trusts reduce out-of-area placements?"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_serve(data_dir: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    """Start `casebook serve` and wait until it answers; return the process and its URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"casebook serve exited: {process.stdout.read()}")
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    process.kill()
-    raise AssertionError("casebook serve did not start within 180 s")
-
-
-def stop(process: subprocess.Popen) -> str:
-    process.terminate()
-    try:
-        out, _ = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, _ = process.communicate()
-    return out or ""
-
-
 @pytest.fixture(scope="module")
 def server(library_dir: Path) -> Iterator[str]:
-    process, url = start_serve(library_dir)
-    yield url
-    stop(process)
+    with serving(library_dir) as (_, url):
+        yield url
 
 
 def test_page_is_served_with_the_chat(server: str) -> None:
@@ -114,7 +69,7 @@ def test_serve_ingests_the_sample_library_on_first_start(tmp_path: Path) -> None
     (sample / "crisis-cafe.md").write_text(
         "# Evening crisis cafe\n\nThe trust opened an evening crisis cafe run with a local charity.\n"
     )
-    process, url = start_serve(tmp_path / "data", {"CASEBOOK_SAMPLE_LIBRARY": str(sample)})
+    process, url = start_serve(tmp_path / "data", env={"CASEBOOK_SAMPLE_LIBRARY": str(sample)})
     try:
         assert httpx.get(url + "/api/health", timeout=10).json()["chunks"] == 1
     finally:

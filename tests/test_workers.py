@@ -7,10 +7,9 @@ export must all work whichever process takes each one.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,48 +18,14 @@ import httpx
 import pytest
 
 from ingest import ingest
-from tests.conftest import LIBRARY
+from tests.conftest import LIBRARY, serving, stop
 from tests.test_browser import CHROMIUM, ask
 from tests.test_chroma_server import chroma_url  # noqa: F401  (a fixture)
-from tests.test_web import OAP, free_port, stop
+from tests.test_web import OAP
 from vectorstore import Embedder, Store
 
 FIRST = "How did trusts reduce out-of-area placements?"
 FOLLOW_UP = "and what about Lancashire?"
-
-
-def start(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    """Start `casebook serve ARGS` and return it once every worker answers health checks."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "assistant.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-    ]
-    process = subprocess.Popen(
-        [*command, *args],
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"casebook serve exited: {process.stdout.read()}")
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    stop(process)
-    raise AssertionError("casebook serve did not start within 240 s")
 
 
 def children(pid: int) -> list[int]:
@@ -110,9 +75,8 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
 
 @pytest.fixture(scope="module")
 def workers(sample_dir: Path) -> Iterator[tuple[subprocess.Popen, str]]:
-    process, url = start(sample_dir, "--workers", "2")
-    yield process, url
-    stop(process)
+    with serving(sample_dir, "--workers", "2") as (process, url):
+        yield process, url
 
 
 def test_two_workers_share_the_port_and_each_answers(workers) -> None:
@@ -138,9 +102,8 @@ def test_two_workers_share_the_port_and_each_answers(workers) -> None:
 def workers_page(sample_dir: Path) -> Iterator[str]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's Chromium is not installed: run `make test`, which installs it")
-    process, url = start(sample_dir, "--workers", "2")
-    yield url
-    stop(process)
+    with serving(sample_dir, "--workers", "2") as (_, url):
+        yield url
 
 
 @pytest.mark.browser
@@ -190,8 +153,8 @@ def test_two_servers_share_a_chroma_server_and_a_conversation(
     assert ingest([LIBRARY], Store(data, chroma_url=chroma_url), embedder).ok
     # As behind a load balancer without sticky sessions: the chat does not stream.
     env = {"CASEBOOK_CHROMA_URL": chroma_url, "CASEBOOK_STREAM_CHAT": "false"}
-    servers = [start(data, env=env) for _ in range(2)]
-    try:
+    with contextlib.ExitStack() as running:
+        servers = [running.enter_context(serving(data, env=env)) for _ in range(2)]
         urls = [url for _, url in servers]
         for url in urls * 2:
             assert Path(asked(url)["citations"][0]["source"]).name == "crisis-house-out-of-area.md"
@@ -201,9 +164,6 @@ def test_two_servers_share_a_chroma_server_and_a_conversation(
         history = chat_answer(urls[1], "conversation-1", FOLLOW_UP, history)
         said = json.dumps(history[-1]["content"]).replace("\\\\", "")  # Markdown's escapes
         assert "Searched for:" in said and "Lancashire trusts reduce out-of-area placements" in said
-    finally:
-        for process, _ in servers:
-            stop(process)
 
 
 def test_concurrent_questions_get_the_vectors_each_would_get_alone(embedder: Embedder) -> None:

@@ -259,9 +259,13 @@ class Store:
         self._view = None
         log.info("chroma reopened data_dir=%s", self.data_dir)
 
-    def count(self) -> int:
-        """Return how many chunks the index holds (0 when there is no index)."""
-        return int(self.collection.count()) if self.exists() else 0
+    def count(self, access: Access = EVERYTHING) -> int:
+        """Return how many chunks the index holds that ``access`` may read (0 when there is no index)."""
+        if not self.exists():
+            return 0
+        if access.everything:
+            return int(self.collection.count())
+        return int(self.derived().columns.visible(access).sum())
 
     def documents(self) -> dict[str, StoredDocument]:
         """Return every COMPLETE stored document, keyed by its source path."""

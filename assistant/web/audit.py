@@ -16,13 +16,13 @@ import logging
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
 from assistant.answers import Answer
 from assistant.feedback import FeedbackLog
-from assistant.users import ANONYMOUS, Identity
+from assistant.web.database import Database
+from assistant.web.users import ANONYMOUS, Identity
 from vectorstore import ConfigError
 
 log = logging.getLogger(__name__)
@@ -77,21 +77,10 @@ class AuditLog:
         self, data_dir: Path, *, enabled: bool = True, questions: bool = True, retention_days: int = 365
     ) -> None:
         self.path = Path(data_dir) / "audit.db"
+        self._db = Database(self.path, _SCHEMA).transaction
         self.enabled = enabled
         self.feedback = FeedbackLog(data_dir)
         self.questions, self.retention_days = questions, retention_days
-        self._ready = False
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=10)) as db:
-            if not self._ready:
-                db.execute("PRAGMA journal_mode=WAL")  # several workers may write at once
-                db.executescript(_SCHEMA)
-                self._ready = True
-            with db:
-                yield db
 
     def record(
         self,

@@ -32,14 +32,16 @@ from fastapi import Depends, HTTPException, Request
 from starlette.datastructures import MutableHeaders
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from assistant.audit import AuditLog
 from assistant.settings import Settings
-from assistant.users import ANONYMOUS, Identity, Role, TokenStore, parse_groups, role_for
+from assistant.web.audit import AuditLog
+from assistant.web.users import ANONYMOUS, Identity, Role, TokenStore, parse_groups, role_for
 from vectorstore import ConfigError
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = frozenset({"/api/health", "/auth/login", "/auth/callback", "/auth/logout"})
+# /embed.js holds no data and must load on an intranet page before anyone has signed in: the
+# chat it opens signs in inside its frame.
+PUBLIC_PATHS = frozenset({"/api/health", "/auth/login", "/auth/callback", "/auth/logout", "/embed.js"})
 NO_AUTH = Identity(ANONYMOUS, "admin", (), "none")
 BANNER = (
     '<div id="cb-insecure-banner" role="alert" style="position:sticky;top:0;z-index:10000;'

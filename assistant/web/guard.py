@@ -2,7 +2,8 @@
 
 ``Guard`` is a plain ASGI middleware, so it sees every request, Gradio's routes included, before
 any of them reads a byte of the body, and every response, so each carries the same headers.
-``install`` puts it (and CORS for ``--allowed-origins``) on the app with the JSON error handlers.
+``install`` puts it on the app with the JSON error handlers; ``allow_origins`` adds CORS for
+``--allowed-origins`` outside everything else.
 
 Rate limits are counted per identity: ``identity`` gives the signed-in user when sign-in has put
 one the sign-in gate left on the request (``request.state.identity``), else the client's address.
@@ -194,17 +195,7 @@ class Guard:
                 if self.frame_options and b"x-frame-options" not in present:
                     headers.append((b"x-frame-options", self.frame_options))
                 message = {**message, "headers": headers}
-                if b"content-security-policy" in present:  # a page with its own, stricter policy:
-                    ancestors = re.search(rb"frame-ancestors[^;]*", self._policy(b"")).group(0)  # type: ignore[union-attr]
-                    message["headers"] = [
-                        (
-                            k,
-                            re.sub(rb"frame-ancestors[^;]*", ancestors, v)
-                            if k.lower() == b"content-security-policy"
-                            else v,
-                        )
-                        for k, v in headers
-                    ]
+                if b"content-security-policy" in present:  # a page with its own, stricter policy
                     await send(message)
                     return
                 if b"text/html" not in dict(headers).get(b"content-type", b""):
@@ -263,8 +254,7 @@ def _validation_detail(exc: RequestValidationError) -> tuple[int, str]:
 
 
 def install(app: FastAPI, policy: GuardPolicy) -> FastAPI:
-    """Put the guard, CORS and the JSON error handlers on ``app``; return it."""
-    from starlette.middleware.cors import CORSMiddleware
+    """Put the guard and the JSON error handlers on ``app``; return it."""
 
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return json_error(*_validation_detail(exc))
@@ -279,7 +269,17 @@ def install(app: FastAPI, policy: GuardPolicy) -> FastAPI:
     app.add_exception_handler(RequestValidationError, invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, crashed)
-    # Configuring CORS here also stops Gradio adding its own, looser, localhost rule.
+    # Built here, not on the first request, so a bad storage URI stops `serve` at start.
+    app.add_middleware(Guard, policy=policy, limiter=_Limiter(policy.rate_limit, policy.rate_limit_storage))
+    return app
+
+
+def allow_origins(app: FastAPI, policy: GuardPolicy) -> FastAPI:
+    """Put CORS for ``--allowed-origins`` outermost on ``app`` (added last), so a page of an allowed
+    origin can read every answer, a 401 from sign-in or a 413 or 429 from the guard included."""
+    from starlette.middleware.cors import CORSMiddleware
+
+    # Configuring CORS also stops Gradio adding its own, looser, localhost rule.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(policy.allowed_origins),
@@ -287,8 +287,6 @@ def install(app: FastAPI, policy: GuardPolicy) -> FastAPI:
         allow_headers=["authorization", "content-type"],
         max_age=600,
     )
-    # Built here, not on the first request, so a bad storage URI stops `serve` at start.
-    app.add_middleware(Guard, policy=policy, limiter=_Limiter(policy.rate_limit, policy.rate_limit_storage))
     return app
 
 

@@ -19,9 +19,10 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from assistant import viewer
-from assistant.audit import AuditLog, parse_since
-from assistant.auth import (
+from assistant.engine import Casebook
+from assistant.web import viewer
+from assistant.web.audit import AuditLog, parse_since
+from assistant.web.auth import (
     Admin,
     AuthConfig,
     Gate,
@@ -32,9 +33,9 @@ from assistant.auth import (
     identity_of,
     require,
 )
-from assistant.engine import Casebook
-from assistant.guard import GuardPolicy, error_status, install, text_problem
+from assistant.web.guard import GuardPolicy, allow_origins, error_status, install, text_problem
 from vectorstore import CasebookError, Chunk
+from vectorstore.access import Access
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,8 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
     ``auth`` says how requests sign in (default: from the settings, as on loopback). Every
     answering endpoint (``/api/ask``, ``/v1/chat/completions``) needs the reader role.
     """
-    from assistant import embed, openai_api, uploads
-    from assistant.chat_ui import mount
+    from assistant.web import embed, openai_api, uploads
+    from assistant.web.chat_ui import mount
 
     settings = casebook.settings
     auth = auth or auth_config(settings)
@@ -78,9 +79,15 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
     offline_docs(app)
 
     @app.get("/api/health")
-    def health() -> Response:
+    def health(request: Request) -> Response:
+        # Public, so a load balancer can call it: the chunk count is of what the caller may read,
+        # and given to no one when sign-in is on and the caller did not sign in.
+        identity = identity_of(request)
         try:
-            return JSONResponse({"status": "ok", "chunks": casebook.store.count()})
+            if identity is None:
+                return JSONResponse({"status": "ok"})
+            chunks = casebook.store.count(Access.of(groups_of(identity)))
+            return JSONResponse({"status": "ok", "chunks": chunks})
         except CasebookError as exc:
             return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
 
@@ -130,15 +137,15 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
     def document(doc_id: str, request: Request, passage: str | None = None, q: str | None = None) -> Response:
         chunks = stored_chunks(doc_id, request)
         if not chunks:
-            return viewer.not_found_response(doc_id)
-        return viewer.document_response(chunks, passage, q)
+            return viewer.not_found_response(doc_id, origins=settings.allowed_origins)
+        return viewer.document_response(chunks, passage, q, origins=settings.allowed_origins)
 
     @app.get("/documents/{doc_id}/file")
     def document_file(doc_id: str, request: Request) -> Response:
         chunks = stored_chunks(doc_id, request)
         path = Path(chunks[0].source) if chunks else None
         if path is None or not path.is_file():
-            return viewer.not_found_response(doc_id)
+            return viewer.not_found_response(doc_id, origins=settings.allowed_origins)
         media = _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
         return FileResponse(
             path,
@@ -148,7 +155,7 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
             headers={"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"},
         )
 
-    from assistant import signin
+    from assistant.web import signin
 
     signin.add_routes(app, settings, auth, audit)
     app = mount(app, casebook, llm)
@@ -163,6 +170,7 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
     # Outside the guard, so rate limits count per signed-in user; sessions outermost: the gate reads them.
     app.add_middleware(Gate, config=auth, audit=audit)
     signin.add_sessions(app, settings)
+    allow_origins(app, policy)
     _prune_while_serving(app, audit)
     return app
 
@@ -217,9 +225,9 @@ def app_from_env() -> FastAPI:
     has put every flag in the environment, checked the port and sign-in, and ingested the sample
     library, so a worker only loads its model and serves.
     """
-    from assistant.auth import auth_config
     from assistant.generative import build_llm
     from assistant.settings import Settings
+    from assistant.web.auth import auth_config
 
     settings = Settings()
     host = os.environ.get(SERVE_HOST_ENV, "127.0.0.1")
@@ -274,7 +282,7 @@ def run_workers(settings: Any, *, host: str, sock: socket.socket, auth: AuthConf
 
     os.environ[SERVE_HOST_ENV] = host
     os.environ[INSECURE_ENV] = "1" if auth.insecure else ""
-    config = _config("assistant.web:app_from_env", host, sock.getsockname()[1], settings)
+    config = _config("assistant.web.app:app_from_env", host, sock.getsockname()[1], settings)
     config.factory, config.workers = True, settings.workers
     _announce(host, sock, settings, auth)
     Multiprocess(config, sockets=[sock]).run()

@@ -17,10 +17,10 @@ from fastapi import FastAPI, Request
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from assistant.audit import AuditLog
-from assistant.auth import AuthConfig, address_of, identity_of, session_secret, unauthorized_page
 from assistant.settings import Settings
-from assistant.users import Identity, parse_groups, role_for
+from assistant.web.audit import AuditLog
+from assistant.web.auth import AuthConfig, address_of, identity_of, session_secret, unauthorized_page
+from assistant.web.users import Identity, parse_groups, role_for
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "casebook_session"
@@ -70,7 +70,8 @@ def add_routes(app: FastAPI, settings: Settings, config: AuthConfig, audit: Audi
         # Only a path on this site: an absolute or protocol-relative URL would be an open redirect.
         request.session["next"] = next if next.startswith("/") and not next.startswith("//") else "/"
         try:
-            return await oauth.oidc.authorize_redirect(request, str(request.url_for("auth_callback")))
+            callback = settings.oidc_redirect_uri or str(request.url_for("auth_callback"))
+            return await oauth.oidc.authorize_redirect(request, callback)
         except Exception as exc:  # the issuer is down or its discovery document is wrong
             log.error("oidc discovery failed issuer=%s error=%s", settings.oidc_issuer, exc)
             return HTMLResponse(unauthorized_page("The sign-in service cannot be reached."), 503)

@@ -29,14 +29,10 @@ from vectorstore import CasebookError, Chunk
 from vectorstore.sentences import split_sentences
 
 log = logging.getLogger(__name__)
-HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+_CSP = (
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
+)
 DOC_ID = re.compile(r"[0-9a-f]{16}")
 # Page furniture and anything active: removed with its content (the same furniture ingestion drops).
 _DROPPED = {
@@ -50,25 +46,40 @@ _BLOCKS = (
 _FIRST_WORDS = 6
 
 
-def document_response(chunks: Sequence[Chunk], passage: str | None, q: str | None) -> HTMLResponse:
-    """Return the viewer page for the document whose stored chunks are ``chunks``."""
+def headers(origins: Sequence[str] = ()) -> dict[str, str]:
+    """Return the viewer's headers: a policy allowing no script, framed only by Casebook itself and
+    ``origins`` (the intranet pages of ``--allowed-origins``, which embed the chat and its links)."""
+    return {
+        "Content-Security-Policy": _CSP.format(ancestors=" ".join(["'self'", *origins])),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+
+
+def document_response(
+    chunks: Sequence[Chunk], passage: str | None, q: str | None, *, origins: Sequence[str] = ()
+) -> HTMLResponse:
+    """Return the viewer page for the document whose stored chunks are ``chunks``, framable by
+    ``origins``."""
     first = chunks[0]
     path = Path(first.source)
     if not path.is_file():
-        return not_found_response(first.doc_id)
+        return not_found_response(first.doc_id, origins=origins)
     cited = _cited_chunk(chunks, passage)
     page = cited.page if cited is not None else None
     soup = BeautifulSoup(render_body(path), "html.parser")
     _drop_title(soup, first.title)
     box = _mark(soup, cited, _indexes(q))
-    return HTMLResponse(_page(first, str(soup), box, page, path.suffix.lower()), headers=HEADERS)
+    return HTMLResponse(_page(first, str(soup), box, page, path.suffix.lower()), headers=headers(origins))
 
 
-def not_found_response(doc_id: str) -> HTMLResponse:
+def not_found_response(doc_id: str, *, origins: Sequence[str] = ()) -> HTMLResponse:
     """Return the 404 page: one line, in the viewer's style."""
     shown = doc_id if DOC_ID.fullmatch(doc_id) else "with that id"
     line = f"No document {shown} in the library: it may have been removed or re-ingested."
-    return HTMLResponse(_shell("Not found", f'<p class="cb-missing">{html.escape(line)}</p>'), 404, HEADERS)
+    return HTMLResponse(
+        _shell("Not found", f'<p class="cb-missing">{html.escape(line)}</p>'), 404, headers(origins)
+    )
 
 
 def render_body(path: Path) -> str:
@@ -344,7 +355,7 @@ def _passage_box(passage: str, quoted: Sequence[str]) -> str:
 
 @functools.cache
 def _css() -> str:
-    return files("assistant").joinpath("viewer.css").read_text(encoding="utf-8")
+    return files("assistant.web").joinpath("viewer.css").read_text(encoding="utf-8")
 
 
 def _shell(title: str, main: str, header_extra: str = "") -> str:

@@ -2,7 +2,7 @@
 
 Shown only to editors and admins (and everyone when sign-in is off); every event checks the role
 again on the server, since a page's hidden panel binds nothing. Uploads go through the same
-checks, storage and background ingestion as ``POST /api/documents`` (see :mod:`assistant.uploads`).
+checks, storage and background ingestion as ``POST /api/documents`` (see :mod:`assistant.web.uploads`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.audit import AuditLog
-from assistant.auth import address_of, groups_of, identity_of
 from assistant.engine import Casebook
-from assistant.uploads import UploadError, Uploads
+from assistant.web.audit import AuditLog
+from assistant.web.auth import address_of, groups_of, identity_of
+from assistant.web.uploads import UploadError, Uploads
 from vectorstore import CasebookError
 
 _TYPES = [".pdf", ".docx", ".md", ".markdown", ".txt", ".html", ".htm"]

@@ -26,10 +26,10 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 
-from assistant.audit import AuditLog
-from assistant.auth import Editor, address_of, groups_of
 from assistant.engine import Casebook
-from assistant.users import Identity
+from assistant.web.audit import AuditLog
+from assistant.web.auth import Editor, address_of, groups_of
+from assistant.web.users import Identity
 from vectorstore import CasebookError, DocumentError
 from vectorstore.files import write_json_atomic
 

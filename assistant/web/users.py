@@ -13,12 +13,12 @@ import hmac
 import re
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from assistant.web.database import Database
 from vectorstore import ConfigError
 
 Role = Literal["reader", "editor", "admin"]
@@ -109,18 +109,7 @@ class TokenStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / "users.db"
-        self._ready = False
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=10)) as db:
-            if not self._ready:
-                db.execute("PRAGMA journal_mode=WAL")  # every worker reads it on every request
-                db.execute(_SCHEMA)
-                self._ready = True
-            with db:
-                yield db
+        self._db = Database(self.path, _SCHEMA).transaction
 
     def create(self, name: str, role: str, groups: Iterable[str] = ()) -> str:
         """Store a new token for ``name`` and return it (the only time it is ever shown)."""

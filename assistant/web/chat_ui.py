@@ -18,15 +18,15 @@ from typing import Any
 import gradio as gr
 
 from assistant.answers import Answer
-from assistant.audit import AuditLog
-from assistant.auth import address_of, groups_of, identity_of
 from assistant.conversation import Conversation
 from assistant.engine import Casebook
 from assistant.export import conversation_markdown
 from assistant.feedback import FeedbackLog
-from assistant.guard import text_problem
 from assistant.rendering import SEARCHING, answer_markdown, escape_markdown, rewritten, sources_html
-from assistant.sessions import ChatSessions, ChatState
+from assistant.web.audit import AuditLog
+from assistant.web.auth import address_of, groups_of, identity_of
+from assistant.web.guard import text_problem
+from assistant.web.sessions import ChatSessions, ChatState
 from vectorstore import CasebookError, Filter
 
 log = logging.getLogger(__name__)
@@ -226,8 +226,8 @@ def build_ui(
                     # The page itself lists only open documents' values; each user's own are
                     # filled in when their page loads (another group's trust must not show).
                     pickers = _filter_pickers(_facets(casebook, ()))
-                if uploads is not None:  # editors add and remove documents (assistant.library_panel)
-                    from assistant.library_panel import library_panel
+                if uploads is not None:  # editors add and remove documents (assistant.web.library_panel)
+                    from assistant.web.library_panel import library_panel
 
                     library_panel(ui, casebook, uploads, audit)
                 gr.HTML('<h2 class="cb-sources-title">Sources</h2>', elem_id="cb-sources-head")

@@ -19,9 +19,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.answers import Answer
-from assistant.auth import Reader, address_of, groups_of
 from assistant.engine import Casebook
-from assistant.guard import error_status, text_problem
+from assistant.web.auth import Reader, address_of, groups_of
+from assistant.web.guard import error_status, text_problem
 from vectorstore import CasebookError
 
 MODEL = "casebook"

@@ -13,15 +13,13 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assistant.answers import Answer, Citation
 from assistant.conversation import Turn
+from assistant.web.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -89,19 +87,8 @@ class ChatSessions:
 
     def __init__(self, data_dir: Path, *, idle_hours: float = 24.0) -> None:
         self.path = Path(data_dir) / "chat.db"
+        self._db = Database(self.path, _SCHEMA).transaction
         self.idle = dt.timedelta(hours=idle_hours)
-        self._ready = False
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=10)) as db:
-            if not self._ready:
-                db.execute("PRAGMA journal_mode=WAL")  # several workers read and write at once
-                db.executescript(_SCHEMA)
-                self._ready = True
-            with db:
-                yield db
 
     def load(self, key: str) -> ChatState:
         """Return the session's state (a new one for a key never seen or expired)."""
