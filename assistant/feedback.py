@@ -93,12 +93,14 @@ class FeedbackLog:
 
     def export_questions(self) -> tuple[str, int, int]:
         """Return (YAML question file, questions written, answers awaiting review)."""
-        items, review, seen = [], [], set()
+        items, review = [], []
+        # A question's last entry speaks for it: a comment is written as a second entry of the
+        # same rating, and a changed mind replaces the earlier rating.
+        latest: dict[str, dict[str, Any]] = {}
         for entry in self.entries():
             key = entry["question"].strip().lower()
-            if key in seen:
-                continue
-            seen.add(key)
+            latest[key] = entry
+        for entry in latest.values():
             if entry["rating"] == "up":
                 items.append(_as_question(entry, len(items) + 1))
             else:

@@ -111,7 +111,9 @@ def sources_html(answer: Answer | None) -> str:
         return '<div class="cb-empty cb-waiting">The passages an answer quotes appear here.</div>'
     if not answer.citations:
         return '<div class="cb-empty">No sources: the library does not answer this question.</div>'
-    head = f'<div class="cb-sources-for">For: {html.escape(answer.question)}</div>'
+    asked = " ".join(answer.question.split())
+    asked = asked if len(asked) <= 160 else asked[:160].rsplit(" ", 1)[0] + "…"
+    head = f'<div class="cb-sources-for">For: {html.escape(asked)}</div>'
     return head + "\n".join(_card(c) for c in answer.citations)
 
 

@@ -246,6 +246,19 @@ def test_trash_icon_resets_the_conversation(page) -> None:
     assert "Searched for:" not in text
 
 
+def test_the_input_is_named_and_a_long_question_is_refused_whole(page) -> None:
+    # Screen readers name the box and its button.
+    assert page.get_by_role("textbox", name="Your question").count() == 1
+    assert page.get_by_role("button", name="Ask").count() == 1
+    # A pasted question over the limit is refused with the numbers, not cut short in the box.
+    long = " ".join(["How did trusts cut out-of-area placements?"] * 60)
+    page.fill("#cb-question textarea", long)
+    page.press("#cb-question textarea", "Enter")
+    page.get_by_text(f"The question is {len(long):,} characters; the limit is 2,000. Shorten it.").wait_for()
+    assert box_of(page, "#cb-question")["height"] < 220  # the box scrolls instead of growing
+    shot(page, "long-question-refused")
+
+
 def test_feedback_is_stored_with_the_answer(page, served) -> None:
     first = "How did trusts reduce out-of-area placements?"
     ask(page, first)
@@ -312,6 +325,14 @@ def test_narrow_window_keeps_chat_and_sources_usable(browser, served) -> None:
     assert width <= 390 + 1, f"page scrolls sideways: {width}px"
     chat, sources = box_of(page, "#cb-chat"), box_of(page, "#cb-sources")
     assert sources["y"] >= chat["y"] + chat["height"]  # the answer first, then its sources
+    answer = page.locator('#cb-chat [data-testid="bot"]').last.bounding_box()
+    assert answer is not None and answer["width"] >= 0.9 * chat["width"]  # no avatar gutter
+    # An answer longer than the conversation's box reads from its question, not from its end.
+    ask(page, "Which trusts went from requires improvement to good?")
+    page.wait_for_timeout(800)  # the scroll runs after the chat's own scroll to the end
+    chat = box_of(page, "#cb-chat")
+    question = page.locator('#cb-chat [data-testid="user"]').last.bounding_box()
+    assert question is not None and chat["y"] <= question["y"] <= chat["y"] + 40, (question, chat)
     # ...right after the input: before the examples and the filters.
     card, examples = box_of(page, "#cb-sources .cb-card"), box_of(page, "#cb-examples")
     assert card["y"] < examples["y"] < box_of(page, "#cb-filters")["y"]

@@ -52,3 +52,18 @@ def test_corrupt_feedback_log_names_the_line(tmp_path: Path) -> None:
     (tmp_path / "feedback.jsonl").write_text('{"rating": "up"}\nnot json\n')
     with pytest.raises(DataError, match=r"feedback.jsonl: line 2 is not JSON"):
         FeedbackLog(tmp_path).entries()
+
+
+def test_a_comment_after_a_rating_is_exported_once(library: Casebook, tmp_path: Path) -> None:
+    # The chat writes the rating, then the same rating again with the comment the user adds.
+    log = FeedbackLog(tmp_path)
+    answer = library.ask("What themes drove improvement in the trusts CQC studied?")
+    log.record(answer, "down")
+    log.record(answer, "down", "It should quote the themes document")
+    text, written, review = log.export_questions()
+    assert (written, review) == (0, 1)
+    assert text.count("# rated down") == 1
+    assert "(It should quote the themes document)" in text
+    # A changed mind counts as the last rating given.
+    log.record(answer, "up")
+    assert log.export_questions()[1:] == (1, 0)

@@ -48,6 +48,20 @@ _PLACEHOLDERS = {
     "publisher": "Any publisher",
     "year": "Any year",
 }
+# After an answer: its question at the top of the conversation, so a long answer reads from the
+# start (the chat follows the stream down to its end while it arrives).
+_SCROLL_JS = """() => {
+  const top = () => {
+    const asked = document.querySelectorAll('#cb-chat [data-testid="user"]');
+    const wrap = document.querySelector('#cb-chat .bubble-wrap');
+    if (!asked.length || !wrap) { return; }
+    const question = asked[asked.length - 1];
+    wrap.scrollTop += question.getBoundingClientRect().top - wrap.getBoundingClientRect().top - 8;
+    question.scrollIntoView({ block: "nearest" });
+  };
+  for (const wait of [80, 400]) { setTimeout(top, wait); }  // after the chat's own scroll to the end
+  return [];
+}"""
 _COPY_JS = "(text) => { if (text) { navigator.clipboard.writeText(text); } return []; }"
 # Gradio 6's Dropdown has no placeholder: set one on each filter's input, again whenever it is redrawn.
 _PLACEHOLDER_JS = """() => {
@@ -206,12 +220,14 @@ def build_ui(
                 standalone = gr.Button(
                     "Search as a new question", size="sm", visible=False, elem_id="cb-standalone"
                 )
+                # No max_length: the browser would cut a long paste silently; the server says why.
                 box = gr.Textbox(
+                    label="Your question",
                     placeholder="Ask a question, e.g. how did trusts reduce out-of-area placements?",
                     show_label=False,
                     elem_id="cb-question",
-                    submit_btn=True,
-                    max_length=limit,
+                    submit_btn="Ask",
+                    max_lines=6,
                 )
                 with gr.Row(elem_id="cb-actions"):
                     new = gr.Button("New conversation", size="sm", elem_id="cb-new")
@@ -342,14 +358,15 @@ def build_ui(
         private = {"api_visibility": "private", "queue": False}
         # The bubble shows "Searching the library..." itself: no Gradio overlay on every output.
         asking = {"show_progress": "hidden", "api_visibility": "private"}
+        scroll = {"fn": None, "js": _SCROLL_JS, **private}
         if streaming(casebook.settings):
             asking |= {"concurrency_limit": 4}
-            box.submit(answer_question, pick, outputs, **asking)
+            box.submit(answer_question, pick, outputs, **asking).then(**scroll)
             for example in examples:
                 example.click(lambda q: q, example, box, **private).then(
                     answer_question, pick, outputs, **asking
-                )
-            standalone.click(ask_standalone, [chat, *pickers], outputs, **asking)
+                ).then(**scroll)
+            standalone.click(ask_standalone, [chat, *pickers], outputs, **asking).then(**scroll)
         else:
             # Two plain requests: the question and its pending bubble at once, then the answer.
             asking |= {"queue": False}
@@ -365,8 +382,8 @@ def build_ui(
             for trigger, given in [(box.submit, box), *((e.click, e) for e in examples)]:
                 trigger(_show_pending(limit), [given, chat], [box, chat, asked], **private).then(
                     answer_pending, [asked, chat, *pickers], outputs, **asking
-                )
-            standalone.click(standalone_whole, [chat, *pickers], outputs, **asking)
+                ).then(**scroll)
+            standalone.click(standalone_whole, [chat, *pickers], outputs, **asking).then(**scroll)
         new.click(restart, None, outputs, **private)
         chat.clear(restart, None, outputs, **private)
         chat.like(rate, [chat], [comment_row, comment, status], **private)
