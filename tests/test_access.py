@@ -77,6 +77,7 @@ def server(indexed: Casebook) -> Iterator[dict]:
         ("nina", "reader", "ward-7"),
         ("fred", "reader", "finance"),
         ("edie", "editor", "ward-7"),
+        ("otto", "editor", "finance"),
     ]:
         made = casebook_cli(
             "users", "token", "create", name, "--role", role, "--groups", groups, "--data-dir", str(data_dir)
@@ -306,6 +307,9 @@ def test_an_editor_uploads_a_document_that_becomes_answerable_then_removes_it(se
     assert made.status_code == 202, made.text
     done = finished(server, made.json())
     assert done["state"] == "done" and done["access"] == ["ward-7"] and done["chunks"] >= 1
+    # Another editor cannot read the job (its file name and groups).
+    other = httpx.get(server["url"] + made.json()["status_url"], headers=bearer(server["tokens"]["otto"]))
+    assert other.status_code == 404 and other.json()["detail"] == f"No upload job {done['id']!r}"
     question = "How did Heron ward cut falls?"
     assert ask(server, "nina", question).json()["citations"][0]["title"] == "Heron ward falls prevention"
     assert ask(server, "fred", question).json()["citations"] == []

@@ -230,7 +230,8 @@ def add_routes(app: FastAPI, casebook: Casebook, audit: AuditLog) -> Uploads:
     @app.get("/api/documents/jobs/{job_id}")
     def upload_job(job_id: str, identity: Editor) -> dict[str, Any]:
         job = uploads.job(job_id)
-        if job is None:
+        # Another editor's job names a file and its groups: only its uploader and admins see it.
+        if job is None or (job.user != identity.user and not identity.allows("admin")):
             raise HTTPException(404, f"No upload job {job_id[:40]!r}")
         return job.to_json()
 
