@@ -68,7 +68,11 @@ class Casebook:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = Embedder(self.settings.embed_model_path)
+            self._embedder = Embedder(
+                self.settings.embed_model_path,
+                backend=self.settings.embed_backend,
+                sentences=self.settings.sentence_vectors,
+            )
         return self._embedder
 
     def index_info(self) -> IndexInfo:

@@ -1,13 +1,15 @@
 """Benchmark: chunks/s of ingestion against the raw encode of the same chunk texts, in one run.
 
-Run: .venv/bin/python bench/ingest.py [--copies 10] [--threads N] [--library examples/library]
+Run: .venv/bin/python bench/ingest.py [--copies 10] [--threads N] [--backend torch-int8]
+    [--library examples/library]
 
 The library is copied N times into a temporary folder (each copy a distinct file, so every copy
 is read, chunked, embedded and written) and ingested into a fresh index with ``ingest()``, the
 function behind ``casebook ingest``: reading, cleaning, chunking, the chunk and sentence vectors,
 Chroma's writes and the BM25 update all count. The raw figure is sentence-transformers'
 ``encode`` of exactly the texts the model read for those chunks (title, section and text),
-timed before and after the ingestion; the ratio is against their mean. Prints one JSON line.
+timed before and after the ingestion; the ratio is against their mean. The raw encode is always
+torch fp32; ``--backend`` sets the ingesting embedder's. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=10)
     parser.add_argument("--library", type=Path, default=ROOT / "examples/library")
+    parser.add_argument("--backend", default="torch", help="the ingesting embedder's backend")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -42,8 +45,9 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    embedder = Embedder()
-    model = embedder._model  # the raw sentence-transformers model, for the reference encode
+    reference = Embedder()
+    model = reference._model  # the raw sentence-transformers model (torch fp32), for the reference encode
+    embedder = reference if args.backend == "torch" else Embedder(backend=args.backend)
 
     def raw(texts: list[str]) -> float:
         started = time.perf_counter()
@@ -78,6 +82,8 @@ def main() -> None:
                 "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
                 "date": time.strftime("%Y-%m-%d"),
                 "torch_threads": torch.get_num_threads(),
+                "backend": args.backend,
+                "load_average": [round(x, 2) for x in os.getloadavg()],
                 "documents": len(report.added),
                 "chunks": chunks,
                 "ingest_seconds": round(ingest_seconds, 2),

@@ -3,7 +3,8 @@
 Each chunk is read by the model once: one forward pass gives the chunk's vector (mean of its
 token embeddings, as :meth:`Embedder.embed` gives it) and the vector of each of its sentences
 (the mean of that sentence's token embeddings). Only a sentence past the model's 256-token window
-is encoded alone. docs/benchmarks.md has the measurement that chose this.
+is encoded alone. An embedder with ``sentences="alone"`` encodes every sentence by itself instead
+(better sentence vectors, paid for by a faster backend). docs/benchmarks.md has the measurements.
 
 :func:`index_documents` runs three stages at once: the caller's documents are produced (read,
 chunked) in one thread, encoded in batches across documents in another, and written to the store
@@ -51,8 +52,12 @@ class Embedded:
 def embed_chunks(
     embedder: Embedder, chunks: Sequence[Chunk]
 ) -> tuple[np.ndarray, list[SentenceUnit], np.ndarray]:
-    """Return the chunk vectors, the sentence units and their vectors, from one forward pass."""
+    """Return the chunk vectors, the sentence units and their vectors: from one forward pass, or
+    with every sentence encoded alone when the embedder says ``sentences="alone"``."""
     units = sentence_units(chunks)
+    if embedder.sentences == "alone":  # one call: the texts are sorted by length together
+        both = embedder.embed([c.embed_text for c in chunks] + [u.embed_text for u in units])
+        return both[: len(chunks)], units, both[len(chunks) :]
     spans: list[list[tuple[int, int]]] = [[] for _ in chunks]
     where = {chunk.id: n for n, chunk in enumerate(chunks)}
     owned: list[int] = []

@@ -63,6 +63,8 @@ class IndexInfo:
     chunk_tokens: int
     chunk_overlap: int
     bm25: BM25Params = field(default_factory=BM25Params)
+    embedding_backend: str = "torch"  # indexes from before backends were recorded were built by torch
+    sentence_vectors: str = "pooled"  # and their sentence vectors were pooled
     schema: int = SCHEMA_VERSION
 
     @classmethod
@@ -71,6 +73,8 @@ class IndexInfo:
         return cls(
             embedding_model=embedder.name,
             dimension=embedder.dimension,
+            embedding_backend=getattr(embedder, "backend", "torch"),
+            sentence_vectors=getattr(embedder, "sentences", "pooled"),
             chunk_tokens=chunk_tokens,
             chunk_overlap=chunk_overlap,
             bm25=bm25,
@@ -193,6 +197,18 @@ class Store:
                 f"({found.dimension} dimensions); this Casebook embeds with "
                 f"{expected.embedding_model} ({expected.dimension}). "
                 "Re-ingest into a new --data-dir, or use the model the index was built with."
+            )
+        if found.embedding_backend != expected.embedding_backend:
+            raise IndexMismatchError(
+                f"Index at {self.data_dir} was embedded with the {found.embedding_backend} backend; "
+                f"settings ask for {expected.embedding_backend}. Set CASEBOOK_EMBED_BACKEND="
+                f"{found.embedding_backend}, or re-ingest into a new --data-dir."
+            )
+        if found.sentence_vectors != expected.sentence_vectors:
+            raise IndexMismatchError(
+                f"Index at {self.data_dir} holds {found.sentence_vectors} sentence vectors; settings "
+                f"ask for {expected.sentence_vectors}. Set CASEBOOK_SENTENCE_VECTORS="
+                f"{found.sentence_vectors}, or re-ingest into a new --data-dir."
             )
         if (found.chunk_tokens, found.chunk_overlap) != (expected.chunk_tokens, expected.chunk_overlap):
             raise IndexMismatchError(
