@@ -52,6 +52,7 @@ _MEANS = re.compile(
     re.IGNORECASE,
 )
 _SPAN = re.compile(r"\d+/\d+")  # "24/7" is a span of time, not a quantity
+_ONE_OF = re.compile(r"\bone of\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,12 @@ class Unit:
         return bool(_LEANS_BACK.search(self.text))
 
     @property
+    def asks(self) -> bool:
+        """Return whether the unit is a question (a listed one, "- How do we close the loop?"):
+        it is quoted with the list it belongs to, never as an answer on its own."""
+        return self.text.rstrip("\"'”’)]").endswith("?")
+
+    @property
     def continues(self) -> bool:
         """Return whether the unit leans on the one before it ("This meant...", "They...")."""
         return bool(_CONTINUES.match(self.text))
@@ -94,9 +101,12 @@ def units_of(passage: int, text: str, doc: str = "") -> list[Unit]:
             words = len(sentence.split())
             # A question in a document ("How will the team know?") never answers one.
             sentence_like = words >= _MIN_WORDS and sentence.rstrip("\"'”’)]").endswith(_ENDS)
-            if sentence.rstrip("\"'”’)]").endswith("?"):
-                continue
-            item = bulleted or (not sentence_like and 1 <= words <= 20)
+            if sentence.rstrip("\"'”’)]").endswith("?") and not bulleted:
+                continue  # a listed question ("- How do we close the loop?") is an item
+            # "Its topics include:" introduces a list; it is not one of the list's items.
+            lead_in = not bulleted and sentence.rstrip().endswith(":") and words >= 2
+            item = not lead_in and (bulleted or (not sentence_like and 1 <= words <= 20))
+            sentence_like = sentence_like or lead_in
             if sentence_like or item:
                 kind = (item and not sentence_like) or bulleted
                 units.append(Unit(sentence, passage, len(units), item=kind, doc=doc))
@@ -116,8 +126,8 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
     more than the words (checked by the caller).
     """
     text = unit.text
-    if part.kind == "quantity":
-        return bool(_NUMBER.search(_SPAN.sub(" ", text)))
+    if part.kind == "quantity":  # "24/7" is a span and "one of the" a choice, not quantities
+        return bool(_NUMBER.search(_ONE_OF.sub(" ", _SPAN.sub(" ", text))))
     if part.kind == "when":
         return bool(_DATE.search(text))
     if part.kind == "who":
