@@ -18,7 +18,7 @@ _ENDS = (".", "!", "?", ":", ";")
 _CONTINUES = re.compile(r"^(This|These|That|Those|It|They|Its|Their|He|She|His|Her)\b")
 # Sentences that only make sense after the one before them ("a saving of this size").
 _LEANS_BACK = re.compile(
-    r"^(?:This|These|That|Those|It|They|Its|Their|He|She|His|Her|Such)\b|\b(?:they|them|their)\b"
+    r"^(?:This|These|That|Those|It|They|Its|Their|He|She|His|Her|Such)\b"
     r"|\b(?:this|these|that|those|such)\s+(?:size|kind|sort|way|approach|model|work|change|service|scheme"
     r"|figure|saving|result|amount|level|step|idea|plan)s?\b"
 )

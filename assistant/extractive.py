@@ -48,7 +48,10 @@ class ExtractiveParams:
     item_share: float = 0.9
     relative_floor: float = 0.7
     redundancy: float = 0.85
+    cosine_share: float = 0.45
+    coverage_share: float = 0.4
     means_bonus: float = 0.1
+    name_bonus: float = 0.05
     lean_penalty: float = 0.05
 
 
@@ -105,7 +108,12 @@ class ExtractiveAnswerer:
         if not units:
             return self.missing(question, query)
         scored = self._score(passages, units, query, query_vector)
-        found = {part: self._ranked(part, scored, passages, query) for part in intent.parts}
+        found = {intent.central: self._ranked(intent.central, scored, passages, query)}
+        # A later part about the first one's subject ("what did *it* save") may be answered in
+        # the documents that answer the first part, whatever words the first part used.
+        anchors = {scored.units[i].doc for _, i in found[intent.central][:1]}
+        for part in intent.parts[1:]:
+            found[part] = self._ranked(part, scored, passages, query, anchors)
         if not any(found.values()):
             return self.missing(question, query)
         if not found[intent.central]:
@@ -165,7 +173,12 @@ class ExtractiveAnswerer:
         return vectors
 
     def _ranked(
-        self, part: Part, scored: _Scored, passages: Sequence[Passage], query: str
+        self,
+        part: Part,
+        scored: _Scored,
+        passages: Sequence[Passage],
+        query: str,
+        anchors: set[str] = frozenset(),
     ) -> list[tuple[float, int]]:
         """Return (score, unit index) of the units that answer ``part``, best first."""
         p = self.params
@@ -188,7 +201,11 @@ class ExtractiveAnswerer:
             holds = [any(_within(alt, scored.passage_words[unit.passage]) for alt in alts) for alts in names]
             if names and not (all(holds) if part.kind == "yes_no" else any(holds)):
                 continue
-            if context and sum(w for t, w in context.items() if t in around) < 0.5 * sum(context.values()):
+            if (
+                context
+                and unit.doc not in anchors
+                and sum(w for t, w in context.items() if t in around) < 0.5 * sum(context.values())
+            ):
                 continue
             if unit.asks:
                 continue
@@ -210,7 +227,9 @@ class ExtractiveAnswerer:
             )
             # A part that names its subject takes other words only from a sentence very close to it.
             paraphrase = p.min_named_paraphrase if part.names else p.min_paraphrase
-            if not worded and (unit.item or cosine < paraphrase):
+            if not worded and (
+                unit.item or cosine < paraphrase or (part.names and coverage < p.min_coverage / 2)
+            ):
                 continue
             if cosine < p.min_cosine or not kind_fits(part, unit, own):
                 continue
@@ -219,7 +238,14 @@ class ExtractiveAnswerer:
             if attribute and not attribute & held:
                 continue  # "what is the review's budget" needs a sentence about a budget
             prior = 1.0 - unit.passage / n_passages
-            score = 0.55 * cosine + 0.3 * coverage + 0.15 * prior
+            score = (
+                p.cosine_share * cosine
+                + p.coverage_share * coverage
+                + (1 - p.cosine_share - p.coverage_share) * prior
+            )
+            if names:  # a sentence naming what the part is about answers it better than its neighbours
+                held_names = sum(any(_within(alt, scored.words[i]) for alt in alts) for alts in names)
+                score += p.name_bonus * held_names / len(names)
             if part.kind == "how" and unit.says_how:
                 score += p.means_bonus  # "how did trusts..." is answered by what was done
             if unit.leans_back:
@@ -330,6 +356,11 @@ class ExtractiveAnswerer:
                 lines = sorted({lead, *lines}, key=lambda i: (units[i].passage, units[i].position))
                 chosen = [i for i in chosen if i != lead]
                 items_lead = True
+            if central.kind == "which" and central.names:
+                # "Which Hertfordshire trusts...": the items that name it, when some do.
+                runs = [alt for name in central.names for alt in self._name_tokens(name)]
+                naming = [i for i in lines if any(_within(alt, scored.words[i]) for alt in runs)]
+                lines = naming or lines
         support = [i for s, i in found[central][1:] if s >= floor and i not in chosen and i not in lines]
         for i in support[: p.support if not lines else 0]:
             if not self._repeats(i, chosen, scored):

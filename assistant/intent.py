@@ -22,7 +22,7 @@ _FUNCTION_TEXT = (
     "do did does done doing is are was were be been being has have had having "
     "can could should would will may might must shall "
     "i me my we our us you your it its they them their this that these those there he she his her "
-    "tell say said please much many there s t go goes went gone get gets got come comes came"
+    "tell say said please much many there s t go goes went gone get gets got come comes came called"
 )
 FUNCTION_WORDS = frozenset(_FUNCTION_TEXT.split())
 REFERRING = frozenset({"it", "its", "they", "them", "their", "this", "that", "these", "those", "he", "she"})
