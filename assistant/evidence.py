@@ -38,11 +38,19 @@ _PERSON = re.compile(
     r"|\b[A-Z][a-z]+ (?:[A-Z]\.? )?[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b"
 )
 _ROLE = re.compile(
-    r"\b(?:chief executive|chair|director|inspector|minister|secretary|manager|lead|leader|team|"
-    r"board|trust|trusts|commission|regulator|partnership)s?\b",
+    r"\b(?:chief executive|executive|chair|director|inspector|minister|secretary|manager|lead|leader|team|"
+    r"board|trust|commission|regulator|partnership|staff|clinician|nurse|doctor|sector|organisation|"
+    r"group|charit(?:y|ie)|partner|volunteer|carer|user)s?\b",
     re.IGNORECASE,
 )
 
+# "Who is the medical director of X", "Who chairs X": the role is given, the person is asked.
+_ASKS_PERSON = re.compile(
+    r"^who\s+(?:(?:is|was|are|were|has been|will be)\s+(?:the\s+|its\s+|their\s+)?(?:[a-z-]+\s+){0,2}?"
+    r"(?:chief executive|executive|chair|director|inspector|minister|secretary|manager|lead|leader|head)s?\b"
+    r"|(?:chairs|chaired|leads|led|heads|headed|runs|ran|directs|directed)\b)",
+    re.IGNORECASE,
+)
 
 # How something was done: "by opening", "after improving", "through a partnership", "set up".
 _MEANS = re.compile(
@@ -131,7 +139,16 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
     if part.kind == "when":
         return bool(_DATE.search(text))
     if part.kind == "who":
-        return bool(_PERSON.search(text)) or bool(_ROLE.search(text) and re.search(r"\b[A-Z][a-z]", text[1:]))
+        # A person or body the question does not already name ("Who chairs Oxleas?" is not
+        # answered by a sentence naming only Oxleas NHS Foundation Trust).
+        asked = {w.lower() for n in part.names for w in n.split()} | set(part.terms)
+        new = lambda found: any(w.lower() not in asked for w in re.findall(r"[A-Z][a-z]+", found))  # noqa: E731
+        if any(new(m.group(0)) for m in _PERSON.finditer(text)):
+            return True
+        if _ASKS_PERSON.match(part.text):
+            return False  # "who is the medical director of X" asks for the person in the role
+        roles = {m.group(0).lower() for m in _ROLE.finditer(text)}  # "who did inspectors interview"
+        return any(not {role, role.rstrip("s")} & asked for role in roles)
     if part.kind == "where" and part.names:  # "where is <a named thing>" wants a place
         asked = {w.lower() for n in part.names for w in n.split()}
         places = re.findall(r"\b(?:in|at|near|across|around) ([A-Z][a-z]+)", text)
