@@ -18,7 +18,7 @@ _ENDS = (".", "!", "?", ":", ";")
 _CONTINUES = re.compile(r"^(This|These|That|Those|It|They|Its|Their|He|She|His|Her)\b")
 # Sentences that only make sense after the one before them ("a saving of this size").
 _LEANS_BACK = re.compile(
-    r"^(?:This|These|That|Those|It|They|Its|Their|He|She|His|Her|Such)\b|\b(?:they|them|their)\b"
+    r"^(?:This|These|That|Those|It|They|Its|Their|He|She|His|Her|Such)\b"
     r"|\b(?:this|these|that|those|such)\s+(?:size|kind|sort|way|approach|model|work|change|service|scheme"
     r"|figure|saving|result|amount|level|step|idea|plan)s?\b"
 )
@@ -38,11 +38,19 @@ _PERSON = re.compile(
     r"|\b[A-Z][a-z]+ (?:[A-Z]\.? )?[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b"
 )
 _ROLE = re.compile(
-    r"\b(?:chief executive|chair|director|inspector|minister|secretary|manager|lead|leader|team|"
-    r"board|trust|trusts|commission|regulator|partnership)s?\b",
+    r"\b(?:chief executive|executive|chair|director|inspector|minister|secretary|manager|lead|leader|team|"
+    r"board|trust|commission|regulator|partnership|staff|clinician|nurse|doctor|sector|organisation|"
+    r"group|charit(?:y|ie)|partner|volunteer|carer|user)s?\b",
     re.IGNORECASE,
 )
 
+# "Who is the medical director of X", "Who chairs X": the role is given, the person is asked.
+_ASKS_PERSON = re.compile(
+    r"^who\s+(?:(?:is|was|are|were|has been|will be)\s+(?:the\s+|its\s+|their\s+)?(?:[a-z-]+\s+){0,2}?"
+    r"(?:chief executive|executive|chair|director|inspector|minister|secretary|manager|lead|leader|head)s?\b"
+    r"|(?:chairs|chaired|leads|led|heads|headed|runs|ran|directs|directed)\b)",
+    re.IGNORECASE,
+)
 
 # How something was done: "by opening", "after improving", "through a partnership", "set up".
 _MEANS = re.compile(
@@ -52,6 +60,7 @@ _MEANS = re.compile(
     re.IGNORECASE,
 )
 _SPAN = re.compile(r"\d+/\d+")  # "24/7" is a span of time, not a quantity
+_ONE_OF = re.compile(r"\bone of\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,12 @@ class Unit:
         return bool(_LEANS_BACK.search(self.text))
 
     @property
+    def asks(self) -> bool:
+        """Return whether the unit is a question (a listed one, "- How do we close the loop?"):
+        it is quoted with the list it belongs to, never as an answer on its own."""
+        return self.text.rstrip("\"'”’)]").endswith("?")
+
+    @property
     def continues(self) -> bool:
         """Return whether the unit leans on the one before it ("This meant...", "They...")."""
         return bool(_CONTINUES.match(self.text))
@@ -94,9 +109,12 @@ def units_of(passage: int, text: str, doc: str = "") -> list[Unit]:
             words = len(sentence.split())
             # A question in a document ("How will the team know?") never answers one.
             sentence_like = words >= _MIN_WORDS and sentence.rstrip("\"'”’)]").endswith(_ENDS)
-            if sentence.rstrip("\"'”’)]").endswith("?"):
-                continue
-            item = bulleted or (not sentence_like and 1 <= words <= 20)
+            if sentence.rstrip("\"'”’)]").endswith("?") and not bulleted:
+                continue  # a listed question ("- How do we close the loop?") is an item
+            # "Its topics include:" introduces a list; it is not one of the list's items.
+            lead_in = not bulleted and sentence.rstrip().endswith(":") and words >= 2
+            item = not lead_in and (bulleted or (not sentence_like and 1 <= words <= 20))
+            sentence_like = sentence_like or lead_in
             if sentence_like or item:
                 kind = (item and not sentence_like) or bulleted
                 units.append(Unit(sentence, passage, len(units), item=kind, doc=doc))
@@ -116,12 +134,21 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
     more than the words (checked by the caller).
     """
     text = unit.text
-    if part.kind == "quantity":
-        return bool(_NUMBER.search(_SPAN.sub(" ", text)))
+    if part.kind == "quantity":  # "24/7" is a span and "one of the" a choice, not quantities
+        return bool(_NUMBER.search(_ONE_OF.sub(" ", _SPAN.sub(" ", text))))
     if part.kind == "when":
         return bool(_DATE.search(text))
     if part.kind == "who":
-        return bool(_PERSON.search(text)) or bool(_ROLE.search(text) and re.search(r"\b[A-Z][a-z]", text[1:]))
+        # A person or body the question does not already name ("Who chairs Oxleas?" is not
+        # answered by a sentence naming only Oxleas NHS Foundation Trust).
+        asked = {w.lower() for n in part.names for w in n.split()} | set(part.terms)
+        new = lambda found: any(w.lower() not in asked for w in re.findall(r"[A-Z][a-z]+", found))  # noqa: E731
+        if any(new(m.group(0)) for m in _PERSON.finditer(text)):
+            return True
+        if _ASKS_PERSON.match(part.text):
+            return False  # "who is the medical director of X" asks for the person in the role
+        roles = {m.group(0).lower() for m in _ROLE.finditer(text)}  # "who did inspectors interview"
+        return any(not {role, role.rstrip("s")} & asked for role in roles)
     if part.kind == "where" and part.names:  # "where is <a named thing>" wants a place
         asked = {w.lower() for n in part.names for w in n.split()}
         places = re.findall(r"\b(?:in|at|near|across|around) ([A-Z][a-z]+)", text)

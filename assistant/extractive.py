@@ -42,12 +42,16 @@ class ExtractiveParams:
     cosine_weight: float = 0.5
     min_cosine: float = 0.3
     min_paraphrase: float = 0.45
+    min_named_paraphrase: float = 0.65
     support: int = 3
     list_lines: int = 25
     item_share: float = 0.9
     relative_floor: float = 0.7
     redundancy: float = 0.85
+    cosine_share: float = 0.45
+    coverage_share: float = 0.4
     means_bonus: float = 0.1
+    name_bonus: float = 0.05
     lean_penalty: float = 0.05
 
 
@@ -104,7 +108,12 @@ class ExtractiveAnswerer:
         if not units:
             return self.missing(question, query)
         scored = self._score(passages, units, query, query_vector)
-        found = {part: self._ranked(part, scored, passages, query) for part in intent.parts}
+        found = {intent.central: self._ranked(intent.central, scored, passages, query)}
+        # A later part about the first one's subject ("what did *it* save") may be answered in
+        # the documents that answer the first part, whatever words the first part used.
+        anchors = {scored.units[i].doc for _, i in found[intent.central][:1]}
+        for part in intent.parts[1:]:
+            found[part] = self._ranked(part, scored, passages, query, anchors)
         if not any(found.values()):
             return self.missing(question, query)
         if not found[intent.central]:
@@ -164,7 +173,12 @@ class ExtractiveAnswerer:
         return vectors
 
     def _ranked(
-        self, part: Part, scored: _Scored, passages: Sequence[Passage], query: str
+        self,
+        part: Part,
+        scored: _Scored,
+        passages: Sequence[Passage],
+        query: str,
+        anchors: set[str] = frozenset(),
     ) -> list[tuple[float, int]]:
         """Return (score, unit index) of the units that answer ``part``, best first."""
         p = self.params
@@ -182,12 +196,18 @@ class ExtractiveAnswerer:
         for i, unit in enumerate(scored.units):
             held = scored.tokens[i]
             around = scored.passage_tokens[unit.passage]
-            # Every name must be in the passages; each sentence's passage must hold one of them.
-            if names and not any(
-                any(_within(alt, scored.passage_words[unit.passage]) for alt in alts) for alts in names
+            # Every name must be in the passages; each sentence's passage must hold one of them,
+            # or all of them for a yes/no part (whether X is one of Y needs both X and Y).
+            holds = [any(_within(alt, scored.passage_words[unit.passage]) for alt in alts) for alts in names]
+            if names and not (all(holds) if part.kind == "yes_no" else any(holds)):
+                continue
+            if (
+                context
+                and unit.doc not in anchors
+                and sum(w for t, w in context.items() if t in around) < 0.5 * sum(context.values())
             ):
                 continue
-            if context and sum(w for t, w in context.items() if t in around) < 0.5 * sum(context.values()):
+            if unit.asks:
                 continue
             if unit.item and part.kind != "which" and len(unit.text.split()) < 4:
                 continue  # a short list item ("Keep measuring.") answers only a "which" question
@@ -205,7 +225,11 @@ class ExtractiveAnswerer:
             worded = (coverage >= p.min_coverage or len(own) < 2) and (
                 p.cosine_weight * cosine + (1 - p.cosine_weight) * coverage >= p.min_match
             )
-            if not worded and (part.names or unit.item or cosine < p.min_paraphrase):
+            # A part that names its subject takes other words only from a sentence very close to it.
+            paraphrase = p.min_named_paraphrase if part.names else p.min_paraphrase
+            if not worded and (
+                unit.item or cosine < paraphrase or (part.names and coverage < p.min_coverage / 2)
+            ):
                 continue
             if cosine < p.min_cosine or not kind_fits(part, unit, own):
                 continue
@@ -214,7 +238,14 @@ class ExtractiveAnswerer:
             if attribute and not attribute & held:
                 continue  # "what is the review's budget" needs a sentence about a budget
             prior = 1.0 - unit.passage / n_passages
-            score = 0.55 * cosine + 0.3 * coverage + 0.15 * prior
+            score = (
+                p.cosine_share * cosine
+                + p.coverage_share * coverage
+                + (1 - p.cosine_share - p.coverage_share) * prior
+            )
+            if names:  # a sentence naming what the part is about answers it better than its neighbours
+                held_names = sum(any(_within(alt, scored.words[i]) for alt in alts) for alts in names)
+                score += p.name_bonus * held_names / len(names)
             if part.kind == "how" and unit.says_how:
                 score += p.means_bonus  # "how did trusts..." is answered by what was done
             if unit.leans_back:
@@ -325,17 +356,24 @@ class ExtractiveAnswerer:
                 lines = sorted({lead, *lines}, key=lambda i: (units[i].passage, units[i].position))
                 chosen = [i for i in chosen if i != lead]
                 items_lead = True
+            if central.kind == "which" and central.names:
+                # "Which Hertfordshire trusts...": the items that name it, when some do.
+                runs = [alt for name in central.names for alt in self._name_tokens(name)]
+                naming = [i for i in lines if any(_within(alt, scored.words[i]) for alt in runs)]
+                lines = naming or lines
         support = [i for s, i in found[central][1:] if s >= floor and i not in chosen and i not in lines]
         for i in support[: p.support if not lines else 0]:
             if not self._repeats(i, chosen, scored):
                 chosen.append(i)
         chosen += [j for j in self._continuations(chosen, units) if j not in chosen and j not in lines]
         chosen = _with_antecedents(chosen, units, lines)
+        listed: dict[int, list[int]] = {}
         for i in chosen:
-            if units[i].text.endswith(":"):  # "Its topics include:" brings its items
-                after = _items_after(i, units)[: p.list_lines]
-                lines += [j for j in after if j not in lines and j not in chosen]
-        return self._render(question, query, chosen, lines, gaps, units, passages, items_lead)
+            if units[i].text.endswith(":"):  # "Its topics include:" brings its items, right after it
+                after = _items_after(i, units, passages)[: p.list_lines]
+                listed[i] = [j for j in after if j not in lines]
+        chosen = [i for i in chosen if not any(i in items for items in listed.values())]
+        return self._render(question, query, chosen, lines, gaps, units, passages, items_lead, listed)
 
     def _many(
         self,
@@ -400,20 +438,37 @@ class ExtractiveAnswerer:
         units: list[Unit],
         passages: Sequence[Passage],
         items_lead: bool,
+        listed: Mapping[int, list[int]],
     ) -> Answer:
         numbers: dict[str, int] = {}
         owner: dict[str, int] = {}
         quoted: dict[str, list[str]] = {}
 
-        def cite(i: int) -> str:
+        def cite(i: int, marked: bool = True) -> str:
             unit = units[i]
             doc = passages[unit.passage].chunk.doc_id
             n = numbers.setdefault(doc, len(numbers) + 1)
             owner.setdefault(doc, unit.passage)
             quoted.setdefault(doc, []).append(unit.text)
-            return f"{unit.text} [{n}]"
+            return f"{unit.text} [{n}]" if marked else unit.text
 
-        paragraph = lambda: " ".join(cite(i) for i in chosen)  # noqa: E731
+        def paragraph() -> str:
+            # A list's lead-in ("Its topics include:") is quoted with its items, which carry the marker.
+            out = ""
+            for i in chosen:
+                items = listed.get(i)
+                if items:
+                    lead_in = cite(i, marked=False)
+                    out += (
+                        ("" if not out or out.endswith("\n") else " ")
+                        + f"{lead_in}\n"
+                        + "\n".join(f"- {cite(j)}" for j in items)
+                        + "\n"
+                    )
+                else:
+                    out += ("" if not out or out.endswith("\n") else " ") + cite(i)
+            return out.strip()
+
         bullets = lambda: "\n".join(f"- {cite(i)}" for i in lines)  # noqa: E731
         # Numbers follow the order of first use, so build the blocks in reading order.
         blocks = [bullets(), paragraph()] if items_lead else [paragraph(), bullets()]
@@ -432,8 +487,8 @@ class ExtractiveAnswerer:
         names = list(central.names)
         if not names or self.mentions is None or reason:
             return abstain(question, query, reason)
-        found = self.mentions(names)
-        if not found:
+        found = list({p.chunk.doc_id: p for p in reversed(self.mentions(names))}.values())[::-1]
+        if not found:  # (one line per document: its best passage)
             return abstain(question, query)
         subject = " and ".join(names)
         n = len(found)
@@ -466,6 +521,7 @@ def _with_antecedents(chosen: list[int], units: list[Unit], lines: list[int]) ->
         before = i - 1
         if (
             units[i].leans_back
+            and not units[i].text.endswith(":")  # "Its topics include:" is read with its list
             and before >= 0
             and units[before].passage == units[i].passage
             and not units[before].item
@@ -479,11 +535,27 @@ def _with_antecedents(chosen: list[int], units: list[Unit], lines: list[int]) ->
     return out
 
 
-def _items_after(i: int, units: list[Unit]) -> list[int]:
-    """Return the list items that follow unit ``i`` in its passage."""
+def _items_after(i: int, units: list[Unit], passages: Sequence[Passage]) -> list[int]:
+    """Return the list items that follow unit ``i``: in its passage, or when it ends its passage,
+    at the start of the document's next passage (chunking may put a list after its lead-in)."""
+    passage = units[i].passage
+    if i + 1 == len(units) or units[i + 1].passage != passage:
+        chunk = passages[passage].chunk
+        following = next(
+            (
+                k
+                for k, p in enumerate(passages)
+                if p.chunk.doc_id == chunk.doc_id and p.chunk.position == chunk.position + 1
+            ),
+            None,
+        )
+        start = next((j for j, u in enumerate(units) if u.passage == following), None)
+        if start is None:
+            return []
+        i, passage = start - 1, following
     items = []
     for j in range(i + 1, len(units)):
-        if not (units[j].item and units[j].passage == units[i].passage):
+        if not (units[j].item and units[j].passage == passage):
             break
         items.append(j)
     return items

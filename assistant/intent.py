@@ -22,14 +22,14 @@ _FUNCTION_TEXT = (
     "do did does done doing is are was were be been being has have had having "
     "can could should would will may might must shall "
     "i me my we our us you your it its they them their this that these those there he she his her "
-    "tell say said please much many there s t go goes went gone get gets got come comes came"
+    "tell say said please much many there s t go goes went gone get gets got come comes came called"
 )
 FUNCTION_WORDS = frozenset(_FUNCTION_TEXT.split())
 REFERRING = frozenset({"it", "its", "they", "them", "their", "this", "that", "these", "those", "he", "she"})
 _WORD = re.compile(r"[A-Za-z0-9£$€%][\w£$€%.'’&-]*")
 # Where a question asks a second thing: "..., and what did it save?", "...; who led it?".
 _PART_BREAK = re.compile(
-    r"\s*(?:[;?]\s*|,?\s+and\s+(?=(?:how|what|when|who|which|where|why|whether|did|does|do|is|are|was|were"
+    r"\s*(?:[;?]\s*|,?\s+and\s+(?=(?:(?:on|in|at|for|from|by|with|to)\s+(?=what|which))?(?:how|what|when|who|which|where|why|whether|did|does|do|is|are|was|were"
     r"|has|have)\b))",
     re.IGNORECASE,
 )
@@ -38,10 +38,13 @@ _YES_NO = re.compile(
 )
 _QUANTITY = re.compile(
     r"^(how (much|many|long|often|far|big|large)\b|what (was|is|were|are) the (cost|number|amount|total"
-    r"|size|saving|savings|budget|figure|percentage|proportion|rate)\b)",
+    r"|size|saving|savings|budget|figure|percentage|proportion|rate)\b"
+    r"|what (was|is|were|are) the (?:[a-z-]+ ){1,2}(cost|number|amount|total|size|percentage|proportion)\b)",
     re.IGNORECASE,
 )
-_WHEN = re.compile(r"^(when|in what year|what (year|date|month))\b", re.IGNORECASE)
+_WHEN = re.compile(
+    r"^(when|(?:in|on|by) (?:what|which) (year|date|month|day)|what (year|date|month|day))\b", re.IGNORECASE
+)
 _WHO = re.compile(r"^(who|whom|whose)\b", re.IGNORECASE)
 _WHERE = re.compile(r"^(where|in which (place|town|city|county|area|region))\b", re.IGNORECASE)
 _WHICH = re.compile(r"^(which|what)\s+((?:[a-z-]+\s+){0,3}?)([a-z-]+s)\b(?!\s+(?:of|is|was|did|does)\b)")
@@ -110,7 +113,8 @@ def read_question(question: str, known_acronyms: frozenset[str] = frozenset()) -
 
 
 def _part(text: str, known_acronyms: frozenset[str]) -> Part:
-    words = _WORD.findall(text)
+    # "what kind of support" is about support: the kind, type or sort is not a subject word.
+    words = _WORD.findall(_KIND_OF.sub("", text))
     terms: list[str] = []
     names: list[str] = []
     run: list[str] = []
@@ -149,6 +153,7 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
     )
 
 
+_KIND_OF = re.compile(r"\b(?:kind|type|sort)s? of\s+", re.IGNORECASE)
 _GENERIC = frozenset({"kind", "kinds", "type", "types", "sort", "sorts", "part", "role", "way", "ways"})
 _ATTRIBUTE = (
     # "what is the review's budget?", "what was ELFT's annual budget?"
@@ -168,15 +173,19 @@ _ATTRIBUTE = (
 def _attribute(text: str) -> str:
     """Return what a "what" question asks about: "budget" in "what is the review's budget",
     "rating" in "what rating did CQC give", "support" in "what kind of support does it offer"."""
-    plain = re.sub(r"\b(?:kind|type|sort)s? of ", "", text.strip(), flags=re.IGNORECASE)
+    plain = _KIND_OF.sub("", text.strip())
     match = next((m for m in (r.match(plain) for r in _ATTRIBUTE) if m), None)
     if not match:
         return ""
     words = [*match.group(1).split(), match.group(2)]
+    if "of" in words[1:]:  # "what model of care": a model, of care
+        words = words[: words.index("of", 1)]
     words = [w.lower() for w in words if w.lower() not in _GENERIC and w.lower() not in FUNCTION_WORDS]
     return words[-1] if words else ""
 
 
+_COUNTED = frozenset({"cost", "number", "amount", "total", "size", "saving", "savings", "budget", "figure",
+                      "percentage", "proportion", "rate"})  # fmt: skip
 _AUXILIARIES = frozenset({"did", "does", "do", "is", "was", "are", "were", "has", "have", "had", "will"})
 
 
@@ -185,9 +194,17 @@ def _focus(text: str, terms: list[str]) -> str:
     words = [w.lower() for w in _WORD.findall(text)]
     if len(words) > 2 and words[0] == "how" and words[2] not in _AUXILIARIES:
         return next((w for w in words[2:] if w not in FUNCTION_WORDS), "")
-    if len(words) > 3 and words[0] == "what" and words[2] == "the":
-        return words[3]
-    # "How much did the crisis line cost": the verb that ends a short question is what it counts.
+    counted = next((k for k, w in enumerate(words) if w in _COUNTED), None)
+    if words[0] == "what" and counted is not None:
+        while counted + 1 < len(words) and words[counted + 1] in _COUNTED:
+            counted += 1  # "total cost"
+        # "what is the maximum number of nights": nights; "what was the total cost": cost.
+        after = [w for w in words[counted + 1 :] if w == "of" or w not in FUNCTION_WORDS][:2]
+        counts_what = words[counted] in ("number", "amount", "total") and after[:1] == ["of"]
+        return after[1] if counts_what and len(after) > 1 else words[counted]
+    if counted is not None:  # "how much did it cost to produce": the cost
+        return words[counted]
+    # "How much did the crisis line save": the verb that ends a short question is what it counts.
     return terms[-1] if terms and len(words) <= 8 and words[-1] == terms[-1] else ""
 
 

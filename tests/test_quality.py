@@ -29,18 +29,18 @@ TEST_GATES = {
     "--min-mrr": "0.97",
     "--min-fact-recall": "0.68",
     "--min-citation-correctness": "0.90",
-    "--min-lead-rate": "0.72",
+    "--min-lead-rate": "0.74",
     "--min-partial-answer-rate": "0.30",
-    "--min-abstention-precision": "0.60",
-    "--min-abstention-recall": "0.55",
+    "--min-abstention-precision": "0.65",
+    "--min-abstention-recall": "0.65",
 }
 SEED_GATES = {
     "--min-hit1": "0.90",
     "--min-fact-recall": "0.55",
-    "--min-lead-rate": "0.45",
+    "--min-lead-rate": "0.60",
     "--min-partial-answer-rate": "0.80",
-    "--min-abstention-precision": "0.60",
-    "--min-abstention-recall": "0.75",
+    "--min-abstention-precision": "0.70",
+    "--min-abstention-recall": "0.82",
 }
 
 
