@@ -195,18 +195,22 @@ class Casebook:
         log.info("retrieve query=%r passages=%d best_similarity=%.3f", expanded, len(passages), best)
         if best < self.settings.min_similarity:
             return Retrieval(expanded, [], vector, None)
-        return Retrieval(expanded, self._with_lists(passages), vector, None)
+        return Retrieval(expanded, self._with_neighbours(passages), vector, None)
 
-    def _with_lists(self, passages: list[Passage]) -> list[Passage]:
-        """Return ``passages`` with the passage that follows each one ending in ":" (the list it
-        introduces, which chunking may have put in the next passage of the document)."""
+    def _with_neighbours(self, passages: list[Passage]) -> list[Passage]:
+        """Return ``passages`` and, after them, the passages around the best ones in their
+        documents: the one before and after each of the first ``neighbours`` (a document names
+        its trust in one passage and says what it did in the next, which alone may not rank),
+        and the one after any passage ending in ":" (the list it introduces)."""
         held = {p.chunk.id for p in passages}
         wanted = {}
-        for p in passages:
-            if p.chunk.text.rstrip().endswith(":"):
-                following = f"{p.chunk.doc_id}:{p.chunk.position + 1:04d}"
-                if following not in held:
-                    wanted[following] = p
+        for rank, p in enumerate(passages):
+            steps = (-1, 1) if rank < self.settings.neighbours else ()
+            steps += (1,) if p.chunk.text.rstrip().endswith(":") else ()
+            for step in dict.fromkeys(steps):
+                near = f"{p.chunk.doc_id}:{p.chunk.position + step:04d}"
+                if p.chunk.position + step >= 0 and near not in held:
+                    wanted.setdefault(near, p)
         if not wanted:
             return passages
         found = self.store.chunks(list(wanted))

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         default=30, ge=0, le=128, description="Wordpieces shared by neighbouring chunks."
     )
     top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved per question.")
+    neighbours: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="The best passages whose neighbours in their document (before and after) are "
+        "also given to the answerer.",
+    )
     min_similarity: float = Field(
         default=0.24,
         ge=0.0,

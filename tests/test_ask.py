@@ -138,3 +138,24 @@ def test_ask_without_index_says_how_to_make_one(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["ask", OAP, "--data-dir", str(tmp_path / "none")])
     assert result.exit_code == 1
     assert result.stderr.strip() == f"Error: No index at {tmp_path / 'none'}. Run: casebook ingest <folder>"
+
+
+def test_every_example_question_the_chat_offers_is_answered_from_the_sample_library(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    # The sample library alone (no seeds): a showcase question must never say "not in the library".
+    # NTW's crisis-line document names the trust in one passage and says what it did in the next.
+    import yaml
+
+    from ingest import ingest
+    from tests.conftest import LIBRARY, ROOT
+
+    casebook = make_casebook(tmp_path / "data", embedder)
+    assert ingest([LIBRARY], casebook.store, embedder).ok
+    questions = yaml.safe_load((ROOT / "examples" / "example-questions.yaml").read_text(encoding="utf-8"))
+    for question in questions:
+        answer = casebook.ask(question)
+        assert not answer.abstained, (question, answer.text)
+    crisis = casebook.ask("What did Northumberland, Tyne and Wear do about its crisis line?")
+    assert "improving access to its busy 24/7 crisis line" in crisis.text
+    assert Path(crisis.citations[0].source).name == "crisis-line-bed-costs.html"
