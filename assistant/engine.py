@@ -119,6 +119,7 @@ class Casebook:
             self.store.bm25.idf,
             aliases=glossary.meaning,
             mentions=functools.partial(self._mentions, access=access, glossary=glossary),
+            stored=self.store.sentence_vectors if self.settings.answer_stored_vectors else None,
         )
         with self._views_lock:
             self._views[access] = (glossary, answerer)

@@ -39,6 +39,14 @@ class Settings(BaseSettings):
         default=30, ge=0, le=128, description="Wordpieces shared by neighbouring chunks."
     )
     top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved per question.")
+    answer_stored_vectors: bool = Field(
+        default=False,
+        description=(
+            "Score the answer's candidate sentences with the sentence vectors stored at ingest "
+            "(encoding only those missing) instead of encoding them per question. Off: the stored "
+            "vectors are pooled from their passage and quote less well (docs/benchmarks.md)."
+        ),
+    )
     min_similarity: float = Field(
         default=0.24,
         ge=0.0,

@@ -45,7 +45,7 @@ from vectorstore.filters import Filter, to_where
 from vectorstore.ledger import DocumentRecord, Ledger, State, now_iso
 from vectorstore.lock import Notify, WriterLock
 from vectorstore.records import FILTER_FIELDS, Chunk, StoredDocument
-from vectorstore.sentences import SentenceUnit
+from vectorstore.sentences import SentenceUnit, chunk_of_sentence
 
 log = logging.getLogger(__name__)
 
@@ -535,16 +535,17 @@ class Store:
         total = self.sentences.count()
         if total == 0:
             return []
-        # Several sentences of one chunk may rank high: ask for enough to find k chunks.
+        # Several sentences of one chunk may rank high: ask for enough to find k chunks. A
+        # sentence's id names its chunk, so no metadata is read (that was 9 in 10 of the time).
         result = self.sentences.query(
             query_embeddings=[vector],
             n_results=min(k * 8, total),
             where=_where(filters, access),
-            include=["distances", "metadatas"],
+            include=["distances"],
         )
         best: dict[str, float] = {}
-        for meta, distance in zip(result["metadatas"][0], result["distances"][0], strict=True):
-            owner = str(meta["chunk_id"])
+        for sid, distance in zip(result["ids"][0], result["distances"][0], strict=True):
+            owner = chunk_of_sentence(sid)
             if owner in complete:
                 best[owner] = max(best.get(owner, -1.0), 1.0 - float(distance))
         return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
