@@ -9,11 +9,14 @@ Markdown file (front matter: title, publisher) and ingested through the product'
 (`assistant.cli.run_ingest`, what `casebook ingest` runs) into its own data directory.
 
 Then, per size: `ask` p50/p95 over a fixed set of SciFact test queries (retrieve + extractive
-answer, the engine in this process, the model warm), and the resident memory of a
+answer, the engine in this process, the model warm, with serve's model threads), the same for
+each stage (`retrieve`, `answer`), all again with the answerer reading stored sentence vectors
+(`stored_*`, CASEBOOK_ANSWER_STORED_VECTORS), and the resident memory of a
 `casebook serve` process on that data directory after it answered the same queries through
 /api/ask (read from /proc). Prints one JSON line per size. `--keep DIR` keeps the libraries and
 indexes there and reuses a finished one (an interrupted build resumes: ingestion skips the files
-already stored). Every wait is bounded: the server is stopped whatever happens.
+already stored). `--build-only` builds and measures nothing; `--partial` measures an unfinished
+library as it stands. Every wait is bounded: the server is stopped whatever happens.
 """
 
 from __future__ import annotations
