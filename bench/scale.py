@@ -108,8 +108,8 @@ def measure(
     built = built_record(folder, size, abstracts, seed)
     reused = built is not None
     if built is None and partial:
-        built = {"chunks": Casebook(Settings(data_dir=data)).store.count(), "documents": None}
-        built["ingest_seconds"] = None
+        store = Casebook(Settings(data_dir=data)).store
+        built = {"chunks": store.count(), "documents": len(store.documents()), "ingest_seconds": None}
     elif built is None:
         built = build(size, folder, abstracts, seed)
 
