@@ -75,6 +75,12 @@ class Casebook:
             )
         return self._embedder
 
+    def _stored_sentences_fit(self) -> bool:
+        """Return whether the answerer reads the index's sentence vectors instead of encoding its
+        candidates: always when they were encoded alone (the very vectors it would compute), and
+        when asked to even though they are pooled from their passage."""
+        return self.settings.sentence_vectors == "alone" or self.settings.answer_stored_vectors
+
     def index_info(self) -> IndexInfo:
         """Return what an index built with these settings records."""
         return IndexInfo.describe(
@@ -123,6 +129,7 @@ class Casebook:
             self.store.bm25.idf,
             aliases=glossary.meaning,
             mentions=functools.partial(self._mentions, access=access, glossary=glossary),
+            stored=self.store.sentence_vectors if self._stored_sentences_fit() else None,
         )
         with self._views_lock:
             self._views[access] = (glossary, answerer)

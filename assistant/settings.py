@@ -62,6 +62,14 @@ class Settings(BaseSettings):
         description="The best passages whose neighbours in their document (before and after) are "
         "also given to the answerer.",
     )
+    answer_stored_vectors: bool = Field(
+        default=False,
+        description=(
+            "Score the answer's candidate sentences with the sentence vectors stored at ingest "
+            "(encoding only those missing) instead of encoding them per question. Off: the stored "
+            "vectors are pooled from their passage and quote less well (docs/benchmarks.md)."
+        ),
+    )
     min_similarity: float = Field(
         default=0.24,
         ge=0.0,

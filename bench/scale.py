@@ -9,11 +9,14 @@ Markdown file (front matter: title, publisher) and ingested through the product'
 (`assistant.cli.run_ingest`, what `casebook ingest` runs) into its own data directory.
 
 Then, per size: `ask` p50/p95 over a fixed set of SciFact test queries (retrieve + extractive
-answer, the engine in this process, the model warm), and the resident memory of a
+answer, the engine in this process, the model warm, with serve's model threads), the same for
+each stage (`retrieve`, `answer`), all again with the answerer reading stored sentence vectors
+(`stored_*`, CASEBOOK_ANSWER_STORED_VECTORS), and the resident memory of a
 `casebook serve` process on that data directory after it answered the same queries through
 /api/ask (read from /proc). Prints one JSON line per size. `--keep DIR` keeps the libraries and
 indexes there and reuses a finished one (an interrupted build resumes: ingestion skips the files
-already stored). Every wait is bounded: the server is stopped whatever happens.
+already stored). `--build-only` builds and measures nothing; `--partial` measures an unfinished
+library as it stands. Every wait is bounded: the server is stopped whatever happens.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
+    sys.path[0] = str(ROOT)  # bench/ingest.py would otherwise hide the ingest package
 SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
 MARKER = "scale.json"
 OFFLINE = {
@@ -57,6 +62,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=13, help="Seed of the sentence shuffles.")
     parser.add_argument("--keep", type=Path, default=None, help="Keep (and reuse) libraries here.")
     parser.add_argument("--serve-timeout", type=float, default=900, help="Seconds for serve to start.")
+    parser.add_argument(
+        "--build-only", action="store_true", help="Build (or resume) the libraries; measure nothing."
+    )
+    parser.add_argument(
+        "--partial", action="store_true", help="Measure an unfinished library as it stands (no resume)."
+    )
     args = parser.parse_args()
     for key, value in OFFLINE.items():
         os.environ.setdefault(key, value)
@@ -67,7 +78,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="casebook-scale-") as tmp:
         base = args.keep or Path(tmp)
         for size in sizes:
-            row = measure(size, base / f"chunks-{size}", abstracts, queries, args.seed, args.serve_timeout)
+            folder = base / f"chunks-{size}"
+            if args.build_only:
+                print(json.dumps(build(size, folder, abstracts, args.seed)), flush=True)
+                continue
+            row = measure(
+                size, folder, abstracts, queries, args.seed, args.serve_timeout, partial=args.partial
+            )
             print(json.dumps(row), flush=True)
 
 
@@ -78,36 +95,31 @@ def measure(
     queries: Sequence[str],
     seed: int,
     serve_timeout: float,
+    *,
+    partial: bool = False,
 ) -> dict[str, Any]:
-    """Build (or reuse) the library of ``size`` chunks in ``folder`` and measure it."""
+    """Build (or reuse) the library of ``size`` chunks in ``folder`` and measure it; with
+    ``partial``, measure an unfinished library as it stands instead of resuming its build."""
+    import torch
+
     from assistant import Casebook, Settings
-    from assistant.cli import run_ingest
 
     data = folder / "data"
-    casebook = Casebook(Settings(data_dir=data))
     built = built_record(folder, size, abstracts, seed)
     reused = built is not None
-    if built is None:
-        library = write_library(folder / "library", size, abstracts, seed, casebook)
-        started = time.perf_counter()
-        report = run_ingest(casebook, [library])
-        if report.failed:
-            raise SystemExit(f"Ingestion failed for {len(report.failed)} files, e.g. {report.failed[0]}")
-        built = {
-            "key": library_key(size, abstracts, seed),
-            "documents": len(report.added) + len(report.updated) + len(report.skipped),
-            "chunks": report.chunks_total,
-            "ingest_seconds": round(time.perf_counter() - started, 1),
-        }
-        (folder / MARKER).write_text(json.dumps(built, indent=2), encoding="utf-8")
+    if built is None and partial:
+        store = Casebook(Settings(data_dir=data)).store
+        built = {"chunks": store.count(), "documents": len(store.documents()), "ingest_seconds": None}
+    elif built is None:
+        built = build(size, folder, abstracts, seed)
 
-    casebook.ask(queries[0])  # warm: model, Chroma, BM25, glossary
-    latencies = []
-    for question in queries:
-        began = time.perf_counter()
-        casebook.ask(question)
-        latencies.append((time.perf_counter() - began) * 1000)
-    del casebook
+    stages = {}
+    for mode, stored in (("encoded", False), ("stored", True)):
+        casebook = Casebook(Settings(data_dir=data, answer_stored_vectors=stored))
+        torch.set_num_threads(casebook.settings.model_threads)  # as `casebook serve` does
+        stages[mode] = ask_stages(casebook, queries)
+        del casebook
+    encoded = stages["encoded"]
 
     serve = serve_memory(data, queries, serve_timeout)
     return {
@@ -115,18 +127,73 @@ def measure(
         "chunks": built["chunks"],
         "documents": built["documents"],
         "built_from": "Markdown files through run_ingest (casebook ingest's path)",
+        "partial": partial and not reused,
         "ingest_seconds": built["ingest_seconds"],
         "ingest_reused": reused,
         "ingest_chunks_per_second": round(built["chunks"] / built["ingest_seconds"], 1)
         if built["ingest_seconds"]
         else None,
-        "queries": len(latencies),
-        "ask_ms_p50": round(statistics.median(latencies), 1),
-        "ask_ms_p95": round(percentile(latencies, 95), 1),
+        "queries": len(encoded["ask"]),
+        "ask_ms_p50": _p(encoded["ask"], 50),
+        "ask_ms_p95": _p(encoded["ask"], 95),
+        **{f"{stage}_ms_p{q}": _p(encoded[stage], q) for stage in ("retrieve", "answer") for q in (50, 95)},
+        **{f"stored_{stage}_ms_p{q}": _p(stages["stored"][stage], q) for stage in encoded for q in (50, 95)},
         **serve,
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def ask_stages(casebook: Any, queries: Sequence[str]) -> dict[str, list[float]]:
+    """Return the ms of each ``Casebook.ask`` over ``queries`` (one asked first, not counted), and
+    of its two stages: ``retrieve`` (timed around the engine's own call) and ``answer`` (the rest)."""
+    casebook.ask(queries[0])  # warm: model, Chroma, BM25, glossary
+    spent: list[float] = []
+    retrieve = casebook.retrieve
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return retrieve(*args, **kwargs)
+        finally:
+            spent.append((time.perf_counter() - began) * 1000)
+
+    casebook.retrieve = timed
+    asked = []
+    for question in queries:
+        began = time.perf_counter()
+        casebook.ask(question)
+        asked.append((time.perf_counter() - began) * 1000)
+    return {"ask": asked, "retrieve": spent, "answer": [a - r for a, r in zip(asked, spent, strict=True)]}
+
+
+def _p(values: Sequence[float], p: float) -> float:
+    return round(statistics.median(values) if p == 50 else percentile(values, p), 1)
+
+
+def build(size: int, folder: Path, abstracts: Sequence[tuple[str, str, str]], seed: int) -> dict[str, Any]:
+    """Return the record of the library of ``size`` chunks in ``folder``, building (or resuming) it
+    through `casebook ingest`'s path when it is not finished."""
+    from assistant import Casebook, Settings
+    from assistant.cli import run_ingest
+
+    built = built_record(folder, size, abstracts, seed)
+    if built is not None:
+        return built
+    casebook = Casebook(Settings(data_dir=folder / "data"))
+    library = write_library(folder / "library", size, abstracts, seed, casebook)
+    started = time.perf_counter()
+    report = run_ingest(casebook, [library])
+    if report.failed:
+        raise SystemExit(f"Ingestion failed for {len(report.failed)} files, e.g. {report.failed[0]}")
+    built = {
+        "key": library_key(size, abstracts, seed),
+        "documents": len(report.added) + len(report.updated) + len(report.skipped),
+        "chunks": report.chunks_total,
+        "ingest_seconds": round(time.perf_counter() - started, 1),
+    }
+    (folder / MARKER).write_text(json.dumps(built, indent=2), encoding="utf-8")
+    return built
 
 
 # -- the library --------------------------------------------------------------------------------

@@ -159,3 +159,31 @@ def test_every_example_question_the_chat_offers_is_answered_from_the_sample_libr
     crisis = casebook.ask("What did Northumberland, Tyne and Wear do about its crisis line?")
     assert "improving access to its busy 24/7 crisis line" in crisis.text
     assert Path(crisis.citations[0].source).name == "crisis-line-bed-costs.html"
+
+
+def test_best_sentence_score_is_that_of_the_chunks_best_stored_sentence(library: Casebook) -> None:
+    # The chunk of each sentence hit is read from the sentence's id, not its metadata.
+    store, vector = library.store, library.embedder.embed_query(OAP)
+    best = store.dense_parts(vector, 10)
+    assert best
+    stored = store.sentence_vectors([cid for cid, _ in best])
+    for cid, score in best:
+        _texts, matrix = stored[cid]
+        assert abs(float((matrix @ vector).max()) - score) < 1e-3, cid
+
+
+def test_answer_from_stored_sentence_vectors_quotes_its_passages_encoding_none(
+    library_dir: Path, embedder: Embedder, monkeypatch
+) -> None:
+    casebook = make_casebook(library_dir, embedder, answer_stored_vectors=True)
+    casebook.ask(OAP)  # warm: the query itself is encoded, not the passages' sentences
+    encoded: list[str] = []
+    real = embedder.embed_cached
+    monkeypatch.setattr(embedder, "embed_cached", lambda texts: encoded.extend(texts) or real(texts))
+    answer = casebook.ask(OAP)
+    assert not answer.abstained and "crisis house" in answer.text.lower()
+    by_n = {c.n: c for c in answer.citations}
+    for sentence, n in _sentences_with_markers(answer.text):
+        assert sentence in split_sentences(by_n[n].text), (sentence, n)
+    units = sum(len(split_sentences(c.text)) for c in answer.citations)
+    assert len(encoded) < units / 2, encoded  # list items the store splits otherwise may be encoded

@@ -88,5 +88,15 @@ def test_sentences_alone_are_the_vectors_the_answerer_encodes(tmp_path: Path, em
         again = embedder.embed([f"{chunks[chunk_id].title} {t}" for t in texts])
         assert np.abs(matrix - again).max() < 1e-5
 
+    # So the answerer reads them instead of encoding its candidates again.
+    casebook = make_casebook(data, alone, sentence_vectors="alone")
+    question = "How did Lancashire Care cut out-of-area placements?"
+    casebook.ask(question)  # warm: the question itself is encoded
+    encoded: list[str] = []
+    real = alone.embed_cached
+    alone.embed_cached = lambda texts: encoded.extend(texts) or real(texts)
+    answer = casebook.ask(question)
+    assert "crisis house" in answer.text.lower() and encoded == []
+
     with pytest.raises(IndexMismatchError, match="holds alone sentence vectors; settings ask for pooled"):
         ingest([LIBRARY], Store(data), embedder)

@@ -60,7 +60,9 @@ class EntryCache:
         self.writable = writable  # only writers (holding the lock) write files
         self.memory: dict[str, DocEntry] = {}
 
-    def get(self, record: DocumentRecord) -> DocEntry | None:
+    def get(self, record: DocumentRecord, *, keep: bool = True) -> DocEntry | None:
+        """Return the entry of this version of the document, or None; one read from disk is kept
+        in memory only when ``keep``."""
         entry = self.memory.get(record.doc_id)
         if entry is not None and entry.content_hash == record.content_hash:
             return entry
@@ -71,7 +73,8 @@ class EntryCache:
             entry = DocEntry(**json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError):
             return None
-        self.memory[record.doc_id] = entry
+        if keep:
+            self.memory[record.doc_id] = entry
         return entry
 
     def put(self, entry: DocEntry) -> None:

@@ -81,12 +81,22 @@ def sentence_units(chunks: Iterable[Chunk]) -> list[SentenceUnit]:
     for chunk in chunks:
         spans = sentence_spans(chunk.text)
         if not spans:
-            units.append(SentenceUnit(f"{chunk.id}:s000", chunk, 0, chunk.title or chunk.text))
+            units.append(SentenceUnit(sentence_id(chunk.id, 0), chunk, 0, chunk.title or chunk.text))
         units.extend(
-            SentenceUnit(f"{chunk.id}:s{j:03d}", chunk, j, chunk.text[a:b], (a, b))
+            SentenceUnit(sentence_id(chunk.id, j), chunk, j, chunk.text[a:b], (a, b))
             for j, (a, b) in enumerate(spans)
         )
     return units
+
+
+def sentence_id(chunk_id: str, position: int) -> str:
+    """Return the id a chunk's sentence is stored under (``<chunk id>:s<position>``)."""
+    return f"{chunk_id}:s{position:03d}"
+
+
+def chunk_of_sentence(sentence_id: str) -> str:
+    """Return the id of the chunk a stored sentence belongs to (the inverse of :func:`sentence_id`)."""
+    return sentence_id.rsplit(":", 1)[0]
 
 
 def windows(title: str, sentences: Sequence[str]) -> list[str]:
