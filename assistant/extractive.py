@@ -490,7 +490,7 @@ class ExtractiveAnswerer:
         found = list({p.chunk.doc_id: p for p in reversed(self.mentions(names))}.values())[::-1]
         if not found:  # (one line per document: its best passage)
             return abstain(question, query)
-        subject = " and ".join(names)
+        subject = _as_written(question, names)
         n = len(found)
         head = (
             f"Not in the library: no passage answers “{_as_question(central.text)}”. "
@@ -499,6 +499,18 @@ class ExtractiveAnswerer:
         citations = tuple(Citation.from_passage(k, p) for k, p in enumerate(found, start=1))
         lines = [f"- {c.title} [{c.n}]" for c in citations]
         return replace(abstain(question, query), text=head + "\n" + "\n".join(lines), citations=citations)
+
+
+def _as_written(question: str, names: Sequence[str]) -> str:
+    """Return the names as the question writes them when they stand together, joined only by
+    commas and "and" ("Northumberland, Tyne and Wear" is read as two names); else joined by "and"."""
+    words = [re.escape(w) for name in names for w in name.split()]
+    if words:
+        pattern = r"(?:[\s,]+(?:and|&)?\s*)".join(words)
+        found = re.search(rf"\b{pattern}\b", question)
+        if found:
+            return found.group(0)
+    return " and ".join(names)
 
 
 def _with_query_subject(intent: Intent, query: str) -> Intent:

@@ -57,6 +57,9 @@ def test_near_miss_abstains_and_names_the_documents_that_mention_its_subject(lib
     assert answer.text.startswith("Not in the library: no passage answers “How many beds does Oxleas have?”.")
     assert "The library mentions Oxleas in" in answer.text
     assert answer.citations and all("oxleas" in c.text.lower() for c in answer.citations)
+    # A name written with commas ("Northumberland, Tyne and Wear") is named as the user wrote it.
+    named = library.ask("How many beds does Northumberland, Tyne and Wear have?")
+    assert named.abstained and "The library mentions Northumberland, Tyne and Wear in " in named.text
 
 
 def test_which_trusts_lists_the_items_that_answer_and_only_those(library: Casebook) -> None:
