@@ -4,10 +4,10 @@ Fusion methods (``method``):
 
 - ``hybrid`` (default): four signals, each z-scored over its own top ``candidates`` and summed
   with equal weights: BM25 of the chunk, BM25 of its best three-sentence window, the cosine of
-  the chunk, the cosine of its best sentence. Lexical and dense weigh the same; within each,
-  the whole and the best part weigh the same. A chunk outside a signal's top list gets that
-  list's lowest z-score. (On BEIR SciFact this beats plain RRF by 0.02 nDCG@10, and sits on a
-  plateau: see docs/benchmarks.md.)
+  the chunk, the cosine of its best sentence (scored over the chunks of the other three lists).
+  Lexical and dense weigh the same; within each, the whole and the best part weigh the same. A
+  chunk outside a signal's top list gets that list's lowest z-score. (On BEIR SciFact this beats
+  plain RRF by 0.02 nDCG@10, and sits on a plateau: see docs/benchmarks.md.)
 - ``rrf``: reciprocal rank fusion, 1/(60 + rank), of the chunk-level dense and BM25 lists.
 - ``dense`` / ``bm25``: one retriever alone (for measurement).
 """
@@ -99,12 +99,16 @@ class Retriever:
             fused = _rrf([dense, lexical])
         else:
             size = min(p.candidates, len(store.bm25.ids))
+            windows = store.lexical_parts(query, p.candidates, filters, access)
+            # The best sentence is scored over the other lists' chunks only: exact, cheap, and
+            # what a caller may not read is already out of them.
+            candidates = [cid for ranking in (dense, lexical, windows) for cid, _ in ranking]
             fused = _z_fusion(
                 [
                     (_padded(lexical, size), 0.25),
-                    (_padded(store.lexical_parts(query, p.candidates, filters, access), size), 0.25),
+                    (_padded(windows, size), 0.25),
                     (dense, 0.25),
-                    (store.dense_parts(vector, p.candidates, filters, access), 0.25),
+                    (store.dense_parts(vector, candidates, p.candidates), 0.25),
                 ]
             )
         similarity = dict(dense)

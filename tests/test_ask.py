@@ -165,14 +165,19 @@ def test_every_example_question_the_chat_offers_is_answered_from_the_sample_libr
 
 
 def test_best_sentence_score_is_that_of_the_chunks_best_stored_sentence(library: Casebook) -> None:
-    # The chunk of each sentence hit is read from the sentence's id, not its metadata.
+    # Scored from the derived (float16, memory-mapped) copy of the vectors stored in Chroma,
+    # over the candidates given and no others.
     store, vector = library.store, library.embedder.embed_query(OAP)
-    best = store.dense_parts(vector, 10)
-    assert best
-    stored = store.sentence_vectors([cid for cid, _ in best])
+    everything = sorted(store.derived().chunk_ids)
+    stored = store.sentence_vectors(everything)
+    exact = sorted(((cid, float((m @ vector).max())) for cid, (_, m) in stored.items()), key=lambda x: -x[1])
+    best = store.dense_parts(vector, everything, 10)
+    assert len(best) == 10 and [s for _, s in best] == sorted((s for _, s in best), reverse=True)
+    assert best[0][0] == exact[0][0]
     for cid, score in best:
-        _texts, matrix = stored[cid]
-        assert abs(float((matrix @ vector).max()) - score) < 1e-3, cid
+        assert abs(float((stored[cid][1] @ vector).max()) - score) < 2e-3, cid
+    few = [cid for cid, _ in exact[-3:]]
+    assert {cid for cid, _ in store.dense_parts(vector, few, 10)} == set(few)
 
 
 def test_answer_from_stored_sentence_vectors_quotes_its_passages_encoding_none(

@@ -1,12 +1,20 @@
 """Derived indexes: BM25 over chunks and over three-sentence windows, filter columns and facets,
-rebuilt from Chroma's complete documents and stamped with the generation they were built from.
+and the sentence vectors of every chunk, rebuilt from Chroma's complete documents and stamped
+with the generation they were built from.
 
 Under ``data_dir/derived/``::
 
     CURRENT          names the folder of the newest complete build (replaced atomically)
-    gen-<G>-<tag>/   one build: chunks/ and windows/ (bm25s) and build.json (its generation)
-    docs/            one file of tokens per document version (``<doc_id>.<hash>.json``), so a
-                     rebuild reads from Chroma only the documents that changed
+    gen-<G>-<tag>/   one build: chunks/ and windows/ (bm25s), sentences.npy (float16, one row per
+                     sentence, chunk by chunk) and sentence_starts.npy (each chunk's first row),
+                     and build.json (its generation and format)
+    docs/            one file of tokens per document version (``<doc_id>.<hash>.json``) and one of
+                     its sentence vectors (``.npy``), so a rebuild reads from Chroma only the
+                     documents that changed
+
+The sentence vectors are memory-mapped and read only for a query's candidate chunks: the
+best-sentence score costs a few hundred rows per query, not a library-wide nearest-neighbour
+index held in memory (Chroma's sentence HNSW, about 2 KB a sentence, is no longer queried).
 
 A build folder is whole before CURRENT names it: a crash leaves the previous build (stale,
 known by its generation, and rebuilt) or the new one, never a mix.
@@ -14,6 +22,7 @@ known by its generation, and rebuilt) or the new one, never a mix.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -35,6 +44,7 @@ from vectorstore.records import FILTER_FIELDS
 from vectorstore.sentences import windows
 
 log = logging.getLogger(__name__)
+FORMAT = 2  # build.json "format": 2 added the sentence vectors
 ACCESS = "access"  # the derived metadata key holding the groups allowed to read a chunk
 
 
@@ -50,6 +60,7 @@ class DocEntry:
     chunk_meta: list[dict[str, Any]]
     window_owners: list[str]
     window_tokens: list[list[str]]
+    sentence_counts: list[int]  # sentences of each chunk, in chunk order (rows of its vectors)
 
 
 class EntryCache:
@@ -59,6 +70,7 @@ class EntryCache:
         self.folder = folder
         self.writable = writable  # only writers (holding the lock) write files
         self.memory: dict[str, DocEntry] = {}
+        self.memory_vectors: dict[str, np.ndarray] = {}  # only for entries not written to disk
 
     def get(self, record: DocumentRecord, *, keep: bool = True) -> DocEntry | None:
         """Return the entry of this version of the document, or None; one read from disk is kept
@@ -77,20 +89,40 @@ class EntryCache:
             self.memory[record.doc_id] = entry
         return entry
 
-    def put(self, entry: DocEntry) -> None:
+    def vectors(self, record: DocumentRecord) -> np.ndarray | None:
+        """Return the sentence vectors of this version of the document, or None."""
+        kept = self.memory_vectors.get(_key(record.doc_id, record.content_hash))
+        if kept is not None:
+            return kept
+        path = self._path(record.doc_id, record.content_hash)
+        if path is None:
+            return None
+        try:
+            return np.load(path.with_suffix(".npy"), allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+
+    def put(self, entry: DocEntry, vectors: np.ndarray) -> None:
         self.memory[entry.doc_id] = entry
         path = self._path(entry.doc_id, entry.content_hash)
         if path is not None and self.writable:
+            # The vectors first: an entry on disk always has its vectors beside it.
+            write_atomic(path.with_suffix(".npy"), _npy(vectors))
             write_json_atomic(path, asdict(entry))
+        else:
+            key = _key(entry.doc_id, entry.content_hash)
+            self.memory_vectors[key] = np.asarray(vectors, dtype=np.float16)
 
     def keep_only(self, records: Mapping[str, DocumentRecord]) -> None:
         """Forget entries of documents no longer in ``records`` (and their files)."""
         self.memory = {d: e for d, e in self.memory.items() if d in records}
+        current = {_key(r.doc_id, r.content_hash) for r in records.values()}
+        self.memory_vectors = {k: v for k, v in self.memory_vectors.items() if k in current}
         if self.folder is None or not self.writable or not self.folder.is_dir():
             return
-        wanted = {f"{r.doc_id}.{_short(r.content_hash)}.json" for r in records.values()}
-        for path in self.folder.glob("*.json"):
-            if path.name not in wanted:
+        wanted = {f"{r.doc_id}.{_short(r.content_hash)}" for r in records.values()}
+        for path in [*self.folder.glob("*.json"), *self.folder.glob("*.npy")]:
+            if path.name.rsplit(".", 1)[0] not in wanted:
                 path.unlink(missing_ok=True)
 
     def _path(self, doc_id: str, content_hash: str) -> Path | None:
@@ -144,10 +176,19 @@ class Columns:
 class Snapshot:
     """The derived indexes of one generation, ready to score queries."""
 
-    def __init__(self, generation: int, chunks: BM25Index, windows: BM25Index) -> None:
+    def __init__(
+        self,
+        generation: int,
+        chunks: BM25Index,
+        windows: BM25Index,
+        sentences: np.ndarray,
+        sentence_starts: np.ndarray,
+    ) -> None:
         self.generation = generation
         self.chunks = chunks
         self.windows = windows
+        self.sentences = sentences  # float16 (rows, dim), memory-mapped once saved
+        self.sentence_starts = sentence_starts  # int64 (chunks + 1): chunk i owns rows [s[i], s[i+1])
         position = {cid: i for i, cid in enumerate(chunks.ids)}
         self.owner_index = np.fromiter(
             (position[o] for o in windows.ids), dtype=np.int64, count=len(windows.ids)
@@ -156,6 +197,7 @@ class Snapshot:
         self.rank = np.argsort(np.argsort(np.asarray(chunks.ids, dtype=object), kind="stable"))
         self.columns = Columns(chunks.metadatas)
         self.chunk_ids = frozenset(chunks.ids)
+        self.position = position
 
     def facets(self, access: Access = EVERYTHING) -> dict[str, list[Any]]:
         """Return the distinct values of each filter field among the chunks ``access`` may read."""
@@ -194,6 +236,29 @@ class Snapshot:
         np.maximum.at(best, self.owner_index[hit], scores[hit])
         return self._top(best, k)
 
+    def dense_parts(self, vector: np.ndarray, candidates: Sequence[str], k: int) -> list[tuple[str, float]]:
+        """Return up to ``k`` (chunk id, cosine of its best sentence) among ``candidates``, best first.
+
+        Exact, and over the candidates only (the other signals' top lists, already filtered),
+        so it reads a few hundred rows of the memory-mapped vectors whatever the library's size.
+        """
+        index = np.fromiter(
+            (i for c in dict.fromkeys(candidates) if (i := self.position.get(c)) is not None), dtype=np.int64
+        )
+        starts, ends = self.sentence_starts[index], self.sentence_starts[index + 1]
+        has = ends > starts
+        index, starts, ends = index[has], starts[has], ends[has]
+        if not len(index):
+            return []
+        lengths = ends - starts
+        rows = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+        cosines = np.asarray(self.sentences[rows], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
+        best = np.maximum.reduceat(cosines, np.cumsum(lengths) - lengths)
+        scores = np.full(len(self.chunks.ids), -np.inf, dtype=np.float32)
+        scores[index] = best
+        order = index[np.lexsort((self.rank[index], -scores[index]))][:k]
+        return [(self.chunks.ids[i], float(scores[i])) for i in order]
+
     def _top(self, scores: np.ndarray, k: int) -> list[tuple[str, float]]:
         found = np.flatnonzero(scores > 0)
         if len(found) > k:
@@ -208,7 +273,9 @@ class Snapshot:
         tmp = root / f".{tag}.tmp"
         self.chunks.save(tmp / "chunks")
         self.windows.save(tmp / "windows")
-        write_json_atomic(tmp / "build.json", {"generation": self.generation})
+        write_atomic(tmp / "sentences.npy", _npy(self.sentences))
+        write_atomic(tmp / "sentence_starts.npy", _npy(self.sentence_starts, np.int64))
+        write_json_atomic(tmp / "build.json", {"generation": self.generation, "format": FORMAT})
         crash_point("derived")
         os.replace(tmp, root / tag)
         sync_folder(root)
@@ -224,8 +291,16 @@ class Snapshot:
         """Return the current build under ``root``, or None when there is none (or it vanished)."""
         try:
             folder = root / (root / "CURRENT").read_text(encoding="utf-8").strip()
-            generation = int(json.loads((folder / "build.json").read_text(encoding="utf-8"))["generation"])
-            return cls(generation, BM25Index.load(folder / "chunks"), BM25Index.load(folder / "windows"))
+            built = json.loads((folder / "build.json").read_text(encoding="utf-8"))
+            if built.get("format") != FORMAT:
+                return None  # an older build: rebuilt (from the cached tokens) like a stale one
+            return cls(
+                int(built["generation"]),
+                BM25Index.load(folder / "chunks"),
+                BM25Index.load(folder / "windows"),
+                np.load(folder / "sentences.npy", mmap_mode="r", allow_pickle=False),
+                np.load(folder / "sentence_starts.npy", allow_pickle=False),
+            )
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -238,15 +313,21 @@ def build(
     fetch: Callable[[DocumentRecord], DocEntry],
 ) -> Snapshot:
     """Return the derived indexes over ``records``, fetching only documents not in ``cache``."""
-    entries, fetched = [], 0
+    entries, vectors, fetched = [], [], 0
     for doc_id in sorted(records):
         entry = cache.get(records[doc_id])
-        if entry is None:
-            entry = fetch(records[doc_id])
-            cache.put(entry)
+        found = None if entry is None else cache.vectors(records[doc_id])
+        if entry is None or found is None:
+            entry, found = fetch(records[doc_id])
+            cache.put(entry, found)
             fetched += 1
         entries.append(entry)
+        vectors.append(np.asarray(found, dtype=np.float16))
     cache.keep_only(records)
+    counts = np.fromiter((n for e in entries for n in e.sentence_counts), dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    dim = next((v.shape[1] for v in vectors if v.ndim == 2 and len(v)), 0)
+    matrix = np.concatenate([v for v in vectors if len(v)]) if dim else np.zeros((0, 0), dtype=np.float16)
     chunks = BM25Index.from_tokens(
         _flat(e.chunk_ids for e in entries),
         _flat(e.chunk_tokens for e in entries),
@@ -257,11 +338,21 @@ def build(
         _flat(e.window_owners for e in entries), _flat(e.window_tokens for e in entries), [], params
     )
     log.info("derived built generation=%d documents=%d fetched=%d", generation, len(entries), fetched)
-    return Snapshot(generation, chunks, windows)
+    return Snapshot(generation, chunks, windows, matrix, starts)
 
 
 def _flat(parts: Iterable[list[Any]]) -> list[Any]:
     return [item for part in parts for item in part]
+
+
+def _npy(array: np.ndarray, dtype: Any = np.float16) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array, dtype=dtype), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _key(doc_id: str, content_hash: str) -> str:
+    return f"{doc_id}.{_short(content_hash)}"
 
 
 def _short(content_hash: str) -> str:
@@ -275,20 +366,26 @@ def _sorted(values: set[Any]) -> list[Any]:
         return sorted(values, key=str)
 
 
-def fetch_entry(record: DocumentRecord, collection: Any, sentences: Any, tokenizer: BM25Index) -> DocEntry:
-    """Return one document's entry, read from Chroma (its chunks and sentences) and tokenised."""
+def fetch_entry(
+    record: DocumentRecord, collection: Any, sentences: Any, tokenizer: BM25Index
+) -> tuple[DocEntry, np.ndarray]:
+    """Return one document's entry, read from Chroma (its chunks and sentences) and tokenised,
+    and its sentence vectors (one row per sentence, chunk by chunk, in reading order)."""
     got = collection.get(where={"doc_id": record.doc_id}, include=["documents", "metadatas"])
     rows = sorted(
         zip(got["ids"], got["documents"], got["metadatas"], strict=True),
         key=lambda row: int(row[2].get("position", 0)),
     )
-    parts = sentences.get(where={"doc_id": record.doc_id}, include=["documents", "metadatas"])
-    grouped: dict[str, list[tuple[int, str]]] = {}
-    for text, meta in zip(parts["documents"], parts["metadatas"], strict=True):
-        grouped.setdefault(str(meta["chunk_id"]), []).append((int(meta["position"]), str(text)))
-    owners, window_texts = [], []
+    parts = sentences.get(where={"doc_id": record.doc_id}, include=["documents", "metadatas", "embeddings"])
+    grouped: dict[str, list[tuple[int, str, Any]]] = {}
+    for text, meta, vector in zip(parts["documents"], parts["metadatas"], parts["embeddings"], strict=True):
+        grouped.setdefault(str(meta["chunk_id"]), []).append((int(meta["position"]), str(text), vector))
+    owners, window_texts, counts, vectors = [], [], [], []
     for cid, _, meta in rows:
-        for text in windows(str(meta.get("title", "")), [t for _, t in sorted(grouped.get(cid, []))]):
+        found = sorted(grouped.get(cid, []), key=lambda row: row[0])
+        counts.append(len(found))
+        vectors.extend(v for _, _, v in found)
+        for text in windows(str(meta.get("title", "")), [t for _, t, _ in found]):
             owners.append(cid)
             window_texts.append(text)
     lexical = [lexical_text(str(m.get("title", "")), m.get("section"), str(t)) for _, t, m in rows]
@@ -301,7 +398,8 @@ def fetch_entry(record: DocumentRecord, collection: Any, sentences: Any, tokeniz
         chunk_meta=[_chunk_meta(m) for _, _, m in rows],
         window_owners=owners,
         window_tokens=tokenizer.tokenize(window_texts) if window_texts else [],
-    )
+        sentence_counts=counts,
+    ), (np.asarray(vectors, dtype=np.float16) if vectors else np.zeros((0, 0), dtype=np.float16))
 
 
 def _chunk_meta(metadata: Mapping[str, Any]) -> dict[str, Any]:

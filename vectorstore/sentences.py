@@ -94,11 +94,6 @@ def sentence_id(chunk_id: str, position: int) -> str:
     return f"{chunk_id}:s{position:03d}"
 
 
-def chunk_of_sentence(sentence_id: str) -> str:
-    """Return the id of the chunk a stored sentence belongs to (the inverse of :func:`sentence_id`)."""
-    return sentence_id.rsplit(":", 1)[0]
-
-
 def windows(title: str, sentences: Sequence[str]) -> list[str]:
     """Return the overlapping three-sentence windows of a chunk, each prefixed with the title."""
     sentences = list(sentences) or [""]

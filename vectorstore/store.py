@@ -4,12 +4,14 @@ Layout of a data directory::
 
     index.json   a local mirror of what built the index (the ledger in Chroma is what counts)
     chroma/      Chroma's files (absent when a Chroma server holds the vectors)
-    derived/     BM25 over chunks and over three-sentence windows, stamped with the generation
-                 of Chroma they were built from (see :mod:`vectorstore.derived`)
+    derived/     BM25 over chunks and over three-sentence windows and a float16 copy of the
+                 sentence vectors, stamped with the generation of Chroma they were built from
+                 (see :mod:`vectorstore.derived`)
     ingest.lock  the writers' lock (see :mod:`vectorstore.lock`)
 
 Chroma holds three collections: ``casebook`` (one vector per chunk), ``casebook_sentences``
-(one vector per sentence of a chunk, for the chunk's best-part score) and ``casebook_meta``
+(one vector per sentence of a chunk: the source of the derived copy that gives a chunk's
+best-sentence score, and of the answerer's stored vectors) and ``casebook_meta``
 (the ledger: complete documents, the generation, what built the index; see
 :mod:`vectorstore.ledger`). A document counts only once its ledger record is written, after
 its chunks and sentences, so a crash leaves it absent or complete. Readers check the
@@ -45,7 +47,7 @@ from vectorstore.filters import Filter, to_where
 from vectorstore.ledger import DocumentRecord, Ledger, State, now_iso
 from vectorstore.lock import Notify, WriterLock
 from vectorstore.records import FILTER_FIELDS, Chunk, StoredDocument
-from vectorstore.sentences import SentenceUnit, chunk_of_sentence
+from vectorstore.sentences import SentenceUnit
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +310,7 @@ class Store:
             return
         records = self.ledger.documents()
         for doc_id in sorted(records):
-            entry = self._cache.get(records[doc_id], keep=False) or self._fetch(records[doc_id])
+            entry = self._cache.get(records[doc_id], keep=False) or self._fetch(records[doc_id])[0]
             if _entry_visible(entry, access):
                 yield from entry.chunk_texts
 
@@ -501,7 +503,7 @@ class Store:
         info = self.info()
         return info.bm25 if info is not None else BM25Params()
 
-    def _fetch(self, record: DocumentRecord) -> DocEntry:
+    def _fetch(self, record: DocumentRecord) -> tuple[DocEntry, np.ndarray]:
         return fetch_entry(record, self.collection, self.sentences, BM25Index([], [], None, self._params()))
 
     @property
@@ -546,27 +548,13 @@ class Store:
         """Return up to ``k`` (chunk id, score of its best three-sentence window), best first."""
         return self.derived().lexical_parts(query, k, filters, access)
 
-    def dense_parts(
-        self, vector: np.ndarray, k: int, filters: Sequence[Filter] = (), access: Access = EVERYTHING
-    ) -> list[tuple[str, float]]:
-        """Return up to ``k`` (chunk id, cosine of its best sentence) pairs, best first."""
-        complete = self.derived().chunk_ids
-        if not complete:
-            return []
-        # Several sentences of one chunk may rank high: ask for enough to find k chunks. A
-        # sentence's id names its chunk, so no metadata is read (that was 9 in 10 of the time).
-        result = self.sentences.query(
-            query_embeddings=[vector],
-            n_results=k * 8,
-            where=_where(filters, access),
-            include=["distances"],
-        )
-        best: dict[str, float] = {}
-        for sid, distance in zip(result["ids"][0], result["distances"][0], strict=True):
-            owner = chunk_of_sentence(sid)
-            if owner in complete:
-                best[owner] = max(best.get(owner, -1.0), 1.0 - float(distance))
-        return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
+    def dense_parts(self, vector: np.ndarray, candidates: Sequence[str], k: int) -> list[tuple[str, float]]:
+        """Return up to ``k`` (chunk id, cosine of its best sentence) among ``candidates``, best first.
+
+        ``candidates`` are the other signals' top lists, already cut to what the filters and the
+        caller's access allow; their sentences are scored exactly from the derived vectors.
+        """
+        return self.derived().dense_parts(vector, candidates, k)
 
     def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
         """Return the cosine similarity of ``vector`` to each stored chunk in ``ids``."""
