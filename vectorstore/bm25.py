@@ -123,8 +123,9 @@ class BM25Index:
 
     @classmethod
     def load(cls, folder: Path) -> BM25Index:
-        """Read an index written by :meth:`save`."""
+        """Read an index written by :meth:`save`; its score matrix is memory-mapped (a query reads
+        the rows of its own terms), so a large library's index is not all held in memory."""
         payload = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
         params = BM25Params(**payload["params"])
-        model = bm25s.BM25.load(str(folder / "model")) if (folder / "model").is_dir() else None
+        model = bm25s.BM25.load(str(folder / "model"), mmap=True) if (folder / "model").is_dir() else None
         return cls(payload["ids"], payload["metadatas"], model, params)
