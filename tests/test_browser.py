@@ -246,6 +246,31 @@ def test_trash_icon_resets_the_conversation(page) -> None:
     assert "Searched for:" not in text
 
 
+def test_a_reload_resumes_the_conversation_and_a_new_one_stays_new(page) -> None:
+    ask(page, "How did NTW improve its crisis line?")
+    last = ask(page, "How did trusts reduce out-of-area placements?").inner_text()
+    cards = page.locator("#cb-sources").inner_text()
+    assert "crisis house" in cards.lower()
+    page.reload()
+    page.wait_for_selector('#cb-chat [data-testid="bot"]', timeout=30_000)
+    bots = page.locator('#cb-chat [data-testid="bot"]')
+    assert bots.count() == 2 and bots.nth(1).inner_text() == last
+    users = page.locator('#cb-chat [data-testid="user"]')
+    assert users.nth(0).inner_text().strip() == "How did NTW improve its crisis line?"
+    page.get_by_text("Open the passage in its document").first.wait_for()
+    assert page.locator("#cb-sources").inner_text() == cards  # the last answer's source cards
+    assert not page.locator("#cb-export").is_disabled()
+    shot(page, "reload-resumed")
+    # The resumed conversation goes on: a follow-up is read against it.
+    assert "Searched for:" in ask(page, "and what did East London do?").inner_text()
+    page.locator("#cb-new").click()
+    page.wait_for_function("() => !document.querySelector('#cb-chat [data-testid=\"bot\"]')")
+    page.reload()
+    page.wait_for_selector("#cb-question textarea")
+    page.wait_for_timeout(1500)  # the resume request has come back
+    assert page.locator('#cb-chat [data-testid="bot"]').count() == 0
+
+
 def test_the_input_is_named_and_a_long_question_is_refused_whole(page) -> None:
     # Screen readers name the box and its button.
     assert page.get_by_role("textbox", name="Your question").count() == 1

@@ -150,3 +150,20 @@ def test_searched_for_shows_only_a_real_rewrite_not_appended_acronym_meanings() 
     second = Answer(follow, "It opened a crisis cafe [1].", False, (_citation(1),), search_query=query)
     assert f"*Searched for: {query}*".replace("(", "\\(").replace(")", "\\)") in answer_markdown(second)
     assert rewritten(follow, query) and rewritten(question, f"{question} crisis line")
+
+
+def test_a_reloaded_page_resumes_a_conversation_only_for_the_user_who_had_it(tmp_path: Path) -> None:
+    from assistant.web.sessions import ChatSessions, ChatState
+
+    sessions = ChatSessions(tmp_path)
+    asked = Answer("How did NTW cut bed costs?", "...", False)
+    sessions.save("page-1", ChatState(answers=[asked], owner="nina"))
+    # Another user at the same browser (a shared ward computer) starts afresh.
+    assert sessions.resume("page-1", "page-2", "fred") is None
+    assert sessions.load("page-2").answers == []
+    resumed = sessions.resume("page-1", "page-2", "nina")
+    assert resumed is not None and resumed.answers[0].question == "How did NTW cut bed costs?"
+    assert sessions.load("page-2").owner == "nina"
+    assert sessions.load("page-1").answers  # copied: another tab still on page-1 keeps its own
+    assert sessions.resume("", "page-3", None) is None
+    assert sessions.resume("page-2", "page-2", "nina") is None  # the same page: nothing to do

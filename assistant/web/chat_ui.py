@@ -113,6 +113,10 @@ class Sessions:
                     shutil.rmtree(old.parent, ignore_errors=True)
         return _write(self.folder(request), text)
 
+    def resume(self, previous: str | None, request: gr.Request | None) -> ChatState | None:
+        """Return the conversation this browser had on its last page, now this page's, if any."""
+        return self.store.resume(previous or "", self.key(request), _user(request))
+
     def reset(self, request: gr.Request | None) -> None:
         """Forget the conversation, its answers, ratings and exported file."""
         self.store.forget(self.key(request))
@@ -258,6 +262,10 @@ def build_ui(
                             for q in questions
                         ]
         gr.HTML(FOOTER)
+        # This page's session key, kept in the browser so a reload resumes the conversation.
+        # Key and secret are the same in every worker and after a restart (from session.key).
+        secret = _browser_secret(casebook)
+        last_page = gr.BrowserState(None, storage_key="casebook-conversation", secret=secret)
 
         outputs = [box, chat, sources, export, markdown, standalone, comment_row, status]
 
@@ -298,6 +306,7 @@ def build_ui(
             history[-1] = {"role": "assistant", "content": answer_markdown(answer)}
             followed = rewritten(message, answer.search_query)
             state.follow_up = message if followed else None
+            state.owner = _user(request)
             sessions.save(request, state)
             text = conversation_markdown(state.turns)
             yield (
@@ -391,11 +400,26 @@ def build_ui(
         copy.click(None, [markdown], None, js=_COPY_JS)
         ui.load(None, None, None, js=_PLACEHOLDER_JS)
 
-        def fill_pickers(request: gr.Request):
+        def on_load(previous: str | None, request: gr.Request):
+            """Fill the filters with this user's values; show the conversation of this browser's
+            last page (a reload) and remember this page's. One request per page load."""
             facets = _facets(casebook, groups_of(identity_of(request)))
-            return [gr.Dropdown(choices=choices) for choices in _choices(facets)]
+            filled = [gr.Dropdown(choices=choices) for choices in _choices(facets)]
+            key = sessions.key(request)
+            state = sessions.resume(previous, request)
+            if state is None:
+                return *filled, *(gr.skip(),) * 4, key
+            history: list[dict[str, Any]] = []
+            for answer in state.answers:
+                history += [
+                    {"role": "user", "content": answer.question},
+                    {"role": "assistant", "content": answer_markdown(answer)},
+                ]
+            text = conversation_markdown(state.turns)
+            download = gr.DownloadButton(value=sessions.write_export(request, text), interactive=True)
+            return *filled, history, sources_html(state.answers[-1]), download, text, key
 
-        ui.load(fill_pickers, None, pickers, **private)
+        ui.load(on_load, last_page, [*pickers, chat, sources, export, markdown, last_page], **private)
 
         def ask_api(question: str, request: gr.Request) -> dict[str, Any]:
             """Answer a question from the library; returns the JSON answer with citations."""
@@ -476,6 +500,17 @@ def _user(request: gr.Request | None) -> str | None:
     """Return the signed-in user (never a header a client could send: the sign-in gate decides)."""
     identity = identity_of(request)
     return identity.user if identity else None
+
+
+def _browser_secret(casebook: Casebook) -> str:
+    """Return the key the browser's stored session key is encrypted with, the same in every worker."""
+    from assistant.web.auth import session_secret
+
+    try:
+        key = session_secret(casebook.settings).encode("utf-8")
+    except OSError:  # a read-only data directory without a key yet: stable for its path
+        key = str(Path(casebook.settings.data_dir).resolve()).encode("utf-8")
+    return hashlib.sha256(b"casebook-browser-state:" + key).hexdigest()[:32]
 
 
 def _count(casebook: Casebook) -> int:

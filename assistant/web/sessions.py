@@ -5,6 +5,8 @@ answers, the audit ids of those answers, the message last read as a follow-up an
 comment attaches to. A request loads the row, and the turn it completes writes it back; several
 processes (``casebook serve --workers N``, or N machines sharing the data directory) see the
 same conversation. Sessions idle longer than ``idle_hours`` are removed, so the file stays small.
+A reloaded page resumes its browser's conversation (:meth:`ChatSessions.resume`), only for the
+user who had it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class ChatState:
     follow_up: str | None = None  # the last message read as a follow-up, to re-ask standalone
     rated: int | None = None  # the answer last rated, which a comment is attached to
     rating: str = ""
+    owner: str | None = None  # the signed-in user whose conversation this is (None: no sign-in)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +55,7 @@ class ChatState:
             "follow_up": self.follow_up,
             "rated": self.rated,
             "rating": self.rating,
+            "owner": self.owner,
         }
 
     @classmethod
@@ -64,6 +68,7 @@ class ChatState:
             follow_up=data.get("follow_up"),
             rated=data.get("rated"),
             rating=data.get("rating", ""),
+            owner=data.get("owner"),
         )
 
 
@@ -116,6 +121,17 @@ class ChatSessions:
             db.execute(
                 "DELETE FROM sessions WHERE updated < ?", ((now - self.idle).isoformat(timespec="seconds"),)
             )
+
+    def resume(self, previous: str, key: str, owner: str | None) -> ChatState | None:
+        """Copy the conversation of an earlier page of the same browser (``previous``) to this
+        page's ``key`` and return it; None when there is none, it expired, or another user's."""
+        if not previous or previous == key:
+            return None
+        state = self.load(previous)
+        if not state.answers or state.owner != owner:
+            return None
+        self.save(key, state)  # a copy: another tab still open on ``previous`` keeps its own
+        return state
 
     def forget(self, key: str) -> None:
         """Remove the session: the next message starts a new conversation."""
