@@ -242,3 +242,30 @@ def test_full_disk_is_one_line_and_the_index_stays_whole(tmp_path: Path, embedde
         casebook("ingest", str(folder), "--data-dir", str(data), check=True)
         assert json.loads(casebook("check", "--data-dir", str(data), "--json").stdout)["consistent"]
         assert len(Store(data).documents()) == 3
+
+
+def test_ingest_reads_nothing_back_and_caches_what_chroma_would_give(
+    tmp_path: Path, embedder: Embedder, monkeypatch
+) -> None:
+    # The derived indexes are brought up to date from what was just written: no document is
+    # read back from Chroma, and what is cached is exactly what a read-back would give.
+    import numpy as np
+
+    from ingest import ingest
+    from vectorstore.bm25 import BM25Index
+    from vectorstore.derived import EntryCache, fetch_entry
+
+    def read_back(self: Store, record: object) -> None:
+        raise AssertionError(f"read back from Chroma: {record}")
+
+    store = Store(tmp_path / "data")
+    with monkeypatch.context() as patch:
+        patch.setattr(Store, "_fetch", read_back)
+        assert ingest([library(tmp_path)], store, embedder).ok
+    cache, tokenizer = EntryCache(store.derived_dir / "docs"), BM25Index([], [], None, store.info().bm25)
+    records = store.ledger.documents()
+    assert len(records) == len(FILES)
+    for record in records.values():
+        fetched, vectors = fetch_entry(record, store.collection, store.sentences, tokenizer)
+        assert cache.get(record) == fetched
+        assert np.array_equal(cache.vectors(record), vectors)

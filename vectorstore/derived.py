@@ -372,14 +372,32 @@ def fetch_entry(
     """Return one document's entry, read from Chroma (its chunks and sentences) and tokenised,
     and its sentence vectors (one row per sentence, chunk by chunk, in reading order)."""
     got = collection.get(where={"doc_id": record.doc_id}, include=["documents", "metadatas"])
-    rows = sorted(
-        zip(got["ids"], got["documents"], got["metadatas"], strict=True),
-        key=lambda row: int(row[2].get("position", 0)),
-    )
     parts = sentences.get(where={"doc_id": record.doc_id}, include=["documents", "metadatas", "embeddings"])
+    return entry_of(
+        record,
+        zip(got["ids"], got["documents"], got["metadatas"], strict=True),
+        (
+            (str(meta["chunk_id"]), int(meta["position"]), str(text), vector)
+            for text, meta, vector in zip(
+                parts["documents"], parts["metadatas"], parts["embeddings"], strict=True
+            )
+        ),
+        tokenizer,
+    )
+
+
+def entry_of(
+    record: DocumentRecord,
+    chunk_rows: Iterable[tuple[str, str, Mapping[str, Any]]],
+    sentence_rows: Iterable[tuple[str, int, str, Any]],
+    tokenizer: BM25Index,
+) -> tuple[DocEntry, np.ndarray]:
+    """Return one document's entry and sentence vectors from its chunks (id, text, metadata) and
+    sentences (chunk id, position, text, vector): as read back from Chroma, or as just written."""
+    rows = sorted(chunk_rows, key=lambda row: int(row[2].get("position", 0)))
     grouped: dict[str, list[tuple[int, str, Any]]] = {}
-    for text, meta, vector in zip(parts["documents"], parts["metadatas"], parts["embeddings"], strict=True):
-        grouped.setdefault(str(meta["chunk_id"]), []).append((int(meta["position"]), str(text), vector))
+    for chunk_id, position, text, vector in sentence_rows:
+        grouped.setdefault(chunk_id, []).append((position, text, vector))
     owners, window_texts, counts, vectors = [], [], [], []
     for cid, _, meta in rows:
         found = sorted(grouped.get(cid, []), key=lambda row: row[0])

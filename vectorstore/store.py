@@ -39,7 +39,7 @@ from vectorstore.access import EVERYTHING, Access, is_access_key
 from vectorstore.bm25 import BM25Index, BM25Params
 from vectorstore.chroma import COLLECTION, SENTENCES, View
 from vectorstore.consistency import Repair, repair
-from vectorstore.derived import DocEntry, EntryCache, Snapshot, build, fetch_entry
+from vectorstore.derived import DocEntry, EntryCache, Snapshot, build, entry_of, fetch_entry
 from vectorstore.errors import IndexMismatchError, IndexMissingError, StoreError
 from vectorstore.faults import crash_point
 from vectorstore.files import is_writable, write_error, write_json_atomic
@@ -396,23 +396,44 @@ class Store:
                 )
             for _ in writes:
                 crash_point("before_record")
-            ledger.put_documents(
-                [
-                    DocumentRecord(
-                        doc_id=w.chunks[0].doc_id,
-                        source=w.chunks[0].source,
-                        title=w.chunks[0].title,
-                        content_hash=str(w.chunks[0].metadata.get("content_hash", "")),
-                        chunks=len(w.chunks),
-                        sentences=len(w.sentences),
-                        ingested_at=now_iso(),
-                    )
-                    for w in writes
-                ]
-            )
+            records = [
+                DocumentRecord(
+                    doc_id=w.chunks[0].doc_id,
+                    source=w.chunks[0].source,
+                    title=w.chunks[0].title,
+                    content_hash=str(w.chunks[0].metadata.get("content_hash", "")),
+                    chunks=len(w.chunks),
+                    sentences=len(w.sentences),
+                    ingested_at=now_iso(),
+                )
+                for w in writes
+            ]
+            ledger.put_documents(records)
             for _ in writes:
                 crash_point("after_record")
             self._bump()
+            self._remember(records, writes)
+
+    def _remember(self, records: Sequence[DocumentRecord], writes: Sequence[DocumentWrite]) -> None:
+        """Put each written document's derived entry in the cache from what was just written, so
+        bringing the derived indexes up to date reads nothing back from Chroma. Only a cache: a
+        failure here costs a read from Chroma later, never the write."""
+        tokenizer = BM25Index([], [], None, self._params())
+        self._cache.writable = True
+        try:
+            for record, w in zip(records, writes, strict=True):
+                vectors = w.sentence_vectors if w.sentence_vectors is not None else [None] * len(w.sentences)
+                entry, matrix = entry_of(
+                    record,
+                    ((c.id, c.text, c.to_metadata()) for c in w.chunks),
+                    ((u.chunk.id, u.position, u.text, v) for u, v in zip(w.sentences, vectors, strict=True)),
+                    tokenizer,
+                )
+                self._cache.put(entry, matrix)
+        except (OSError, ValueError, TypeError) as exc:
+            log.warning("derived entries not cached at write: %s", exc)
+        finally:
+            self._cache.writable = False
 
     def delete_document(self, doc: StoredDocument) -> None:
         """Remove every chunk and sentence of ``doc``, and its ledger record first."""
