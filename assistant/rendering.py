@@ -138,10 +138,14 @@ def _card(c: Citation) -> str:
     )
 
 
+_LIST_DASH = re.compile(r"^(\s*(?:<mark>)?)[-*] (?=\S)")
+
+
 def highlight(text: str, quoted: tuple[str, ...]) -> str:
     """Return ``text`` escaped, with the sentences the answer quoted wrapped in <mark>."""
     out = html.escape(text)
     for sentence in sorted(set(quoted), key=len, reverse=True):
         escaped = html.escape(sentence)
         out = out.replace(escaped, f"<mark>{escaped}</mark>", 1)
-    return out.replace("\n", "<br>")
+    # A list item's "- " (as extracted from a PDF or Markdown list) shows as a bullet.
+    return "<br>".join(_LIST_DASH.sub(r"\1• ", line) for line in out.split("\n"))

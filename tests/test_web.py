@@ -125,6 +125,17 @@ def test_source_card_shows_its_facts_and_only_web_originals() -> None:
     assert "<mark>The trust opened a crisis house.</mark>" in cards
 
 
+def test_source_card_shows_list_items_as_bullets_not_dashes() -> None:
+    text = "The cohort named by NHSI is:\n- Oxleas NHS Foundation Trust\n- 2018-19 figures - see annex"
+    card = Citation(
+        1, "Cohort", "/x.pdf", 2, None, text, 0.5, "abc", "abc:0001", {}, ("- Oxleas NHS Foundation Trust",)
+    )
+    cards = sources_html(Answer("q", "x [1]", False, (card,)))
+    assert "is:<br>• Oxleas NHS Foundation Trust" in cards.replace("<mark>", "").replace("</mark>", "")
+    assert "<br>• 2018-19 figures - see annex</blockquote>" in cards  # only a line's leading dash
+    assert "<br>-" not in cards and "<mark>-" not in cards
+
+
 def test_conversation_export_has_every_turn_and_no_server_path() -> None:
     first = Answer("How?", "It opened a crisis house [1].", False, (_citation(1, publisher="NHSI"),))
     second = Answer("and Leeds?", NOT_IN_LIBRARY, True, search_query="Leeds crisis house")
