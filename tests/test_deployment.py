@@ -234,7 +234,11 @@ def test_the_documented_deployment_serves_an_intranet_safely(deployment: Deploym
     panel_chat = next(
         f for f in page.frames if f.parent_frame == page.main_frame and f != chat and "/casebook/" in f.url
     )
-    assert "crisis house" in ask(panel_chat, OAP).inner_text().lower()
+    # The same user in the same browser: the panel carries on her conversation.
+    resumed = panel_chat.locator('#cb-chat [data-testid="bot"]').first
+    resumed.wait_for(timeout=30_000)
+    assert "41 per cent" in resumed.inner_text()
+    assert "crisis house" in ask(panel_chat, OAP, answers_before=1).inner_text().lower()
     shot(page, "deployment-nina-panel")
     # The page's own script calls the API with a token; without one it is told 401.
     assert fetch_api(page, api, RESTRAINT, d.ward_token) == [200, [KESTREL_TITLE]]
