@@ -265,9 +265,11 @@ def test_a_reload_resumes_the_conversation_and_a_new_one_stays_new(page) -> None
     assert "Searched for:" in ask(page, "and what did East London do?").inner_text()
     page.locator("#cb-new").click()
     page.wait_for_function("() => !document.querySelector('#cb-chat [data-testid=\"bot\"]')")
+    stored = page.evaluate("() => localStorage.getItem('casebook-conversation')")
+    assert stored  # this page's key, kept by the browser (encrypted afresh on every write)
     page.reload()
-    page.wait_for_selector("#cb-question textarea")
-    page.wait_for_timeout(1500)  # the resume request has come back
+    # The load request has come back once it stored the new page's key.
+    page.wait_for_function("v => localStorage.getItem('casebook-conversation') !== v", arg=stored)
     assert page.locator('#cb-chat [data-testid="bot"]').count() == 0
 
 

@@ -250,14 +250,14 @@ class Snapshot:
         index, starts, ends = index[has], starts[has], ends[has]
         if not len(index):
             return []
+        # Each candidate's rows, one after another: candidate j's start at ``offsets[j]``.
         lengths = ends - starts
-        rows = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+        offsets = np.cumsum(lengths) - lengths
+        rows = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
         cosines = np.asarray(self.sentences[rows], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
-        best = np.maximum.reduceat(cosines, np.cumsum(lengths) - lengths)
-        scores = np.full(len(self.chunks.ids), -np.inf, dtype=np.float32)
-        scores[index] = best
-        order = index[np.lexsort((self.rank[index], -scores[index]))][:k]
-        return [(self.chunks.ids[i], float(scores[i])) for i in order]
+        best = np.maximum.reduceat(cosines, offsets)
+        order = np.lexsort((self.rank[index], -best))[:k]
+        return [(self.chunks.ids[index[j]], float(best[j])) for j in order]
 
     def _top(self, scores: np.ndarray, k: int) -> list[tuple[str, float]]:
         found = np.flatnonzero(scores > 0)
@@ -310,7 +310,7 @@ def build(
     generation: int,
     params: BM25Params,
     cache: EntryCache,
-    fetch: Callable[[DocumentRecord], DocEntry],
+    fetch: Callable[[DocumentRecord], tuple[DocEntry, np.ndarray]],
 ) -> Snapshot:
     """Return the derived indexes over ``records``, fetching only documents not in ``cache``."""
     entries, vectors, fetched = [], [], 0
@@ -326,8 +326,8 @@ def build(
     cache.keep_only(records)
     counts = np.fromiter((n for e in entries for n in e.sentence_counts), dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    dim = next((v.shape[1] for v in vectors if v.ndim == 2 and len(v)), 0)
-    matrix = np.concatenate([v for v in vectors if len(v)]) if dim else np.zeros((0, 0), dtype=np.float16)
+    held = [v for v in vectors if len(v)]
+    matrix = np.concatenate(held) if held else np.zeros((0, 0), dtype=np.float16)
     chunks = BM25Index.from_tokens(
         _flat(e.chunk_ids for e in entries),
         _flat(e.chunk_tokens for e in entries),

@@ -422,7 +422,7 @@ class Store:
         self._cache.writable = True
         try:
             for record, w in zip(records, writes, strict=True):
-                vectors = w.sentence_vectors if w.sentence_vectors is not None else [None] * len(w.sentences)
+                vectors = () if w.sentence_vectors is None else w.sentence_vectors  # None: no sentences
                 entry, matrix = entry_of(
                     record,
                     ((c.id, c.text, c.to_metadata()) for c in w.chunks),
