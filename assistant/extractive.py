@@ -58,13 +58,23 @@ class ExtractiveParams:
 @dataclass
 class _Scored:
     units: list[Unit]
-    cosine: np.ndarray
     words: list[list[str]]
     tokens: list[set[str]]
     passage_tokens: list[set[str]]
     passage_words: list[list[str]]
-    title_tokens: list[set[str]] = field(default_factory=list)
+    title_tokens: list[set[str]]
+    query: np.ndarray
+    vectors: Callable[[list[int]], np.ndarray]  # the vectors of the units at these indices
+    cosine: np.ndarray  # each unit's cosine to the query; NaN until a part needs it
     coverage: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    def cosines(self, indices: Sequence[int]) -> np.ndarray:
+        """Return the cosines of the units at ``indices``, encoding (in one call) those not yet
+        known: only a unit that passes every other test of a part is ever encoded."""
+        todo = [i for i in indices if np.isnan(self.cosine[i])]
+        if todo:
+            self.cosine[todo] = self.vectors(todo) @ self.query
+        return self.cosine[list(indices)]
 
 
 # Words that may stand before the thing counted without making it another thing ("total cost").
@@ -129,7 +139,6 @@ class ExtractiveAnswerer:
         self, passages: Sequence[Passage], units: list[Unit], query: str, qvec: np.ndarray | None
     ) -> _Scored:
         qvec = self.embedder.embed_query(query) if qvec is None else qvec
-        vectors = self._vectors(passages, units)
         words = self.tokenize([u.text for u in units])
         tokens = [set(t) for t in words]
         # A passage is about what its document is about: its title, its trust, its other passages.
@@ -140,9 +149,19 @@ class ExtractiveAnswerer:
         passage_words = self.tokenize([f"{about[p.chunk.doc_id]} {p.chunk.section or ''}" for p in passages])
         passage_tokens = [set(t) for t in passage_words]
         titles = [set(t) for t in self.tokenize([p.chunk.title for p in passages])]
-        return _Scored(units, vectors @ qvec, words, tokens, passage_tokens, passage_words, titles)
+        return _Scored(
+            units,
+            words,
+            tokens,
+            passage_tokens,
+            passage_words,
+            titles,
+            qvec,
+            lambda indices: self._vectors(passages, [units[i] for i in indices]),
+            np.full(len(units), np.nan, dtype=np.float32),
+        )
 
-    def _vectors(self, passages: Sequence[Passage], units: list[Unit]) -> np.ndarray:
+    def _vectors(self, passages: Sequence[Passage], units: Sequence[Unit]) -> np.ndarray:
         """Return each unit's vector: the one ``stored`` gives (same splitter, so the same
         sentence), else encoded now with its title.
 
@@ -193,6 +212,7 @@ class ExtractiveAnswerer:
         out = []
         n_passages = max(len(passages), 1)
         lists = self._listed(scored, own, passages) if part.kind == "which" else {}
+        kept: list[tuple[int, float]] = []  # (unit, coverage) of the units only a cosine can rule out
         for i, unit in enumerate(scored.units):
             held = scored.tokens[i]
             around = scored.passage_tokens[unit.passage]
@@ -219,7 +239,20 @@ class ExtractiveAnswerer:
             coverage /= total
             if unit.item and part.kind == "which" and i in lists:
                 coverage = max(coverage, lists[i])
-            cosine = float(scored.cosine[i])
+            if not kind_fits(part, unit, own):
+                continue
+            if focus and not _counts(focus[0], scored.words[i], set(own)):
+                continue
+            if attribute and not attribute & held:
+                continue  # "what is the review's budget" needs a sentence about a budget
+            unworded = coverage < p.min_coverage and len(own) >= 2  # whatever its cosine
+            if unworded and (unit.item or (part.names and coverage < p.min_coverage / 2)):
+                continue
+            kept.append((i, coverage))
+        # Only now the cosines: the units no other test ruled out are encoded (about a third).
+        cosines = scored.cosines([i for i, _ in kept])
+        for (i, coverage), cosine in zip(kept, cosines.tolist(), strict=True):
+            unit = scored.units[i]
             # The sentence holds the part's words, or (when the part names nobody, so a near
             # miss on a named subject is not possible) says the same in other words.
             worded = (coverage >= p.min_coverage or len(own) < 2) and (
@@ -231,12 +264,8 @@ class ExtractiveAnswerer:
                 unit.item or cosine < paraphrase or (part.names and coverage < p.min_coverage / 2)
             ):
                 continue
-            if cosine < p.min_cosine or not kind_fits(part, unit, own):
+            if cosine < p.min_cosine:
                 continue
-            if focus and not _counts(focus[0], scored.words[i], set(own)):
-                continue
-            if attribute and not attribute & held:
-                continue  # "what is the review's budget" needs a sentence about a budget
             prior = 1.0 - unit.passage / n_passages
             score = (
                 p.cosine_share * cosine

@@ -180,6 +180,27 @@ def test_best_sentence_score_is_that_of_the_chunks_best_stored_sentence(library:
     assert {cid for cid, _ in store.dense_parts(vector, few, 10)} == set(few)
 
 
+def test_answer_encodes_only_the_sentences_that_pass_every_other_test(
+    library_dir: Path, embedder: Embedder, monkeypatch
+) -> None:
+    from assistant.evidence import units_of
+
+    casebook = make_casebook(library_dir, embedder)
+    question = "How did Lancashire Care cut out-of-area placements?"
+    passages = casebook.retriever.search(question, casebook.settings.top_k)
+    units = [u for i, p in enumerate(passages) for u in units_of(i, p.chunk.text, p.chunk.doc_id)]
+    encoded: list[str] = []
+    real = embedder.embed_cached
+    monkeypatch.setattr(embedder, "embed_cached", lambda texts: encoded.extend(texts) or real(texts))
+    answer = casebook.answerer.answer(question, passages)
+    assert "crisis house" in answer.text.split("[1]")[0], answer.text
+    # A sentence from a passage that does not name the trust never reaches the model.
+    assert 0 < len(encoded) < len(units) / 3, (len(encoded), len(units))
+    assert len(encoded) == len(set(encoded))
+    lead = answer.text.split(" [1]")[0]
+    assert any(text.endswith(lead) for text in encoded), lead
+
+
 def test_answer_from_stored_sentence_vectors_quotes_its_passages_encoding_none(
     library_dir: Path, embedder: Embedder, monkeypatch
 ) -> None:
