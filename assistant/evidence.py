@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from assistant.intent import Part
+from assistant.intent import ASKS_NAME, Part
 from vectorstore.sentences import split_sentences
 
 _MIN_WORDS = 5
@@ -22,6 +22,12 @@ _LEANS_BACK = re.compile(
     r"|\b(?:this|these|that|those|such)\s+(?:size|kind|sort|way|approach|model|work|change|service|scheme"
     r"|figure|saving|result|amount|level|step|idea|plan)s?\b"
 )
+# "A saving of this size ...", "that figure": a sentence about the figure the one before gave.
+_OF_FIGURE = re.compile(
+    r"\b(?:this|these|that|those|such)\s+(?:size|figure|saving|sum|amount|level|number|total|reduction"
+    r"|increase|result)s?\b",
+    re.IGNORECASE,
+)
 _NUMBER = re.compile(
     r"[£$€]\s?\d|\d(?:[\d,.]*\d)?\s?(?:%|per ?cent|m\b|bn\b|k\b|million|billion|thousand)"
     r"|\b(?!(?:19|20)\d{2}\b)\d[\d,.]*\b"
@@ -33,6 +39,12 @@ _DATE = re.compile(
     r"\b(?:19|20)\d{2}\b|\b(?:January|February|March|April|May|June|July|August|September|October"
     r"|November|December)\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b|\b(?:last|next|this) (?:year|month|week)\b",
 )
+# Capitalised words of time, not place ("in the August before").
+_TIMES = frozenset({
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
+    "saturday", "sunday",
+})  # fmt: skip
 _PERSON = re.compile(
     r"\b(?:Dr|Mr|Mrs|Ms|Miss|Professor|Prof|Sir|Dame|Lord|Lady)\.? [A-Z]"
     r"|\b[A-Z][a-z]+ (?:[A-Z]\.? )?[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b"
@@ -82,6 +94,11 @@ class Unit:
     def leans_back(self) -> bool:
         """Return whether the unit needs the sentence before it to be understood."""
         return bool(_LEANS_BACK.search(self.text))
+
+    @property
+    def of_figure(self) -> bool:
+        """Return whether the unit talks about the figure the unit before it gave."""
+        return bool(_OF_FIGURE.search(self.text))
 
     @property
     def asks(self) -> bool:
@@ -145,14 +162,17 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
         new = lambda found: any(w.lower() not in asked for w in re.findall(r"[A-Z][a-z]+", found))  # noqa: E731
         if any(new(m.group(0)) for m in _PERSON.finditer(text)):
             return True
-        if _ASKS_PERSON.match(part.text):
+        if _ASKS_PERSON.match(part.text) or ASKS_NAME.match(part.text):
             return False  # "who is the medical director of X" asks for the person in the role
         roles = {m.group(0).lower() for m in _ROLE.finditer(text)}  # "who did inspectors interview"
         return any(not {role, role.rstrip("s")} & asked for role in roles)
     if part.kind == "where" and part.names:  # "where is <a named thing>" wants a place
         asked = {w.lower() for n in part.names for w in n.split()}
-        places = re.findall(r"\b(?:in|at|near|across|around) ([A-Z][a-z]+)", text)
-        return any(place.lower() not in asked for place in places)
+        # "in Newcastle", "in the north east of England"
+        places = re.findall(
+            r"\b(?:in|at|near|across|around) (?:the )?(?:[a-z]+ ){0,3}?(?:of )?([A-Z][a-z]+)", text
+        )
+        return any(place.lower() not in asked and place.lower() not in _TIMES for place in places)
     if part.kind == "which" and part.head:
         return unit.item or len(re.findall(r"\b[A-Z][a-z]+", text[1:])) >= 2
     if part.kind == "how" and part.names:

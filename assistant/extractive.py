@@ -63,6 +63,7 @@ class _Scored:
     passage_tokens: list[set[str]]
     passage_words: list[list[str]]
     title_tokens: list[set[str]]
+    echoes: list[set[str]]  # the words of the next sentence when it refers back ("a saving of this size")
     query: np.ndarray
     vectors: Callable[[list[int]], np.ndarray]  # the vectors of the units at these indices
     cosine: np.ndarray  # each unit's cosine to the query; NaN until a part needs it
@@ -149,6 +150,12 @@ class ExtractiveAnswerer:
         passage_words = self.tokenize([f"{about[p.chunk.doc_id]} {p.chunk.section or ''}" for p in passages])
         passage_tokens = [set(t) for t in passage_words]
         titles = [set(t) for t in self.tokenize([p.chunk.title for p in passages])]
+        echoes = [
+            tokens[n + 1]
+            if n + 1 < len(units) and units[n + 1].passage == unit.passage and units[n + 1].of_figure
+            else set()
+            for n, unit in enumerate(units)
+        ]
         return _Scored(
             units,
             words,
@@ -156,6 +163,7 @@ class ExtractiveAnswerer:
             passage_tokens,
             passage_words,
             titles,
+            echoes,
             qvec,
             lambda indices: self._vectors(passages, [units[i] for i in indices]),
             np.full(len(units), np.nan, dtype=np.float32),
@@ -232,7 +240,8 @@ class ExtractiveAnswerer:
             if unit.item and part.kind != "which" and len(unit.text.split()) < 4:
                 continue  # a short list item ("Keep measuring.") answers only a "which" question
             # A sentence is about what its document's title says, at half weight.
-            titled = scored.title_tokens[unit.passage]
+            # So is a figure the next sentence names ("... £3.5m." "A saving of this size ...").
+            titled = scored.title_tokens[unit.passage] | scored.echoes[i]
             coverage = sum(
                 w if t in held else p.title_weight * w for t, w in own.items() if t in held | titled
             )
@@ -241,7 +250,7 @@ class ExtractiveAnswerer:
                 coverage = max(coverage, lists[i])
             if not kind_fits(part, unit, own):
                 continue
-            if focus and not _counts(focus[0], scored.words[i], set(own)):
+            if focus and not (_counts(focus[0], scored.words[i], set(own)) or focus[0] in scored.echoes[i]):
                 continue
             if attribute and not attribute & held:
                 continue  # "what is the review's budget" needs a sentence about a budget
@@ -556,7 +565,8 @@ def _with_query_subject(intent: Intent, query: str) -> Intent:
 
 def _with_antecedents(chosen: list[int], units: list[Unit], lines: list[int]) -> list[int]:
     """Return ``chosen`` with the sentence before each one that leans back on it ("a saving of
-    this size" needs the sentence giving the saving), placed just before it."""
+    this size" needs the sentence giving the saving), placed just before it; a sentence giving
+    a figure is moved there when it was chosen itself, further down."""
     out: list[int] = []
     for i in chosen:
         before = i - 1
@@ -566,7 +576,7 @@ def _with_antecedents(chosen: list[int], units: list[Unit], lines: list[int]) ->
             and before >= 0
             and units[before].passage == units[i].passage
             and not units[before].item
-            and before not in chosen
+            and (before not in chosen or units[i].of_figure)  # the figure goes before its comment
             and before not in lines
             and before not in out
         ):

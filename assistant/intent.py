@@ -29,7 +29,8 @@ REFERRING = frozenset({"it", "its", "they", "them", "their", "this", "that", "th
 _WORD = re.compile(r"[A-Za-z0-9£$€%][\w£$€%.'’&-]*")
 # Where a question asks a second thing: "..., and what did it save?", "...; who led it?".
 _PART_BREAK = re.compile(
-    r"\s*(?:[;?]\s*|,?\s+and\s+(?=(?:(?:on|in|at|for|from|by|with|to)\s+(?=what|which))?(?:how|what|when|who|which|where|why|whether|did|does|do|is|are|was|were"
+    r"\s*(?:[;?]\s*|\.\s+(?=(?:how|what|when|who|which|where|why|whether|did|does|do|is|are|was|were|has|have)\b)"
+    r"|,?\s+and\s+(?=(?:(?:on|in|at|for|from|by|with|to)\s+(?=what|which))?(?:how|what|when|who|which|where|why|whether|did|does|do|is|are|was|were"
     r"|has|have)\b))",
     re.IGNORECASE,
 )
@@ -47,9 +48,17 @@ _WHEN = re.compile(
 )
 _WHO = re.compile(r"^(who|whom|whose)\b", re.IGNORECASE)
 _WHERE = re.compile(r"^(where|in which (place|town|city|county|area|region))\b", re.IGNORECASE)
+# "Where is X based?": the verb of place says nothing about X.
+_PLACED = frozenset({"based", "located", "situated", "headquartered", "found"})
+# "What is the partner charity called?", "what is the name of the charity?": a name.
+ASKS_NAME = re.compile(
+    r"^what\s+(?:is|was|are|were)\s+(?:.+\s+called\W*$|the\s+names?\s+of\b)", re.IGNORECASE
+)
 _WHICH = re.compile(r"^(which|what)\s+((?:[a-z-]+\s+){0,3}?)([a-z-]+s)\b(?!\s+(?:of|is|was|did|does)\b)")
-_HOW = re.compile(r"^(how|in what way|what did .+ do|what (steps|actions|changes)|what (was|were) done)\b",
-                  re.IGNORECASE)  # fmt: skip
+_HOW = re.compile(  # "what did X do" asks what was done; "what did X plan to do" asks a plan
+    r"^(how|in what way|what did .+(?<!\bto) do|what (steps|actions|changes)|what (was|were) done)\b",
+    re.IGNORECASE,
+)
 # Plural nouns that name what a "which"/"what" question lists but are not things like "themes".
 _LISTED = re.compile(
     r"(trusts|organisations|providers|services|bodies|hospitals|teams|people|groups|areas|regions|"
@@ -101,7 +110,8 @@ def read_question(question: str, known_acronyms: frozenset[str] = frozenset()) -
     parts: list[Part] = []
     for piece in pieces or [question.strip()]:
         part = _part(piece, known_acronyms)
-        if parts and (len(part.terms) < 2 or _leans_back(piece)):
+        # "..., and what is the partner charity called?" asks a name the first part did not give.
+        if parts and (len(part.terms) < 2 or _leans_back(piece) or ASKS_NAME.match(piece)):
             first = parts[0]
             context = tuple(t for t in first.terms if t not in part.terms)
             part = replace(part, context=context, names=tuple(dict.fromkeys(part.names + first.names)))
@@ -140,6 +150,8 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
     if run:
         names.append(" ".join(run))
     kind, head = _kind(text)
+    if kind == "where":
+        terms = [t for t in terms if t not in _PLACED] or terms
     focus = _focus(text, terms) if kind == "quantity" else ""
     attribute = _attribute(text) if kind == "what" else ""
     return Part(
@@ -164,7 +176,8 @@ _ATTRIBUTE = (
     ),
     # "what rating did CQC give", "what efficiency savings target has each been given"
     re.compile(
-        r"^what\s+((?:[a-z-]+\s+){0,2}?)([a-z-]+)\s+(?:did|does|do|has|have|had|will|is|was|are|were)\b",
+        r"^what\s+((?:[a-z-]+\s+){0,2}?)([a-z-]+)\s+(?:did|does|do|has|have|had|will|is|was|are|were|should"
+        r"|would|could|can|must|might|may)\b",
         re.IGNORECASE,
     ),
 )
@@ -213,7 +226,7 @@ def _kind(text: str) -> tuple[Kind, str]:
         return "quantity", ""
     if _WHEN.match(text):
         return "when", ""
-    if _WHO.match(text):
+    if _WHO.match(text) or ASKS_NAME.match(text):
         return "who", ""
     if _WHERE.match(text):
         return "where", ""

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from assistant import NOT_IN_LIBRARY, Casebook
@@ -49,6 +50,53 @@ def test_answer_names_the_part_the_library_does_not_answer(library: Casebook) ->
     assert answer.text.startswith(lead)  # the saving leads; the cost is named as missing
     assert answer.unanswered == ("How much did the crisis line cost",)
     assert answer.text.endswith("The library does not answer “How much did the crisis line cost?”.")
+
+
+def test_a_figure_is_found_by_the_sentence_after_it_that_names_what_it_is(library: Casebook) -> None:
+    # "... a reduction in bed costs of £3.5m." "... a saving of this size ...": the figure is the saving.
+    answer = library.ask("How much did NTW's crisis line save?")
+    assert answer.text.startswith(
+        "The result reported by the trust was a reduction in bed costs of £3.5m. [1]"
+    )
+    assert answer.unanswered == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "lead", "missing"),
+    [
+        (  # a place, and a cost the library does not give (only a saving)
+            "Where is Northumberland, Tyne and Wear based and how much does its crisis line cost to run?",
+            "Northumberland, Tyne and Wear NHS Foundation Trust is a large provider",
+            "how much does its crisis line cost to run",
+        ),
+        (  # the second question in a sentence of its own
+            "What questions should a board ask itself about involving service users. "
+            "How many trusts use them?",
+            "Questions for a board to ask itself:",
+            "How many trusts use them",
+        ),
+        (  # a name the library does not give: "the third sector" is not a charity's name
+            "Who does Lancashire Care run its crisis house with, and what is the partner charity called?",
+            "",
+            "what is the partner charity called",
+        ),
+        (  # a score, where the library names what to track but no target
+            "What should a trust track to see whether staff feel able to speak up, "
+            "and what target score should it aim for?",
+            "Measures worth tracking include the results of the annual NHS Staff Survey",
+            "what target score should it aim for",
+        ),
+    ],
+)
+def test_answer_names_the_missing_part_of_other_question_shapes(
+    library: Casebook, question: str, lead: str, missing: str
+) -> None:
+    answer = library.ask(question)
+    assert not answer.abstained and answer.text.startswith(lead), answer.text
+    assert answer.unanswered == (missing,)
+    assert answer.text.endswith(f"The library does not answer “{missing[:1].upper()}{missing[1:]}?”."), (
+        answer.text
+    )
 
 
 def test_near_miss_abstains_and_names_the_documents_that_mention_its_subject(library: Casebook) -> None:
