@@ -373,16 +373,6 @@ class ExtractiveAnswerer:
         units = scored.units
         central = intent.central
         best_score, lead = found[central][0]
-        head = set(self.tokenize([central.head])[0]) if central.kind == "which" and central.head else set()
-        if head and not (units[lead].item and head & scored.tokens[lead]):
-            # "Which trusts ...?" is answered by the items of a list of trusts, when one is nearly
-            # as good as the best sentence or item ("- Oxleas NHS Foundation Trust: ..." is one;
-            # "- Culture", from a list of themes, is not).
-            item = next(
-                ((s, i) for s, i in found[central] if units[i].item and head & scored.tokens[i]), None
-            )
-            if item is not None and item[0] >= best_score * p.relative_floor:
-                lead = item[1]
         chosen: list[int] = [lead]
         lines: list[int] = []
         gaps: list[str] = []
