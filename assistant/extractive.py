@@ -258,7 +258,7 @@ class ExtractiveAnswerer:
             if unworded and (unit.item or (part.names and coverage < p.min_coverage / 2)):
                 continue
             kept.append((i, coverage))
-        # Only now the cosines: the units no other test ruled out are encoded (about a third).
+        # Only now the cosines: the units no other test ruled out are encoded (about a quarter).
         cosines = scored.cosines([i for i, _ in kept])
         for (i, coverage), cosine in zip(kept, cosines.tolist(), strict=True):
             unit = scored.units[i]
