@@ -35,16 +35,16 @@ _NUMBER = re.compile(
     r"|fifty|hundred|hundreds|thousands|dozen|half|third|quarter|double|twice)\b",
     re.IGNORECASE,
 )
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December")  # fmt: skip
 _DATE = re.compile(
-    r"\b(?:19|20)\d{2}\b|\b(?:January|February|March|April|May|June|July|August|September|October"
-    r"|November|December)\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b|\b(?:last|next|this) (?:year|month|week)\b",
+    rf"\b(?:19|20)\d{{2}}\b|\b(?:{'|'.join(_MONTHS)})\b|\b\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}\b"
+    r"|\b(?:last|next|this) (?:year|month|week)\b",
 )
 # Capitalised words of time, not place ("in the August before").
-_TIMES = frozenset({
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
-    "saturday", "sunday",
-})  # fmt: skip
+_TIMES = frozenset(m.lower() for m in _MONTHS) | {
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
+}  # fmt: skip
 _PERSON = re.compile(
     r"\b(?:Dr|Mr|Mrs|Ms|Miss|Professor|Prof|Sir|Dame|Lord|Lady)\.? [A-Z]"
     r"|\b[A-Z][a-z]+ (?:[A-Z]\.? )?[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b"
