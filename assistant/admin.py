@@ -78,6 +78,7 @@ def report(store: Store, *, full: bool) -> dict[str, Any]:
         "last_ingest": state.last_ingest or None,
         "built_by": state.built_by(),
         "read_only": store.read_only,
+        "answers_prepared": store.answers.count(records),
         "consistent": all(p.ok for p in parts),
         "parts": [asdict(p) for p in parts],
     }
@@ -118,6 +119,12 @@ def _print(data: dict[str, Any], as_json: bool) -> None:
     )
     for part in data["parts"]:
         click.echo(f"  {'ok' if part['ok'] else 'INCONSISTENT'}  {part['name']}: {part['detail']}")
+    if data["answers_prepared"] < data["documents"]:
+        click.echo(
+            f"Answers prepared for {data['answers_prepared']} of {data['documents']} documents: the rest "
+            "encode their sentences per question (slower, same answers) until casebook prepare, or "
+            "serve while idle, makes them."
+        )
     click.echo("Consistent." if data["consistent"] else "Inconsistent: run casebook check --repair")
 
 

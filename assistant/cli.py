@@ -142,6 +142,49 @@ def ingest(paths: tuple[Path, ...], data_dir: Path | None, prune: bool, no_wait:
         sys.exit(1)
 
 
+@main.command()
+@data_dir_option
+@json_option
+@clean_errors
+def prepare(data_dir: Path | None, as_json: bool) -> None:
+    """Encode ahead every sentence an answer may quote, so answers come fast.
+
+    Answers are the same without it, only slower (each encodes its candidate sentences);
+    `casebook serve` does this by itself while idle. Safe to stop at any moment.
+
+    \b
+    casebook prepare
+    casebook prepare --data-dir /srv/casebook --json
+    """
+    from dataclasses import asdict
+
+    from filelock import Timeout
+
+    from assistant.engine import Casebook
+    from assistant.prepare import prepare as prepare_answers
+    from assistant.prepare import prepare_lock
+    from vectorstore import StoreError
+
+    casebook = Casebook(build_settings(data_dir=data_dir))
+    require_contents(casebook)
+    casebook.require_index()
+    store = casebook.store
+    if not store.answers.writable:
+        raise StoreError(f"{store.derived_dir} is read-only: answers are encoded as they are asked.")
+    lock = prepare_lock(store)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise StoreError(
+            f"Another process (casebook serve) is preparing {store.data_dir} already; it goes on while idle."
+        ) from None
+    try:
+        made = prepare_answers(store, casebook.embedder, progress=not as_json)
+    finally:
+        lock.release()
+    click.echo(json.dumps(asdict(made)) if as_json else made.summary())
+
+
 def require_files(paths: Sequence[Path]) -> None:
     """Raise, before anything is created, when ``paths`` name no file Casebook can read."""
     from ingest.loaders import supported

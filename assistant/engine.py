@@ -130,6 +130,7 @@ class Casebook:
             aliases=glossary.meaning,
             mentions=functools.partial(self._mentions, access=access, glossary=glossary),
             stored=self.store.sentence_vectors if self._stored_sentences_fit() else None,
+            prepared=self.store.answers.lookup,
         )
         with self._views_lock:
             self._views[access] = (glossary, answerer)

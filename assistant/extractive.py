@@ -21,11 +21,13 @@ import numpy as np
 from assistant.answers import Answer, Citation, abstain
 from assistant.evidence import Unit, is_number, kind_fits, units_of
 from assistant.intent import Intent, Part, read_question
-from vectorstore import Embedder, Passage
+from vectorstore import Chunk, Embedder, Passage
 
 Tokenize = Callable[[Sequence[str]], list[list[str]]]
 # chunk ids -> {chunk id: (its sentences, their vectors)}, as stored at ingest (Store.sentence_vectors).
 StoredVectors = Callable[[Sequence[str]], Mapping[str, tuple[list[str], np.ndarray]]]
+# (doc id, content hash, texts) -> each text's answer vector made ahead, or None (AnswerVectors.lookup).
+PreparedVectors = Callable[[str, str, Sequence[str]], Sequence[np.ndarray | None]]
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,18 @@ class _Scored:
         return self.cosine[list(indices)]
 
 
+def answer_text(title: str, unit: Unit) -> str:
+    """Return the text the answerer encodes for a unit: its document's title gives a sentence its
+    subject ("the trust", "it"); measured on the library question set, it raises citation
+    correctness from 0.78 to 0.86 (docs/retrieval.md)."""
+    return f"{title} {unit.text}"
+
+
+def answer_texts(chunk: Chunk) -> list[str]:
+    """Return every text the answerer may encode for a passage of ``chunk`` (no repeats)."""
+    return list(dict.fromkeys(answer_text(chunk.title, u) for u in units_of(0, chunk.text, chunk.doc_id)))
+
+
 # Words that may stand before the thing counted without making it another thing ("total cost").
 _COUNTING = frozenset({"number", "total", "amount", "overal", "annual", "level", "extra", "addit", "new"})
 
@@ -95,6 +109,7 @@ class ExtractiveAnswerer:
         aliases: Callable[[str], str | None] = lambda name: None,
         mentions: Callable[[Sequence[str]], list[Passage]] | None = None,
         stored: StoredVectors | None = None,
+        prepared: PreparedVectors | None = None,
     ) -> None:
         self.embedder = embedder
         self.tokenize = tokenize
@@ -103,6 +118,7 @@ class ExtractiveAnswerer:
         self.aliases = aliases
         self.mentions = mentions
         self.stored = stored
+        self.prepared = prepared
 
     def answer(
         self,
@@ -170,34 +186,55 @@ class ExtractiveAnswerer:
         )
 
     def _vectors(self, passages: Sequence[Passage], units: Sequence[Unit]) -> np.ndarray:
-        """Return each unit's vector: the one ``stored`` gives (same splitter, so the same
-        sentence), else encoded now with its title.
+        """Return each unit's vector: made ahead (``prepared``, the very vector it would encode),
+        or the one ``stored`` gives (same splitter, so the same sentence), else encoded now.
 
         ``stored`` is left unset by the engine: the index stores sentence vectors pooled from their
         passage's forward pass, and quoting by those lowers the lead rate on the development
         questions (0.73 -> 0.60) with no threshold that restores it (docs/benchmarks.md); an index
         of sentences encoded alone ("title sentence") could pass Store.sentence_vectors here.
         """
-        stored = self.stored([p.chunk.id for p in passages]) if self.stored else {}
-        found: dict[tuple[str, str], np.ndarray] = {}
-        for chunk_id, (texts, matrix) in stored.items():
-            for text, vector in zip(reversed(texts), matrix[::-1], strict=True):
-                found[(chunk_id, text)] = vector  # reversed: a repeated sentence keeps its first vector
         vectors = np.zeros((len(units), self.embedder.dimension), dtype=np.float32)
-        missing = []
-        for n, unit in enumerate(units):
-            vector = found.get((passages[unit.passage].chunk.id, unit.text))
-            if vector is None:
-                missing.append(n)
-            else:
-                vectors[n] = vector
+        texts = [answer_text(passages[u.passage].chunk.title, u) for u in units]
+        missing = list(range(len(units)))
+        if self.prepared is not None:
+            missing = self._prepared(passages, units, texts, vectors)
+        if missing and self.stored is not None:
+            stored = self.stored([p.chunk.id for p in passages])
+            found: dict[tuple[str, str], np.ndarray] = {}
+            for chunk_id, (sentences, matrix) in stored.items():
+                for text, vector in zip(reversed(sentences), matrix[::-1], strict=True):
+                    found[(chunk_id, text)] = vector  # reversed: a repeated sentence keeps its first vector
+            still = []
+            for n in missing:
+                vector = found.get((passages[units[n].passage].chunk.id, units[n].text))
+                if vector is None:
+                    still.append(n)
+                else:
+                    vectors[n] = vector
+            missing = still
         if missing:
-            # The title gives a sentence its subject ("the trust", "it"): measured on the library
-            # question set, it raises citation correctness from 0.78 to 0.86 (docs/retrieval.md).
-            vectors[missing] = self.embedder.embed_cached(
-                [f"{passages[units[n].passage].chunk.title} {units[n].text}" for n in missing]
-            )
+            vectors[missing] = self.embedder.embed_cached([texts[n] for n in missing])
         return vectors
+
+    def _prepared(
+        self, passages: Sequence[Passage], units: Sequence[Unit], texts: list[str], vectors: np.ndarray
+    ) -> list[int]:
+        """Fill ``vectors`` with the answer vectors made ahead; return the indices still missing."""
+        assert self.prepared is not None
+        by_doc: dict[tuple[str, str], list[int]] = {}
+        for n, unit in enumerate(units):
+            chunk = passages[unit.passage].chunk
+            by_doc.setdefault((chunk.doc_id, str(chunk.metadata.get("content_hash", ""))), []).append(n)
+        missing = []
+        for (doc_id, content_hash), indices in by_doc.items():
+            found = self.prepared(doc_id, content_hash, [texts[n] for n in indices])
+            for n, vector in zip(indices, found, strict=True):
+                if vector is None:
+                    missing.append(n)
+                else:
+                    vectors[n] = vector
+        return sorted(missing)
 
     def _ranked(
         self,

@@ -70,6 +70,14 @@ class Settings(BaseSettings):
             "vectors are pooled from their passage and quote less well (docs/benchmarks.md)."
         ),
     )
+    prepare_answers: bool = Field(
+        default=True,
+        description=(
+            "While idle, `casebook serve` encodes ahead every sentence an answer may quote (what "
+            "`casebook prepare` does at once), so answers need not encode them: the same answers, "
+            "about ten times faster once done."
+        ),
+    )
     min_similarity: float = Field(
         default=0.24,
         ge=0.0,

@@ -13,7 +13,9 @@ answer, the engine in this process, the model warm, with serve's model threads),
 each stage (`retrieve`, `answer`), all again with the answerer reading stored sentence vectors
 (`stored_*`, CASEBOOK_ANSWER_STORED_VECTORS), and the resident memory of a
 `casebook serve` process on that data directory after it answered the same queries through
-/api/ask (read from /proc). Prints one JSON line per size. `--keep DIR` keeps the libraries and
+/api/ask (read from /proc); all without answer vectors made ahead. With `--prepare`, then, the
+answer vectors are made (`casebook prepare`'s code, every core) and `ask` and serve measured
+again with them (`prepared_*`). Prints one JSON line per size. `--keep DIR` keeps the libraries and
 indexes there and reuses a finished one (an interrupted build resumes: ingestion skips the files
 already stored). `--build-only` builds and measures nothing; `--partial` measures an unfinished
 library as it stands. Every wait is bounded: the server is stopped whatever happens.
@@ -68,6 +70,11 @@ def main() -> None:
     parser.add_argument(
         "--partial", action="store_true", help="Measure an unfinished library as it stands (no resume)."
     )
+    parser.add_argument(
+        "--prepare",
+        action="store_true",
+        help="Also make the answer vectors (casebook prepare) and measure with them (prepared_*).",
+    )
     args = parser.parse_args()
     for key, value in OFFLINE.items():
         os.environ.setdefault(key, value)
@@ -83,7 +90,14 @@ def main() -> None:
                 print(json.dumps(build(size, folder, abstracts, args.seed)), flush=True)
                 continue
             row = measure(
-                size, folder, abstracts, queries, args.seed, args.serve_timeout, partial=args.partial
+                size,
+                folder,
+                abstracts,
+                queries,
+                args.seed,
+                args.serve_timeout,
+                partial=args.partial,
+                prepare=args.prepare,
             )
             print(json.dumps(row), flush=True)
 
@@ -97,9 +111,11 @@ def measure(
     serve_timeout: float,
     *,
     partial: bool = False,
+    prepare: bool = False,
 ) -> dict[str, Any]:
     """Build (or reuse) the library of ``size`` chunks in ``folder`` and measure it; with
-    ``partial``, measure an unfinished library as it stands instead of resuming its build."""
+    ``partial``, measure an unfinished library as it stands instead of resuming its build; with
+    ``prepare``, also make its answer vectors and measure again (``prepared_*``)."""
     import torch
 
     from assistant import Casebook, Settings
@@ -114,14 +130,24 @@ def measure(
         built = build(size, folder, abstracts, seed)
 
     stages = {}
-    for mode, stored in (("encoded", False), ("stored", True)):
-        casebook = Casebook(Settings(data_dir=data, answer_stored_vectors=stored))
-        torch.set_num_threads(casebook.settings.model_threads)  # as `casebook serve` does
-        stages[mode] = ask_stages(casebook, queries)
-        del casebook
+    answers = data / "derived" / "answers"
+    hidden = answers.with_name("answers.hidden")
+    if answers.is_dir():  # answer vectors made by an earlier run: out of sight while measuring without
+        answers.rename(hidden)
+    try:
+        for mode, stored in (("encoded", False), ("stored", True)):
+            casebook = Casebook(Settings(data_dir=data, answer_stored_vectors=stored))
+            torch.set_num_threads(casebook.settings.model_threads)  # as `casebook serve` does
+            stages[mode] = ask_stages(casebook, queries)
+            del casebook
+        serve = serve_memory(data, queries, serve_timeout)
+    finally:
+        if hidden.is_dir():
+            hidden.rename(answers)
     encoded = stages["encoded"]
-
-    serve = serve_memory(data, queries, serve_timeout)
+    prepared: dict[str, Any] = {}
+    if prepare:
+        prepared = measure_prepared(data, queries, serve_timeout)
     return {
         "chunks_asked": size,
         "chunks": built["chunks"],
@@ -139,8 +165,32 @@ def measure(
         **{f"{stage}_ms_p{q}": _p(encoded[stage], q) for stage in ("retrieve", "answer") for q in (50, 95)},
         **{f"stored_{stage}_ms_p{q}": _p(stages["stored"][stage], q) for stage in encoded for q in (50, 95)},
         **serve,
+        **prepared,
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def measure_prepared(data: Path, queries: Sequence[str], serve_timeout: float) -> dict[str, Any]:
+    """Make the library's answer vectors (what `casebook prepare` runs; resumes an earlier run) and
+    return its time and `ask`'s p50/p95 and serve's memory with them."""
+    import torch
+
+    from assistant import Casebook, Settings
+    from assistant.prepare import prepare
+
+    casebook = Casebook(Settings(data_dir=data))
+    torch.set_num_threads(os.cpu_count() or 1)  # as `casebook prepare` runs: every core
+    made = prepare(casebook.store, casebook.embedder, progress=True)
+    torch.set_num_threads(casebook.settings.model_threads)
+    stages = ask_stages(Casebook(Settings(data_dir=data), embedder=casebook.embedder), queries)
+    serve = serve_memory(data, queries, serve_timeout)
+    return {
+        "prepare_seconds": round(made.seconds, 1),
+        "prepare_documents": made.documents,
+        "prepare_texts": made.texts,
+        **{f"prepared_{stage}_ms_p{q}": _p(stages[stage], q) for stage in stages for q in (50, 95)},
+        **{f"prepared_{key}": value for key, value in serve.items()},
     }
 
 
@@ -292,7 +342,13 @@ def serve_memory(data: Path, queries: Sequence[str], timeout: float) -> dict[str
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--data-dir", str(data)]
-    env = {**os.environ, **OFFLINE, "PYTHONPATH": str(ROOT), "CASEBOOK_SAMPLE_LIBRARY": str(data / "none")}
+    env = {
+        **os.environ,
+        **OFFLINE,
+        "PYTHONPATH": str(ROOT),
+        "CASEBOOK_SAMPLE_LIBRARY": str(data / "none"),
+        "CASEBOOK_PREPARE_ANSWERS": "false",  # measured as it stands, nothing in the background
+    }
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -26,6 +26,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# Servers do not prepare answer vectors unless a test asks: one preparing a shared library in the
+# background would change, mid-session, what other tests' answers encode (also set per test below,
+# and read here by the fixtures built before it).
+os.environ["CASEBOOK_PREPARE_ANSWERS"] = "false"
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +39,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         if key.startswith("CASEBOOK_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("CASEBOOK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CASEBOOK_PREPARE_ANSWERS", "false")
 
 
 @pytest.fixture(scope="session")
@@ -66,12 +71,12 @@ def library_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) ->
 @pytest.fixture(scope="session")
 def library(library_dir: Path, embedder: Embedder) -> Casebook:
     """A Casebook over the sample library (and seeds when present)."""
-    return Casebook(Settings(data_dir=library_dir), embedder=embedder)
+    return Casebook(Settings(data_dir=library_dir, prepare_answers=False), embedder=embedder)
 
 
 def make_casebook(data_dir: Path, embedder: Embedder, **settings: object) -> Casebook:
     """Return a Casebook on ``data_dir`` sharing the session's model."""
-    return Casebook(Settings(data_dir=data_dir, **settings), embedder=embedder)
+    return Casebook(Settings(data_dir=data_dir, **{"prepare_answers": False, **settings}), embedder=embedder)
 
 
 def free_port() -> int:

@@ -120,13 +120,13 @@ class EntryCache:
         self.memory_vectors = {k: v for k, v in self.memory_vectors.items() if k in current}
         if self.folder is None or not self.writable or not self.folder.is_dir():
             return
-        wanted = {f"{r.doc_id}.{_short(r.content_hash)}" for r in records.values()}
+        wanted = {f"{r.doc_id}.{short_hash(r.content_hash)}" for r in records.values()}
         for path in [*self.folder.glob("*.json"), *self.folder.glob("*.npy")]:
             if path.name.rsplit(".", 1)[0] not in wanted:
                 path.unlink(missing_ok=True)
 
     def _path(self, doc_id: str, content_hash: str) -> Path | None:
-        return None if self.folder is None else self.folder / f"{doc_id}.{_short(content_hash)}.json"
+        return None if self.folder is None else self.folder / f"{doc_id}.{short_hash(content_hash)}.json"
 
 
 class Columns:
@@ -352,10 +352,10 @@ def _npy(array: np.ndarray, dtype: Any = np.float16) -> bytes:
 
 
 def _key(doc_id: str, content_hash: str) -> str:
-    return f"{doc_id}.{_short(content_hash)}"
+    return f"{doc_id}.{short_hash(content_hash)}"
 
 
-def _short(content_hash: str) -> str:
+def short_hash(content_hash: str) -> str:
     return "".join(ch for ch in content_hash if ch.isalnum())[-24:] or "none"
 
 

@@ -6,6 +6,7 @@ import copy
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -100,6 +101,7 @@ class Embedder:
         self._waiting_lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self.last_use = 0.0  # time.monotonic() of the last encode asked for by anything but background work
         log.info("embedder loaded name=%s backend=%s path=%s", self.name, backend, path)
 
     def _quantise(self) -> None:
@@ -120,10 +122,13 @@ class Embedder:
             warnings.simplefilter("ignore", UserWarning)
             torch.ao.quantization.quantize_dynamic(self._model, chosen, dtype=torch.qint8, inplace=True)
 
-    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        """Return a float32 matrix of unit vectors, one row per text."""
+    def embed(self, texts: Sequence[str], *, progress: bool = False, background: bool = False) -> np.ndarray:
+        """Return a float32 matrix of unit vectors, one row per text. ``background`` work (answer
+        vectors made ahead) does not count as use: it waits for the model to be idle."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if not background:
+            self.last_use = time.monotonic()
         job = _Job(list(texts))
         with self._waiting_lock:
             self._waiting.append(job)

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from vectorstore.access import EVERYTHING, Access, is_access_key
+from vectorstore.answer_vectors import AnswerVectors
 from vectorstore.bm25 import BM25Index, BM25Params
 from vectorstore.chroma import COLLECTION, SENTENCES, View
 from vectorstore.consistency import Repair, repair
@@ -123,6 +124,7 @@ class Store:
         self._checked_at = 0.0
         self._snapshot: Snapshot | None = None
         self._cache = EntryCache(self.derived_dir / "docs")
+        self.answers = AnswerVectors(self.derived_dir / "answers")
         self._refreshing = threading.Lock()
 
     # -- what built the index -------------------------------------------------------------

@@ -172,7 +172,28 @@ def create_app(casebook: Casebook, llm: Any = None, *, auth: AuthConfig | None =
     signin.add_sessions(app, settings)
     allow_origins(app, policy)
     _prune_while_serving(app, audit)
+    if settings.prepare_answers:
+        _prepare_while_serving(app, casebook)
     return app
+
+
+def _prepare_while_serving(app: FastAPI, casebook: Casebook) -> None:
+    """Make the index's answer vectors in the background while the app serves (assistant.prepare)."""
+    from assistant.prepare import Preparer
+
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(served: Any) -> AsyncIterator[Any]:
+        preparer = Preparer(casebook.store, lambda: casebook.embedder)
+        preparer.start()
+        try:
+            async with inner(served) as state:
+                yield state
+        finally:
+            await asyncio.to_thread(preparer.stop)
+
+    app.router.lifespan_context = lifespan
 
 
 def _prune_while_serving(app: FastAPI, audit: AuditLog) -> None:
