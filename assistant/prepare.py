@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from filelock import FileLock, Timeout
@@ -50,13 +50,14 @@ def prepare(
     store: Store,
     embedder: Embedder,
     *,
-    batch: int = 64,
+    batch: int = 16,
     progress: bool = False,
     pause: Callable[[], bool] = lambda: True,
     background: bool = False,
 ) -> Prepared:
-    """Make the answer vectors of every document that lacks them; ``pause`` is called before each
-    batch and stops the pass when it returns False."""
+    """Make the answer vectors of every document that lacks them, several documents per encode
+    call, ``batch`` texts a batch; ``pause`` is called before each batch and stops the pass
+    when it returns False (the documents already saved stay made)."""
     began = time.perf_counter()
     records = store.ledger.documents()
     pruned = store.answers.prune(records)
@@ -64,39 +65,59 @@ def prepare(
     documents = texts = 0
     bar = tqdm(total=len(todo), desc="Preparing answers", unit="doc", disable=not progress)
     try:
-        for record in todo:
-            made = _document(store, embedder, record, batch, pause, background)
-            if made is None:
+        for group in _groups(store, todo, batch * 32):
+            if not _encode_group(store, embedder, group, batch, pause, background):
                 break
-            documents, texts = documents + 1, texts + made
-            bar.update()
+            documents += len(group)
+            texts += sum(len(t) for _, t in group)
+            bar.update(len(group))
     finally:
         bar.close()
     return Prepared(documents, texts, pruned, time.perf_counter() - began)
 
 
-def _document(
+def _groups(
+    store: Store, records: Sequence[DocumentRecord], size: int
+) -> Iterator[list[tuple[DocumentRecord, list[str]]]]:
+    """Yield the documents with their answer texts, in groups of about ``size`` texts."""
+    group: list[tuple[DocumentRecord, list[str]]] = []
+    held = 0
+    for start in range(0, len(records), 64):
+        some = records[start : start + 64]
+        chunks = store.chunks_of([r.doc_id for r in some])
+        for record in some:
+            texts = list(dict.fromkeys(t for c in chunks.get(record.doc_id, []) for t in answer_texts(c)))
+            group.append((record, texts))
+            held += len(texts)
+            if held >= size:
+                yield group
+                group, held = [], 0
+    if group:
+        yield group
+
+
+def _encode_group(
     store: Store,
     embedder: Embedder,
-    record: DocumentRecord,
+    group: list[tuple[DocumentRecord, list[str]]],
     batch: int,
     pause: Callable[[], bool],
     background: bool,
-) -> int | None:
-    texts: list[str] = []
-    for chunk in store.document_chunks(record.doc_id):
-        texts.extend(answer_texts(chunk))
-    texts = list(dict.fromkeys(texts))
-    vectors = []
-    for start in range(0, len(texts), batch):
-        if not pause():
-            return None
-        vectors.append(embedder.embed(texts[start : start + batch], background=background))
+) -> bool:
     import numpy as np
 
-    matrix = np.concatenate(vectors) if vectors else np.zeros((0, embedder.dimension), dtype=np.float32)
-    store.answers.save(record.doc_id, record.content_hash, texts, matrix)
-    return len(texts)
+    texts = [t for _, each in group for t in each]
+    vectors = [np.zeros((0, embedder.dimension), dtype=np.float32)]
+    for start in range(0, len(texts), batch):
+        if not pause():
+            return False
+        vectors.append(embedder.embed(texts[start : start + batch], background=background))
+    matrix = np.concatenate(vectors)
+    offset = 0
+    for record, each in group:
+        store.answers.save(record.doc_id, record.content_hash, each, matrix[offset : offset + len(each)])
+        offset += len(each)
+    return True
 
 
 class Preparer:

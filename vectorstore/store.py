@@ -607,6 +607,18 @@ class Store:
         ]
         return sorted(chunks, key=lambda c: c.position)
 
+    def chunks_of(self, doc_ids: Sequence[str]) -> dict[str, list[Chunk]]:
+        """Return every chunk of each of ``doc_ids``, in reading order (one Chroma read)."""
+        if not doc_ids:
+            return {}
+        where = {"doc_id": {"$in": list(doc_ids)}}
+        got = self.collection.get(where=where, include=["documents", "metadatas"])
+        found: dict[str, list[Chunk]] = {}
+        for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+            chunk = Chunk.from_metadata(cid, text, meta)
+            found.setdefault(chunk.doc_id, []).append(chunk)
+        return {doc_id: sorted(chunks, key=lambda c: c.position) for doc_id, chunks in found.items()}
+
     def facets(self, access: Access = EVERYTHING) -> dict[str, list[Any]]:
         """Return the distinct values of each filter field among what ``access`` may read, sorted."""
         return self.derived().facets(access)
