@@ -55,6 +55,7 @@ class ExtractiveParams:
     means_bonus: float = 0.1
     name_bonus: float = 0.05
     lean_penalty: float = 0.05
+    min_part_paraphrase: float = 0.45
 
 
 @dataclass
@@ -71,12 +72,19 @@ class _Scored:
     cosine: np.ndarray  # each unit's cosine to the query; NaN until a part needs it
     coverage: dict[tuple[str, int], float] = field(default_factory=dict)
 
-    def cosines(self, indices: Sequence[int]) -> np.ndarray:
-        """Return the cosines of the units at ``indices``, encoding (in one call) those not yet
-        known: only a unit that passes every other test of a part is ever encoded."""
-        todo = [i for i in indices if np.isnan(self.cosine[i])]
+    unit_vectors: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def cosines(self, indices: Sequence[int], to: np.ndarray | None = None) -> np.ndarray:
+        """Return the cosines of the units at ``indices`` to the question (or to ``to``, a part's
+        own vector), encoding (in one call) those not yet known: only a unit that passes every
+        other test of a part is ever encoded."""
+        todo = [i for i in indices if i not in self.unit_vectors]
         if todo:
-            self.cosine[todo] = self.vectors(todo) @ self.query
+            for i, vector in zip(todo, self.vectors(todo), strict=True):
+                self.unit_vectors[i] = vector
+                self.cosine[i] = float(vector @ self.query)
+        if to is not None:
+            return np.array([float(self.unit_vectors[i] @ to) for i in indices], dtype=np.float32)
         return self.cosine[list(indices)]
 
 
@@ -135,12 +143,13 @@ class ExtractiveAnswerer:
         if not units:
             return self.missing(question, query)
         scored = self._score(passages, units, query, query_vector)
+        alone = self._part_vectors(intent)
         found = {intent.central: self._ranked(intent.central, scored, passages, query)}
         # A later part about the first one's subject ("what did *it* save") may be answered in
         # the documents that answer the first part, whatever words the first part used.
         anchors = {scored.units[i].doc for _, i in found[intent.central][:1]}
         for part in intent.parts[1:]:
-            found[part] = self._ranked(part, scored, passages, query, anchors)
+            found[part] = self._ranked(part, scored, passages, query, anchors, alone=alone)
         if not any(found.values()):
             return self.missing(question, query)
         if not found[intent.central]:
@@ -149,6 +158,14 @@ class ExtractiveAnswerer:
             missing = [part for part in intent.parts if not found[part]]
             intent = Intent(intent.question, tuple(answered + missing))
         return self._compose(question, query, intent, found, scored, passages)
+
+    def _part_vectors(self, intent: Intent) -> dict[str, np.ndarray]:
+        """Return the own vector of each part after the first (the question is mostly about the
+        first, so its cosine to the whole serves that one)."""
+        texts = [part.text for part in intent.parts[1:]]
+        if not texts:
+            return {}
+        return dict(zip(texts, self.embedder.embed_cached(texts), strict=True))
 
     # -- scoring --------------------------------------------------------------------------------
 
@@ -243,8 +260,11 @@ class ExtractiveAnswerer:
         passages: Sequence[Passage],
         query: str,
         anchors: set[str] = frozenset(),
+        *,
+        alone: Mapping[str, np.ndarray] | None = None,
     ) -> list[tuple[float, int]]:
-        """Return (score, unit index) of the units that answer ``part``, best first."""
+        """Return (score, unit index) of the units that answer ``part``, best first; ``alone``
+        holds each part's own vector when the question has several."""
         p = self.params
         # Names are checked against the whole passage; a sentence must hold the other words.
         named = {w.lower() for n in part.names for w in n.split()}
@@ -309,6 +329,10 @@ class ExtractiveAnswerer:
             if not worded and (
                 unit.item or cosine < paraphrase or (part.names and coverage < p.min_coverage / 2)
             ):
+                continue
+            # A sentence close to a question of several parts may answer only the first: in other
+            # words, it answers a later part only when close to that part itself.
+            if not worded and alone and scored.cosines([i], alone[part.text])[0] < p.min_part_paraphrase:
                 continue
             if cosine < p.min_cosine:
                 continue

@@ -8,6 +8,7 @@ for. Everything here is about English question shapes; nothing is about one libr
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -200,12 +201,19 @@ def _attribute(text: str) -> str:
 _COUNTED = frozenset({"cost", "number", "amount", "total", "size", "saving", "savings", "budget", "figure",
                       "percentage", "proportion", "rate"})  # fmt: skip
 _AUXILIARIES = frozenset({"did", "does", "do", "is", "was", "are", "were", "has", "have", "had", "will"})
+_VERBS_AFTER = _AUXILIARIES | {"should", "could", "would", "can", "may", "might", "must", "shall"}
 
 
 def _focus(text: str, terms: list[str]) -> str:
     """Return what a quantity is of: "beds" in "how many beds", "cost" in "how much did X cost"."""
     words = [w.lower() for w in _WORD.findall(text)]
     if len(words) > 2 and words[0] == "how" and words[2] not in _AUXILIARIES:
+        # "how many acute trusts were given": the noun phrase ends at its verb, and its last
+        # word is what is counted (trusts); without a verb near, the first word is taken.
+        phrase = list(itertools.takewhile(lambda w: w not in _VERBS_AFTER, words[2:8]))
+        content = [w for w in phrase if w not in FUNCTION_WORDS]
+        if len(phrase) < len(words[2:8]) and content:
+            return content[-1]
         return next((w for w in words[2:] if w not in FUNCTION_WORDS), "")
     counted = next((k for k, w in enumerate(words) if w in _COUNTED), None)
     if words[0] == "what" and counted is not None:

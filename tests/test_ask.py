@@ -86,6 +86,17 @@ def test_a_figure_is_found_by_the_sentence_after_it_that_names_what_it_is(librar
             "Measures worth tracking include the results of the annual NHS Staff Survey",
             "what target score should it aim for",
         ),
+        (  # "how many acute trusts": trusts are counted ("four high-performing acute trusts")
+            "How many acute trusts were given powers to run chains of hospitals, and when did the "
+            "programme start?",
+            "At around the same time NHS Improvement had given four high-performing acute trusts",
+            "when did the programme start",
+        ),
+        (  # a sentence close to the whole question, but not to its second part
+            "Which staff survey should a trust follow, and what result would count as good?",
+            "Measures worth tracking include the results of the annual NHS Staff Survey",
+            "what result would count as good",
+        ),
     ],
 )
 def test_answer_names_the_missing_part_of_other_question_shapes(
