@@ -263,10 +263,17 @@ class Casebook:
         names = [
             word
             for i, word in enumerate(_WORD.findall(question))
-            if (i > 0 and word[0].isupper() and word.removesuffix("s").upper() not in glossary)
-            or _YEAR.fullmatch(word)
+            if (i > 0 and word[0].isupper() and _bare(word).upper() not in glossary) or _YEAR.fullmatch(word)
         ]
         bm25 = self.store.bm25
         tokens = {name: bm25.tokenize([name])[0] for name in names}
         frequency = self.store.document_frequency({t for toks in tokens.values() for t in toks}, access)
         return [name for name, toks in tokens.items() if toks and all(frequency[t] == 0 for t in toks)]
+
+
+def _bare(word: str) -> str:
+    """Return ``word`` without a possessive or plural ending: "ELFT's", "ELFTs" -> "ELFT"."""
+    for ending in ("'s", "\u2019s", "'", "\u2019"):
+        if word.endswith(ending):
+            return word[: -len(ending)]
+    return word.removesuffix("s")

@@ -334,8 +334,9 @@ class ExtractiveAnswerer:
             # words, it answers a later part only when close to that part itself.
             if not worded and alone and scored.cosines([i], alone[part.text])[0] < p.min_part_paraphrase:
                 continue
-            if cosine < p.min_cosine:
-                continue
+            if cosine < p.min_cosine and not (coverage >= 1.0 and len(own) >= 2):
+                continue  # ... unless it holds every word the part asks with (its cosine may be low
+                # when it leans on the sentence before: "Its staff contributed to ...")
             prior = 1.0 - unit.passage / n_passages
             score = (
                 p.cosine_share * cosine

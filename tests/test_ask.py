@@ -275,3 +275,22 @@ def test_answer_from_stored_sentence_vectors_quotes_its_passages_encoding_none(
         assert sentence in split_sentences(by_n[n].text), (sentence, n)
     units = sum(len(split_sentences(c.text)) for c in answer.citations)
     assert len(encoded) < units / 2, encoded  # list items the store splits otherwise may be encoded
+
+
+def test_a_trust_named_by_its_acronym_with_a_possessive_is_known(library: Casebook) -> None:
+    # "ELFT's" is ELFT, which "East London NHS Foundation Trust" defines; "Narnia's" is unknown.
+    assert library.unknown_names("What was ELFT’s chief executive keen to share?") == []
+    assert library.unknown_names("What did Narnia's board decide?") == ["Narnia's"]
+    answer = library.ask("What did ELFT's chief executive say the trust was keen to do?")
+    assert not answer.abstained and "keen to share information with NTW" in answer.text
+
+
+def test_a_sentence_holding_every_word_of_the_question_is_quoted_though_it_leans_back(
+    library: Casebook,
+) -> None:
+    # "Its staff contributed ..." scores a low cosine on its own (its subject is in the sentence
+    # before), but it holds every word the question asks with.
+    answer = library.ask("What did NTW's staff contribute to?")
+    assert not answer.abstained
+    assert "Its staff contributed to the development of NHS Improvement's improvement model" in answer.text
+    assert answer.text.startswith("NTW had already been working with NHS Improvement.")
