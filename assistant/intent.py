@@ -167,7 +167,12 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
 
 
 _KIND_OF = re.compile(r"\b(?:kind|type|sort)s? of\s+", re.IGNORECASE)
-_GENERIC = frozenset({"kind", "kinds", "type", "types", "sort", "sorts", "part", "role", "way", "ways"})
+# Words naming the sort of answer rather than a thing a sentence would name: "what lessons should
+# X take" is answered by the lessons themselves, seldom by the word "lesson".
+_GENERIC = frozenset({"kind", "kinds", "type", "types", "sort", "sorts", "part", "role", "way", "ways",
+                      "lesson", "lessons", "step", "steps", "thing", "things", "idea", "ideas", "point",
+                      "points", "change", "changes", "action", "actions"})  # fmt: skip
+_AUX = "did|does|do|has|have|had|will|is|was|are|were|should|would|could|can|must|might|may"
 _ATTRIBUTE = (
     # "what is the review's budget?", "what was ELFT's annual budget?"
     re.compile(
@@ -175,10 +180,10 @@ _ATTRIBUTE = (
         r"((?:[a-z-]+\s+){0,1})([a-z-]+)(?:\s+of\b|\W*$)",
         re.IGNORECASE,
     ),
-    # "what rating did CQC give", "what efficiency savings target has each been given"
+    # "what rating did CQC give", "what efficiency savings target has each been given"; not
+    # "what can a board do" (what is asked is the object itself)
     re.compile(
-        r"^what\s+((?:[a-z-]+\s+){0,2}?)([a-z-]+)\s+(?:did|does|do|has|have|had|will|is|was|are|were|should"
-        r"|would|could|can|must|might|may)\b",
+        rf"^what\s+(?!{_AUX}\b)((?:[a-z-]+\s+){{0,2}}?)([a-z-]+)\s+(?:{_AUX})\b",
         re.IGNORECASE,
     ),
 )
