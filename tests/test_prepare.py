@@ -16,7 +16,7 @@ from assistant.extractive import answer_texts
 from assistant.prepare import Preparer, prepare, prepare_lock
 from ingest import ingest
 from tests.conftest import LIBRARY, make_casebook, serving
-from vectorstore import Embedder
+from vectorstore import Embedder, Store
 
 OAP = "How did trusts reduce out-of-area placements?"
 PARTIAL = "How much did the crisis line cost and what did it save?"
@@ -30,10 +30,11 @@ def library_copy(tmp_path: Path) -> Path:
     return folder
 
 
-def _ingest(folder: Path, data_dir: Path, embedder: Embedder, *, prune: bool = False) -> None:
-    casebook = make_casebook(data_dir, embedder)
-    report = ingest([folder], casebook.store, embedder, prune=prune)
+def _ingest(folder: Path, data_dir: Path, embedder: Embedder, *, prune: bool = False) -> Store:
+    """Ingest ``folder`` into ``data_dir`` and return a fresh view of the index."""
+    report = ingest([folder], make_casebook(data_dir, embedder).store, embedder, prune=prune)
     assert report.ok, report.failed
+    return make_casebook(data_dir, embedder).store
 
 
 def test_prepared_answers_are_the_same_and_encode_no_sentence(
@@ -63,8 +64,7 @@ def test_answer_vectors_follow_the_library_and_fit_only_their_own_text(
     library_copy: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
     data_dir = tmp_path / "data"
-    _ingest(library_copy, data_dir, embedder)
-    store = make_casebook(data_dir, embedder).store
+    store = _ingest(library_copy, data_dir, embedder)
     prepare(store, embedder)
     assert not store.answers.pending(store.ledger.documents())
 
@@ -72,8 +72,7 @@ def test_answer_vectors_follow_the_library_and_fit_only_their_own_text(
     changed.write_text(changed.read_text(encoding="utf-8") + "\n\nThe ward also opened a garden in 2019.\n")
     removed = sorted(library_copy.glob("*.md"))[1]
     removed.unlink()
-    _ingest(library_copy, data_dir, embedder, prune=True)
-    store = make_casebook(data_dir, embedder).store
+    store = _ingest(library_copy, data_dir, embedder, prune=True)
     records = store.ledger.documents()
     assert len(store.answers.pending(records)) == 1  # the changed document's new version
 
@@ -93,8 +92,7 @@ def test_a_server_prepares_while_idle_and_one_process_at_a_time(
     library_copy: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
     data_dir = tmp_path / "data"
-    _ingest(library_copy, data_dir, embedder)
-    store = make_casebook(data_dir, embedder).store
+    store = _ingest(library_copy, data_dir, embedder)
     lock = prepare_lock(store)
     lock.acquire()
     preparer = Preparer(store, lambda: embedder, every=0.2)
