@@ -110,6 +110,17 @@ def test_a_server_prepares_while_idle_and_one_process_at_a_time(
         while store.answers.pending(store.ledger.documents()) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert not store.answers.pending(store.ledger.documents())
+
+        # A document ingested by another writer while the server runs is prepared too.
+        (library_copy / "new-ward.md").write_text(
+            "# A new ward\n\nThe trust opened a new ward for older adults in 2019.\n", encoding="utf-8"
+        )
+        _ingest(library_copy, data_dir, embedder)
+        deadline = time.monotonic() + 60
+        while store.answers.pending(store.ledger.documents()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        records = store.ledger.documents()
+        assert len(records) == 11 and not store.answers.pending(records)
     finally:
         preparer.stop()
         if lock.is_locked:
