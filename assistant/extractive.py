@@ -348,6 +348,8 @@ class ExtractiveAnswerer:
                 score += p.name_bonus * held_names / len(names)
             if part.kind == "how" and unit.says_how:
                 score += p.means_bonus  # "how did trusts..." is answered by what was done
+            if part.wants_list and not unit.item and unit.text.endswith(":"):
+                score += p.means_bonus  # "what lessons ...": by a list's lead-in, its items after it
             if unit.leans_back:
                 score -= p.lean_penalty  # a sentence that needs the one before it leads badly
             out.append((score, i))

@@ -88,6 +88,13 @@ class Part:
     attribute: str = ""
 
     @property
+    def wants_list(self) -> bool:
+        """Return whether the part asks for things of a sort ("what lessons should X take", "what
+        practical steps can a board take"): a list's lead-in with its items answers it best."""
+        words = [w.lower() for w in _WORD.findall(self.text)]
+        return self.kind in ("what", "how") and any(w in _SORTS for w in words[1:4])
+
+    @property
     def wants_many(self) -> bool:
         """Return whether the answer is naturally a list (several trusts, documents or items)."""
         return self.kind == "which" or (self.kind in ("how", "what") and _plural_subject(self.text))
@@ -172,6 +179,8 @@ _KIND_OF = re.compile(r"\b(?:kind|type|sort)s? of\s+", re.IGNORECASE)
 _GENERIC = frozenset({"kind", "kinds", "type", "types", "sort", "sorts", "part", "role", "way", "ways",
                       "lesson", "lessons", "step", "steps", "thing", "things", "idea", "ideas", "point",
                       "points", "change", "changes", "action", "actions"})  # fmt: skip
+_SORTS = frozenset({"lessons", "steps", "things", "ideas", "points", "changes", "actions", "ways",
+                    "questions"})  # fmt: skip
 _AUX = "did|does|do|has|have|had|will|is|was|are|were|should|would|could|can|must|might|may"
 _ATTRIBUTE = (
     # "what is the review's budget?", "what was ELFT's annual budget?"

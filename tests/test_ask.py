@@ -316,3 +316,11 @@ def test_a_question_naming_the_sort_of_answer_is_answered_by_the_list_that_gives
 ) -> None:
     answer = library.ask(question)
     assert not answer.abstained and quoted in answer.text, answer.text
+
+
+def test_a_question_asking_for_things_of_a_sort_leads_with_their_list(library: Casebook) -> None:
+    answer = library.ask(
+        "What lessons should specialist learning disability services draw from the improving trusts?"
+    )
+    lead_in = "The themes the regulator found across the improving trusts apply with particular force here:"
+    assert answer.text.startswith(f"{lead_in}\n- leaders who are visible on the wards"), answer.text
