@@ -74,18 +74,20 @@ class _Scored:
 
     unit_vectors: dict[int, np.ndarray] = field(default_factory=dict)
 
-    def cosines(self, indices: Sequence[int], to: np.ndarray | None = None) -> np.ndarray:
-        """Return the cosines of the units at ``indices`` to the question (or to ``to``, a part's
-        own vector), encoding (in one call) those not yet known: only a unit that passes every
-        other test of a part is ever encoded."""
+    def cosines(self, indices: Sequence[int]) -> np.ndarray:
+        """Return the cosines of the units at ``indices`` to the question, encoding (in one call)
+        those not yet known: only a unit that passes every other test of a part is ever encoded."""
         todo = [i for i in indices if i not in self.unit_vectors]
         if todo:
-            for i, vector in zip(todo, self.vectors(todo), strict=True):
-                self.unit_vectors[i] = vector
-                self.cosine[i] = float(vector @ self.query)
-        if to is not None:
-            return np.array([float(self.unit_vectors[i] @ to) for i in indices], dtype=np.float32)
+            matrix = self.vectors(todo)
+            self.cosine[todo] = matrix @ self.query
+            self.unit_vectors.update(zip(todo, matrix, strict=True))
         return self.cosine[list(indices)]
+
+    def cosine_to(self, i: int, vector: np.ndarray) -> float:
+        """Return the cosine of unit ``i`` to ``vector`` (a part's own), encoding it if need be."""
+        self.cosines([i])
+        return float(self.unit_vectors[i] @ vector)
 
 
 def answer_text(title: str, unit: Unit) -> str:
@@ -332,7 +334,7 @@ class ExtractiveAnswerer:
                 continue
             # A sentence close to a question of several parts may answer only the first: in other
             # words, it answers a later part only when close to that part itself.
-            if not worded and alone and scored.cosines([i], alone[part.text])[0] < p.min_part_paraphrase:
+            if not worded and alone and scored.cosine_to(i, alone[part.text]) < p.min_part_paraphrase:
                 continue
             if cosine < p.min_cosine and not (coverage >= 1.0 and len(own) >= 2):
                 continue  # ... unless it holds every word the part asks with (its cosine may be low

@@ -176,12 +176,17 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
 _KIND_OF = re.compile(r"\b(?:kind|type|sort)s? of\s+", re.IGNORECASE)
 # Words naming the sort of answer rather than a thing a sentence would name: "what lessons should
 # X take" is answered by the lessons themselves, seldom by the word "lesson".
-_GENERIC = frozenset({"kind", "kinds", "type", "types", "sort", "sorts", "part", "role", "way", "ways",
-                      "lesson", "lessons", "step", "steps", "thing", "things", "idea", "ideas", "point",
-                      "points", "change", "changes", "action", "actions"})  # fmt: skip
-_SORTS = frozenset({"lessons", "steps", "things", "ideas", "points", "changes", "actions", "ways",
-                    "questions"})  # fmt: skip
-_AUX = "did|does|do|has|have|had|will|is|was|are|were|should|would|could|can|must|might|may"
+_SORTS_OF_ANSWER = frozenset({"lessons", "steps", "things", "ideas", "points", "changes", "actions", "ways"})
+_GENERIC = (
+    frozenset({"kind", "kinds", "type", "types", "sort", "sorts", "part", "role"})
+    | _SORTS_OF_ANSWER
+    | {w.removesuffix("s") for w in _SORTS_OF_ANSWER}
+)
+# "what questions should a board ask" also wants a list, but its sentence says "questions".
+_SORTS = _SORTS_OF_ANSWER | {"questions"}
+_AUXILIARIES = frozenset({"did", "does", "do", "is", "was", "are", "were", "has", "have", "had", "will"})
+_VERBS_AFTER = _AUXILIARIES | {"should", "could", "would", "can", "may", "might", "must", "shall"}
+_AUX = "|".join(sorted(_VERBS_AFTER))
 _ATTRIBUTE = (
     # "what is the review's budget?", "what was ELFT's annual budget?"
     re.compile(
@@ -214,8 +219,6 @@ def _attribute(text: str) -> str:
 
 _COUNTED = frozenset({"cost", "number", "amount", "total", "size", "saving", "savings", "budget", "figure",
                       "percentage", "proportion", "rate"})  # fmt: skip
-_AUXILIARIES = frozenset({"did", "does", "do", "is", "was", "are", "were", "has", "have", "had", "will"})
-_VERBS_AFTER = _AUXILIARIES | {"should", "could", "would", "can", "may", "might", "must", "shall"}
 
 
 def _focus(text: str, terms: list[str]) -> str:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
@@ -104,8 +105,6 @@ def _encode_group(
     pause: Callable[[], bool],
     background: bool,
 ) -> bool:
-    import numpy as np
-
     texts = [t for _, each in group for t in each]
     vectors = [np.zeros((0, embedder.dimension), dtype=np.float32)]
     for start in range(0, len(texts), batch):

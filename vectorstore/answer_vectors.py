@@ -19,7 +19,7 @@ import hashlib
 import io
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -104,8 +104,3 @@ def text_hash(text: str) -> int:
 
 def _name(doc_id: str, content_hash: str) -> str:
     return f"{doc_id}.{short_hash(content_hash)}.npz"
-
-
-def unique(texts: Iterable[str]) -> list[str]:
-    """Return ``texts`` without repeats, in order."""
-    return list(dict.fromkeys(texts))

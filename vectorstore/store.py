@@ -592,20 +592,13 @@ class Store:
         if not ids:
             return {}
         got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
-        return {
-            cid: Chunk.from_metadata(cid, text, meta)
-            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-        }
+        return {chunk.id: chunk for chunk in _chunks_read(got)}
 
     def document_chunks(self, doc_id: str, access: Access = EVERYTHING) -> list[Chunk]:
         """Return every chunk of one document, in reading order (none when ``access`` may not read it)."""
         where = {"$and": [{"doc_id": doc_id}, clause]} if (clause := access.where()) else {"doc_id": doc_id}
         got = self.collection.get(where=where, include=["documents", "metadatas"])
-        chunks = [
-            Chunk.from_metadata(cid, text, meta)
-            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-        ]
-        return sorted(chunks, key=lambda c: c.position)
+        return sorted(_chunks_read(got), key=lambda c: c.position)
 
     def chunks_of(self, doc_ids: Sequence[str]) -> dict[str, list[Chunk]]:
         """Return every chunk of each of ``doc_ids``, in reading order (one Chroma read)."""
@@ -614,10 +607,9 @@ class Store:
         where = {"doc_id": {"$in": list(doc_ids)}}
         got = self.collection.get(where=where, include=["documents", "metadatas"])
         found: dict[str, list[Chunk]] = {}
-        for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-            chunk = Chunk.from_metadata(cid, text, meta)
+        for chunk in sorted(_chunks_read(got), key=lambda c: c.position):
             found.setdefault(chunk.doc_id, []).append(chunk)
-        return {doc_id: sorted(chunks, key=lambda c: c.position) for doc_id, chunks in found.items()}
+        return found
 
     def facets(self, access: Access = EVERYTHING) -> dict[str, list[Any]]:
         """Return the distinct values of each filter field among what ``access`` may read, sorted."""
@@ -658,6 +650,14 @@ class Store:
 
 
 _ME = (os.getpid(), socket.gethostname())
+
+
+def _chunks_read(got: Mapping[str, Any]) -> list[Chunk]:
+    """Return the chunks of a Chroma ``get`` that included documents and metadatas."""
+    return [
+        Chunk.from_metadata(cid, text, meta)
+        for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+    ]
 
 
 def _filter_fields(meta: Mapping[str, Any]) -> dict[str, Any]:
