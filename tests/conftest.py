@@ -71,12 +71,12 @@ def library_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) ->
 @pytest.fixture(scope="session")
 def library(library_dir: Path, embedder: Embedder) -> Casebook:
     """A Casebook over the sample library (and seeds when present)."""
-    return Casebook(Settings(data_dir=library_dir, prepare_answers=False), embedder=embedder)
+    return Casebook(Settings(data_dir=library_dir), embedder=embedder)
 
 
 def make_casebook(data_dir: Path, embedder: Embedder, **settings: object) -> Casebook:
     """Return a Casebook on ``data_dir`` sharing the session's model."""
-    return Casebook(Settings(data_dir=data_dir, **{"prepare_answers": False, **settings}), embedder=embedder)
+    return Casebook(Settings(data_dir=data_dir, **settings), embedder=embedder)
 
 
 def free_port() -> int:

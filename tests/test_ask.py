@@ -296,26 +296,11 @@ def test_a_sentence_holding_every_word_of_the_question_is_quoted_though_it_leans
     assert answer.text.startswith("NTW had already been working with NHS Improvement.")
 
 
-@pytest.mark.parametrize(
-    ("question", "quoted"),
-    [
-        # "what can a board do": what is asked is the thing done, not a "board" in the sentence
-        (
-            "What can a board do so that staff find it easier to raise concerns?",
-            "Freedom to Speak Up guardian",
-        ),
-        # "what lessons should X take": answered by the lessons, seldom by the word "lesson"
-        (
-            "What lessons should specialist learning disability services draw from the improving trusts?",
-            "leaders who are visible on the wards and approachable for staff",
-        ),
-    ],
-)
-def test_a_question_naming_the_sort_of_answer_is_answered_by_the_list_that_gives_it(
-    library: Casebook, question: str, quoted: str
+def test_what_can_a_board_do_is_answered_by_what_is_done_not_by_a_sentence_naming_a_board(
+    library: Casebook,
 ) -> None:
-    answer = library.ask(question)
-    assert not answer.abstained and quoted in answer.text, answer.text
+    answer = library.ask("What can a board do so that staff find it easier to raise concerns?")
+    assert not answer.abstained and "Freedom to Speak Up guardian" in answer.text, answer.text
 
 
 def test_a_question_asking_for_things_of_a_sort_leads_with_their_list(library: Casebook) -> None:
