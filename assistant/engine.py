@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answers import Answer
-from assistant.extractive import ExtractiveAnswerer
+from assistant.extractive import ExtractiveAnswerer, within
 from assistant.glossary import Glossary, load_acronyms
 from assistant.retrieval import RetrievalParams, Retriever
 from assistant.settings import Settings
@@ -127,7 +127,7 @@ class Casebook:
             self.embedder,
             self.store.bm25.tokenize,
             self.store.bm25.idf,
-            aliases=glossary.meaning,
+            aliases=glossary.alias,
             mentions=functools.partial(self._mentions, access=access, glossary=glossary),
             stored=self.store.sentence_vectors if self._stored_sentences_fit() else None,
             prepared=self.store.answers.lookup,
@@ -148,7 +148,7 @@ class Casebook:
         self, names: Sequence[str], *, documents: int = 5, access: Access, glossary: Glossary
     ) -> list[Passage]:
         bm25 = self.store.bm25
-        wanted = [[set(t) for t in bm25.tokenize([n, glossary.meaning(n) or n]) if t] for n in names]
+        wanted = [[t for t in bm25.tokenize([n, glossary.meaning(n) or n]) if t] for n in names]
         ranked = self.store.lexical(" ".join(names), 100, access=access)
         chunks = self.store.chunks([cid for cid, _ in ranked])
         found: dict[str, Passage] = {}
@@ -156,8 +156,8 @@ class Casebook:
             chunk = chunks.get(cid)
             if chunk is None or chunk.doc_id in found:
                 continue
-            held = set(bm25.tokenize([f"{chunk.title} {chunk.text}"])[0])
-            if all(any(form <= held for form in forms) for forms in wanted):
+            held = bm25.tokenize([f"{chunk.title}\n{chunk.text}"])[0]
+            if all(any(within(form, held) for form in forms) for forms in wanted):  # "Model Hospital" as such
                 found[chunk.doc_id] = Passage(chunk=chunk, score=score, similarity=0.0)
         return list(found.values())[:documents]
 

@@ -32,7 +32,8 @@ _NUMBER = re.compile(
     r"[£$€]\s?\d|\d(?:[\d,.]*\d)?\s?(?:%|per ?cent|m\b|bn\b|k\b|million|billion|thousand)"
     r"|\b(?!(?:19|20)\d{2}\b)\d[\d,.]*\b"
     r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty"
-    r"|fifty|hundred|hundreds|thousands|dozen|half|third|quarter|double|twice)\b",
+    r"|fifty|hundred|hundreds|thousands|dozen|half|double|twice)\b"
+    r"|\b(?:a|one|two|three) (?:third|quarter)s?\b|\b(?:thirds|quarters)\b",  # not "the third sector"
     re.IGNORECASE,
 )
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",

@@ -145,6 +145,7 @@ class ExtractiveAnswerer:
         if not units:
             return self.missing(question, query)
         scored = self._score(passages, units, query, query_vector)
+        intent = Intent(intent.question, tuple(self._resolved(p, passages, scored) for p in intent.parts))
         alone = self._part_vectors(intent)
         found = {intent.central: self._ranked(intent.central, scored, passages, query)}
         # A later part about the first one's subject ("what did *it* save") may be answered in
@@ -160,6 +161,38 @@ class ExtractiveAnswerer:
             missing = [part for part in intent.parts if not found[part]]
             intent = Intent(intent.question, tuple(answered + missing))
         return self._compose(question, query, intent, found, scored, passages)
+
+    def _resolved(self, part: Part, passages: Sequence[Passage], scored: _Scored) -> Part:
+        """Return ``part`` with its names read as the passages print them.
+
+        Names joined by "and" or commas are one name when the library prints them so and never
+        apart ("Sheffield Health and Social Care", "Northumberland, Tyne and Wear"), several when
+        it prints each alone ("Lancashire Care and Northumberland, Tyne and Wear"). A run of
+        capitalised words no passage prints together ("the CQC Driving improvement report")
+        is as many names, each a thing the part is about.
+        """
+        if not part.names:
+            return part
+        texts = list(dict.fromkeys(t for p in passages for t in (p.chunk.title, p.chunk.text)))
+        groups: list[tuple[str, ...]] = []
+        for group in part.name_groups:
+            kept: list[str] = []
+            for name in _segmented(group, texts):
+                words = name.split()
+                printed = self._printed(name, scored)
+                if len(words) > 1 and not printed and all(self._printed(w, scored) for w in words):
+                    groups.extend((w,) for w in words)
+                else:
+                    kept.append(name)
+            if kept:
+                groups.append(tuple(kept))
+        names = tuple(dict.fromkeys(name for group in groups for name in group))
+        return replace(part, names=names, groups=tuple(dict.fromkeys(groups)))
+
+    def _printed(self, name: str, scored: _Scored) -> bool:
+        """Return whether some passage prints ``name`` (or its expansion) as a run of words."""
+        runs = self._name_tokens(name)
+        return any(within(run, words) for run in runs for words in scored.passage_words)
 
     def _part_vectors(self, intent: Intent) -> dict[str, np.ndarray]:
         """Return the own vector of each part after the first (the question is mostly about the
@@ -273,20 +306,34 @@ class ExtractiveAnswerer:
         own = self._weights([t for t in part.terms if t not in named] or list(part.terms))
         context = self._weights(part.context)
         names = [self._name_tokens(n) for n in part.names]
+        groups = [[self._name_tokens(n) for n in group] for group in part.name_groups]
         total = sum(own.values()) or 1.0
         focus = self.tokenize([part.focus])[0] if part.focus else []
         attribute = set(self.tokenize([part.attribute])[0]) if part.attribute else set()
         out = []
         n_passages = max(len(passages), 1)
         lists = self._listed(scored, own, passages) if part.kind == "which" else {}
+        # "Did Oxleas go on to be rated outstanding?" is not answered by a sentence about
+        # Calderstones, listed beside it: a sentence naming another member of the subject's list,
+        # and not the subject, is about that member.
+        peers = self._peers(names, scored) if part.kind != "which" else []
         kept: list[tuple[int, float]] = []  # (unit, coverage) of the units only a cosine can rule out
         for i, unit in enumerate(scored.units):
             held = scored.tokens[i]
             around = scored.passage_tokens[unit.passage]
-            # Every name must be in the passages; each sentence's passage must hold one of them,
-            # or all of them for a yes/no part (whether X is one of Y needs both X and Y).
-            holds = [any(_within(alt, scored.passage_words[unit.passage]) for alt in alts) for alts in names]
-            if names and not (all(holds) if part.kind == "yes_no" else any(holds)):
+            # Each sentence's passage must hold one name of every group (a trust of "A and B",
+            # and the "CQC" beside it); every name for a yes/no part (whether X is one of Y needs
+            # both X and Y); one name for a "which" part, whose members one document may list
+            # and another name ("which trusts in the report are also in the Carter cohort").
+            around_words = scored.passage_words[unit.passage]
+            holds = [[any(within(alt, around_words) for alt in alts) for alts in group] for group in groups]
+            if part.kind == "yes_no":
+                if not all(all(group) for group in holds):
+                    continue
+            elif part.kind == "which":
+                if holds and not any(any(group) for group in holds):
+                    continue
+            elif not all(any(group) for group in holds):
                 continue
             if (
                 context
@@ -295,6 +342,12 @@ class ExtractiveAnswerer:
             ):
                 continue
             if unit.asks:
+                continue
+            if (
+                peers
+                and any(within(peer, scored.words[i]) for peer in peers)
+                and not any(within(alt, scored.words[i]) for alts in names for alt in alts)
+            ):
                 continue
             if unit.item and part.kind != "which" and len(unit.text.split()) < 4:
                 continue  # a short list item ("Keep measuring.") answers only a "which" question
@@ -346,7 +399,7 @@ class ExtractiveAnswerer:
                 + (1 - p.cosine_share - p.coverage_share) * prior
             )
             if names:  # a sentence naming what the part is about answers it better than its neighbours
-                held_names = sum(any(_within(alt, scored.words[i]) for alt in alts) for alts in names)
+                held_names = sum(any(within(alt, scored.words[i]) for alt in alts) for alts in names)
                 score += p.name_bonus * held_names / len(names)
             if part.kind == "how" and unit.says_how:
                 score += p.means_bonus  # "how did trusts..." is answered by what was done
@@ -357,6 +410,11 @@ class ExtractiveAnswerer:
             out.append((score, i))
             scored.coverage[part.text, i] = coverage
         out.sort(key=lambda item: -item[0])
+        if part.kind == "yes_no" and part.names_subject:
+            # The answer leads with a sentence naming its subject: "One moved from good to
+            # outstanding" does not say whether Oxleas did.
+            naming = [item for item in out if any(within(alt, scored.words[item[1]]) for alt in names[0])]
+            out = naming[:1] + [item for item in out if item not in naming[:1]] if naming else []
         return out
 
     def _listed(
@@ -388,6 +446,36 @@ class ExtractiveAnswerer:
                     out.update(dict.fromkeys(members, cover))
             start = end + 1
         return out
+
+    def _peers(self, names: list[list[list[str]]], scored: _Scored) -> list[list[str]]:
+        """Return the first word of each other item of a list whose items name the subject: the
+        names listed beside it ("- Calderstones Partnership ..." beside "- Oxleas NHS ...").
+        A word about as common in the library as the subject's name, or commoner than half as
+        rare, is not taken ("NHS" starts many items)."""
+        units = scored.units
+        asked = [alt for alts in names for alt in alts]
+        if not asked:
+            return []
+        printed = {t for alt in asked for t in alt if any(t in words for words in scored.passage_tokens)}
+        subject_idf = max(self.idf(printed).values(), default=0.0) if printed else 0.0
+        firsts: set[str] = set()
+        start = 0
+        while start < len(units):
+            end = start
+            while end < len(units) and units[end].item and units[end].passage == units[start].passage:
+                end += 1
+            members = range(start, end)
+            # The subject is a member: an item starts with its name ("- Oxleas NHS Foundation
+            # Trust: requires improvement to good"), not merely names it ("- July 2016: ...").
+            if len(members) > 1 and any(scored.words[i][: len(alt)] == alt for i in members for alt in asked):
+                for i in members:
+                    lead = _LEADING_NAME.match(units[i].text)
+                    words = self.tokenize([lead.group(1)])[0] if lead else []
+                    if words and not any(within(alt, scored.words[i]) for alt in asked):
+                        firsts.add(words[0])
+            start = max(end, start + 1)
+        rare = self.idf(firsts) if firsts else {}
+        return [[w] for w, weight in rare.items() if weight >= 0.5 * subject_idf]
 
     def _lead_in(self, start: int, scored: _Scored, passages: Sequence[Passage]) -> set[str]:
         """Return the words that introduce the list starting at unit ``start``: the sentence
@@ -463,7 +551,7 @@ class ExtractiveAnswerer:
             if central.kind == "which" and central.names:
                 # "Which Hertfordshire trusts...": the items that name it, when some do.
                 runs = [alt for name in central.names for alt in self._name_tokens(name)]
-                naming = [i for i in lines if any(_within(alt, scored.words[i]) for alt in runs)]
+                naming = [i for i in lines if any(within(alt, scored.words[i]) for alt in runs)]
                 lines = naming or lines
         support = [i for s, i in found[central][1:] if s >= floor and i not in chosen and i not in lines]
         for i in support[: p.support if not lines else 0]:
@@ -585,13 +673,25 @@ class ExtractiveAnswerer:
         )
         return Answer(question, text, False, citations, query, unanswered=tuple(gaps))
 
+    def _mentioned(self, names: Sequence[str]) -> list[Passage]:
+        """Return the best passage of each document that mentions every one of ``names``."""
+        assert self.mentions is not None
+        return list({p.chunk.doc_id: p for p in reversed(self.mentions(names))}.values())[::-1]
+
     def missing(self, question: str, query: str = "", reason: str | None = None) -> Answer:
         """Return the abstention, offering what the library holds about the question's subject."""
         central = read_question(question).central
         names = list(central.names)
         if not names or self.mentions is None or reason:
             return abstain(question, query, reason)
-        found = list({p.chunk.doc_id: p for p in reversed(self.mentions(names))}.values())[::-1]
+        found = self._mentioned(names)
+        if not found and len(names) > 1:
+            # No passage prints every name ("CQC" and "Somerset Partnership"): offer what the
+            # library holds about the name it prints least often, the likeliest subject.
+            held = [(len(docs), name, docs) for name in names if (docs := self._mentioned([name]))]
+            if held:
+                _, name, found = min(held, key=lambda row: row[0])
+                names = [name]
         if not found:  # (one line per document: its best passage)
             return abstain(question, query)
         subject = _as_written(question, names)
@@ -678,7 +778,42 @@ def _items_after(i: int, units: list[Unit], passages: Sequence[Passage]) -> list
     return items
 
 
-def _within(phrase: list[str], words: list[str]) -> bool:
+_LEADING_NAME = re.compile(r"^[-•*\s]*([A-Z][\w'’&-]*)")  # the first word of a list item's name
+_SEPARATOR = r"\s*,?\s+(?:(?:and|or|&)\s+)?"  # between the words of names as printed
+_GOES_ON = re.compile(r"\s*,\s*[A-Z]|\s+(?:and|&)\s+[A-Z]")  # "Northumberland, Tyne| and Wear"
+_WENT_ON = re.compile(r"[A-Z][\w'’-]*(?:\s*,\s*|\s+(?:and|&)\s+)$")  # "Tyne and |Wear"
+
+
+def _segmented(names: Sequence[str], texts: Sequence[str]) -> list[str]:
+    """Return coordinated ``names`` regrouped as ``texts`` print them: from the left, the
+    shortest run of names that some text prints standing alone (not inside a longer "A, B and
+    C"), joined by "and"; a name no text prints alone or joined stays as it is."""
+    out, i = [], 0
+    while i < len(names):
+        for j in range(i + 1, len(names) + 1):
+            if _stands_alone(names[i:j], texts):
+                out.append(" and ".join(names[i:j]))
+                i = j
+                break
+        else:
+            out.append(names[i])
+            i += 1
+    return out
+
+
+def _stands_alone(names: Sequence[str], texts: Sequence[str]) -> bool:
+    pattern = re.compile(
+        r"(?<![\w'’-])" + _SEPARATOR.join(re.escape(w) for n in names for w in n.split()) + r"(?![\w'’-])"
+    )
+    for text in texts:
+        for found in pattern.finditer(text):
+            before = text[max(0, found.start() - 80) : found.start()]
+            if not _GOES_ON.match(text, found.end()) and not _WENT_ON.search(before):
+                return True
+    return False
+
+
+def within(phrase: Sequence[str], words: Sequence[str]) -> bool:
     """Return whether ``phrase`` occurs in ``words`` as a run ("Devon Partnership NHS Trust" is
     not in "Torbay and South Devon NHS Trust, ... Partnership")."""
     n = len(phrase)

@@ -54,6 +54,18 @@ class Glossary:
         key = acronym.upper().removesuffix("S") if acronym.upper() not in self else acronym.upper()
         return self.acronyms.get(key) or self._learned.get(key)
 
+    def alias(self, name: str) -> str | None:
+        """Return the other name of ``name``: an acronym's meaning, or the acronym the user's file
+        gives a meaning ("NHS Improvement" -> "NHSI"), or None. (The initials learned from the
+        library are guesses at every name's acronym; only the file's are known to be used.)"""
+        found = self.meaning(name)
+        if found:
+            return found
+        wanted = _plain(name)
+        return next(
+            (acronym for acronym, meaning in self.acronyms.items() if _plain(meaning) == wanted), None
+        )
+
     def __contains__(self, acronym: str) -> bool:
         return acronym in self.acronyms or acronym in self._learned
 
@@ -65,6 +77,10 @@ class Glossary:
             if meaning and meaning not in meanings and meaning.lower() not in question.lower():
                 meanings.append(meaning + plural)
         return f"{question} ({'; '.join(meanings)})" if meanings else question
+
+
+def _plain(name: str) -> str:
+    return " ".join(name.lower().replace(",", " ").split())
 
 
 def _initials(words: list[str]) -> str:

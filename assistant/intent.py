@@ -73,7 +73,8 @@ class Part:
 
     ``terms`` are the words that name its subject (lower case, as written); ``names`` the
     runs of capitalised words among them, as written (a place, trust or report the answer must
-    be about: one of them when the part names several); ``head``
+    be about); ``groups`` the same names grouped as the question coordinates them (see
+    :attr:`name_groups`); ``head``
     the noun a "which" question lists (``trusts``); ``context`` the subject words a later part
     borrows from the first ("what did *it* save" is about the first part's crisis line).
     """
@@ -86,6 +87,29 @@ class Part:
     context: tuple[str, ...] = ()
     focus: str = ""
     attribute: str = ""
+    groups: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def name_groups(self) -> tuple[tuple[str, ...], ...]:
+        """Return the names in groups: names joined by "and", "or" or commas ("Lancashire Care and
+        Northumberland, Tyne and Wear") are one group, of which a passage needs one; each group
+        is a different thing the part is about ("CQC" and "Somerset Partnership" in "what rating
+        did CQC give Somerset Partnership"), and a passage needs every group."""
+        return self.groups or tuple((name,) for name in self.names)
+
+    @property
+    def names_subject(self) -> bool:
+        """Return whether the first name is what the part is about, standing right after its
+        first word ("Did Oxleas ...", "Will the CQC ..."), not inside a clause about something
+        else ("Can a trust that is not in the Carter cohort ...")."""
+        if not self.names:
+            return False
+        words = [re.sub(r"['’]s$", "", w) for w in _WORD.findall(self.text)]
+        first = self.names[0].split()[0]
+        for k, word in enumerate(words[1:4], start=1):
+            if word == first:
+                return all(w.lower() in ("the", "a", "an") for w in words[1:k])
+        return False
 
     @property
     def wants_list(self) -> bool:
@@ -122,7 +146,12 @@ def read_question(question: str, known_acronyms: frozenset[str] = frozenset()) -
         if parts and (len(part.terms) < 2 or _leans_back(piece) or ASKS_NAME.match(piece)):
             first = parts[0]
             context = tuple(t for t in first.terms if t not in part.terms)
-            part = replace(part, context=context, names=tuple(dict.fromkeys(part.names + first.names)))
+            part = replace(
+                part,
+                context=context,
+                names=tuple(dict.fromkeys(part.names + first.names)),
+                groups=tuple(dict.fromkeys(part.name_groups + first.name_groups)),
+            )
         if part.terms:
             parts.append(part)
     if not parts:
@@ -132,11 +161,24 @@ def read_question(question: str, known_acronyms: frozenset[str] = frozenset()) -
 
 def _part(text: str, known_acronyms: frozenset[str]) -> Part:
     # "what kind of support" is about support: the kind, type or sort is not a subject word.
-    words = _WORD.findall(_KIND_OF.sub("", text))
+    plain = _KIND_OF.sub("", text)
     terms: list[str] = []
-    names: list[str] = []
+    groups: list[list[str]] = []
     run: list[str] = []
-    for i, word in enumerate(words):
+    run_start = run_end = 0
+    joins_at: int | None = None  # where the last name ended, when the next may be coordinated with it
+
+    def close(joinable: bool) -> None:
+        nonlocal run, joins_at
+        name = " ".join(run)
+        if joins_at is not None and groups and _COORDINATED.fullmatch(plain[joins_at:run_start]):
+            groups[-1].append(name)  # "Lancashire Care and Northumberland, Tyne and Wear"
+        else:
+            groups.append([name])
+        run, joins_at = [], run_end if joinable else None
+
+    for i, found in enumerate(_WORD.finditer(plain)):
+        word = found.group(0)
         possessive = bool(re.search(r"['’]s$", word))
         bare = re.sub(r"['’]s$", "", word).rstrip(".'’").strip("'’")
         low = bare.lower()
@@ -146,17 +188,19 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
             (i > 0 and bare[0].isupper()) or (bare.isupper() and len(bare) > 1) or bare in known_acronyms
         )
         if named and low not in FUNCTION_WORDS:
+            if not run:
+                run_start = found.start()
             run.append(bare)
+            run_end = found.start() + len(bare)
         elif run:
-            names.append(" ".join(run))
-            run = []
+            close(joinable=True)
         if possessive and run:  # "CQC's Driving improvement report": two names, not one
-            names.append(" ".join(run))
-            run = []
+            close(joinable=False)
         if bare and low not in FUNCTION_WORDS:
             terms.append(low)
     if run:
-        names.append(" ".join(run))
+        close(joinable=False)
+    names = [name for group in groups for name in group]
     kind, head = _kind(text)
     if kind == "where":
         terms = [t for t in terms if t not in _PLACED] or terms
@@ -170,7 +214,12 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
         head,
         focus=focus,
         attribute=attribute,
+        groups=tuple(tuple(dict.fromkeys(group)) for group in groups),
     )
+
+
+# What may stand between two names of one group: "A and B", "A, B and C", "A or B", "A & B".
+_COORDINATED = re.compile(r"[\s,]*(?:(?:and|or|&)[\s,]*)?", re.IGNORECASE)
 
 
 _KIND_OF = re.compile(r"\b(?:kind|type|sort)s? of\s+", re.IGNORECASE)

@@ -309,3 +309,37 @@ def test_a_question_asking_for_things_of_a_sort_leads_with_their_list(library: C
     )
     lead_in = "The themes the regulator found across the improving trusts apply with particular force here:"
     assert answer.text.startswith(f"{lead_in}\n- leaders who are visible on the wards"), answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        # CQC is printed across the library; the trust asked about is printed beside other
+        # trusts in one list, and the library gives no rating of its community services.
+        ("What rating did CQC give Somerset Partnership's community services?", "Somerset Partnership"),
+        # Calderstones, listed beside Oxleas, went on to outstanding; Oxleas is not said to have.
+        ("Did Oxleas go on to be rated outstanding after the Driving improvement report?", "Oxleas"),
+    ],
+)
+def test_a_near_miss_about_one_named_trust_is_not_answered_from_another(
+    library: Casebook, question: str, named: str
+) -> None:
+    answer = library.ask(question)
+    assert answer.abstained, answer.text
+    mentions = answer.text.splitlines()[0].partition("The library mentions ")[2]
+    assert named in mentions and "but not this:" in mentions, answer.text
+
+
+def test_a_sum_is_not_answered_by_the_third_sector(library: Casebook) -> None:
+    answer = library.ask("How much did Lancashire Care spend opening its crisis house?")
+    assert answer.abstained, answer.text
+
+
+def test_a_yes_no_question_leads_with_the_sentence_naming_its_subject(library: Casebook) -> None:
+    answer = library.ask(
+        "Will NHS Improvement share early findings from the community and mental health productivity review?"
+    )
+    assert answer.text.startswith("NHSI plans to publish early findings"), answer.text  # NHSI: its acronym
+    # A name inside a clause about something else is not the subject: "a provider" is.
+    other = library.ask("Can a provider that got a poor CQC rating still reach good within a year?")
+    assert "from serious concerns to good within a year" in other.text, other.text

@@ -31,8 +31,8 @@ TEST_GATES = {
     "--min-citation-correctness": "0.90",
     "--min-lead-rate": "0.74",
     "--min-partial-answer-rate": "0.30",
-    "--min-abstention-precision": "0.65",
-    "--min-abstention-recall": "0.65",
+    "--min-abstention-precision": "0.75",
+    "--min-abstention-recall": "0.80",
 }
 SEED_GATES = {
     "--min-hit1": "0.90",

@@ -1,0 +1,55 @@
+"""Reading a question: its parts, the names each part is about, and what it asks for."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.evidence import _NUMBER
+from assistant.glossary import Glossary
+from assistant.intent import read_question
+
+
+def test_names_joined_by_and_or_commas_are_one_group_other_names_are_groups_of_their_own() -> None:
+    each = read_question("What did Lancashire Care and Northumberland, Tyne and Wear each do about beds?")
+    assert each.central.name_groups == (("Lancashire Care", "Northumberland Tyne", "Wear"),)
+    rating = read_question("What rating did CQC give Somerset Partnership's community services?")
+    assert rating.central.name_groups == (("CQC",), ("Somerset Partnership",))
+    report = read_question("What did CQC's Driving improvement report find?")  # a possessive parts them
+    assert report.central.name_groups == (("CQC",), ("Driving",))
+
+
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [
+        ("Did Oxleas go on to be rated outstanding?", True),
+        ("Will the CQC publish its findings?", True),
+        ("Has Mersey Care's division kept its rating?", True),
+        ("Can a trust that is not in the Carter cohort still contribute?", False),
+        ("Did the two trusts plan to lobby together?", False),
+    ],
+)
+def test_a_yes_no_question_names_its_subject_only_right_after_its_verb(question: str, subject: bool) -> None:
+    assert read_question(question).central.names_subject is subject
+
+
+@pytest.mark.parametrize(
+    ("text", "figure"),
+    [
+        ("It runs the house in partnership with the third sector.", False),
+        ("It is the third year of the programme.", False),
+        ("Falls fell by a third after hourly rounding.", True),
+        ("Two thirds of staff answered the survey.", True),
+        ("Waits halved, to half the time.", True),
+    ],
+)
+def test_third_and_quarter_are_quantities_only_as_fractions(text: str, figure: bool) -> None:
+    assert bool(_NUMBER.search(text)) is figure
+
+
+def test_an_acronym_from_the_users_file_is_the_alias_of_its_meaning_and_back() -> None:
+    library = ["Somerset Partnership NHS Foundation Trust went to good."]
+    glossary = Glossary({"NHSI": "NHS Improvement"}, library)
+    assert glossary.alias("NHSI") == "NHS Improvement"
+    assert glossary.alias("NHS Improvement") == "NHSI"
+    # Initials guessed from the library's names are not taken as acronyms anyone uses.
+    assert glossary.alias("Somerset Partnership") is None
