@@ -175,7 +175,14 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
         )
         return any(place.lower() not in asked and place.lower() not in _TIMES for place in places)
     if part.kind == "which" and part.head:
-        return unit.item or len(re.findall(r"\b[A-Z][a-z]+", text[1:])) >= 2
+        # A member named ("- Hertfordshire Community NHS Trust"), or a short item ("leadership;"),
+        # or a sentence naming several; not a point of prose set as a bullet ("- Charities often
+        # bring skills ...") nor the names the question gives ("Lancashire Care").
+        asked = {w.lower() for n in part.names for w in n.split()} | set(part.terms)
+        named = [w for w in re.findall(r"\b[A-Z][a-z]+", text[1:]) if w.lower() not in asked]
+        if unit.item:  # "which themes" may be answered by prose items; "which charities" names them
+            return not part.wants_bodies or bool(named) or len(text.split()) <= 8
+        return len(named) >= 2
     if part.kind == "how" and part.names:
         # "What did East London do?" wants something done, not that East London was rated.
         return bool(_MEANS.search(text))

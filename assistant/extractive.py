@@ -370,13 +370,17 @@ class ExtractiveAnswerer:
             if unworded and (unit.item or (part.names and coverage < p.min_coverage / 2)):
                 continue
             kept.append((i, coverage))
+        # A part of one word is worded by a sentence close to the question even without it (its
+        # verb in another form: "taken over" for "take over"); a later part only by one holding it:
+        # "which charities are they" is not answered by a sentence naming no charity.
+        one_word = len(own) < 2 if alone is None else not own
         # Only now the cosines: the units no other test ruled out are encoded (about a quarter).
         cosines = scored.cosines([i for i, _ in kept])
         for (i, coverage), cosine in zip(kept, cosines.tolist(), strict=True):
             unit = scored.units[i]
             # The sentence holds the part's words, or (when the part names nobody, so a near
             # miss on a named subject is not possible) says the same in other words.
-            worded = (coverage >= p.min_coverage or len(own) < 2) and (
+            worded = (coverage >= p.min_coverage or one_word) and (
                 p.cosine_weight * cosine + (1 - p.cosine_weight) * coverage >= p.min_match
             )
             # A part that names its subject takes other words only from a sentence very close to it.
@@ -533,8 +537,12 @@ class ExtractiveAnswerer:
         for part in intent.parts[1:]:
             answer = next((i for _, i in found[part] if i not in chosen), None)
             if answer is None and found[part]:
-                answer = found[part][0][1]  # the lead sentence answers this part too
-            elif answer is None:
+                # The lead sentence answers this part too ("... was taken over by Mersey Care and
+                # became its Specialist Learning Disability Division"), if it holds the part's own
+                # words: close in meaning to the whole question is not enough for a second part.
+                i = found[part][0][1]
+                answer = i if scored.coverage.get((part.text, i), 0.0) >= p.min_coverage else None
+            if answer is None:
                 gaps.append(part.text)
                 continue
             if answer not in chosen:

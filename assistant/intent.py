@@ -55,7 +55,11 @@ _PLACED = frozenset({"based", "located", "situated", "headquartered", "found"})
 ASKS_NAME = re.compile(
     r"^what\s+(?:is|was|are|were)\s+(?:.+\s+called\W*$|the\s+names?\s+of\b)", re.IGNORECASE
 )
-_WHICH = re.compile(r"^(which|what)\s+((?:[a-z-]+\s+){0,3}?)([a-z-]+s)\b(?!\s+(?:of|is|was|did|does)\b)")
+# "which staff survey should trusts track" lists no trusts: the noun listed comes before a verb.
+_WHICH = re.compile(
+    r"^(which|what)\s+((?:(?!(?:should|could|would|can|may|might|must|will|shall|did|does|do|is|are|was|were"
+    r"|has|have|had)\s)[a-z-]+\s+){0,3}?)([a-z-]+s)\b(?!\s+(?:of|is|was|did|does)\b)"
+)
 _HOW = re.compile(  # "what did X do" asks what was done; "what did X plan to do" asks a plan
     r"^(how|in what way|what did .+(?<!\bto) do|what (steps|actions|changes)|what (was|were) done)\b",
     re.IGNORECASE,
@@ -110,6 +114,11 @@ class Part:
             if word == first:
                 return all(w.lower() in ("the", "a", "an") for w in words[1:k])
         return False
+
+    @property
+    def wants_bodies(self) -> bool:
+        """Return whether a "which" part lists bodies by name ("which charities", "which trusts")."""
+        return bool(_LISTED.search(self.head))
 
     @property
     def wants_list(self) -> bool:

@@ -343,3 +343,10 @@ def test_a_yes_no_question_leads_with_the_sentence_naming_its_subject(library: C
     # A name inside a clause about something else is not the subject: "a provider" is.
     other = library.ask("Can a provider that got a poor CQC rating still reach good within a year?")
     assert "from serious concerns to good within a year" in other.text, other.text
+
+
+def test_a_later_part_of_one_word_needs_a_sentence_holding_it(library: Casebook) -> None:
+    answer = library.ask("Who does Lancashire Care run its crisis house with, and which charities are they?")
+    assert "Voluntary organisations" in answer.text
+    # The library names no charity: no sentence about charities in general, nor about the trust.
+    assert answer.unanswered == ("which charities are they",), answer.text

@@ -53,3 +53,15 @@ def test_an_acronym_from_the_users_file_is_the_alias_of_its_meaning_and_back() -
     assert glossary.alias("NHS Improvement") == "NHSI"
     # Initials guessed from the library's names are not taken as acronyms anyone uses.
     assert glossary.alias("Somerset Partnership") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "head"),
+    [
+        ("Which trusts went from requires improvement to good?", "trusts"),
+        ("Which Hertfordshire trusts are in the Carter review cohort?", "trusts"),
+        ("Which staff survey should trusts track?", ""),  # a survey is asked for, not trusts
+    ],
+)
+def test_a_which_question_lists_the_noun_before_its_verb(question: str, head: str) -> None:
+    assert read_question(question).central.head == head
