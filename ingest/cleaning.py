@@ -120,6 +120,7 @@ def clean_sections(
         lines = [repair(line) for line in section.text.splitlines()]
         lines = _take_dates(lines, dates, top=index == 0)
         lines = _drop_furniture(lines, boilerplate)
+        lines = rejoin_tables(lines)
         cleaned.append(replace(section, text=_join(lines)))
     _drop_trailing_title(cleaned, title)
     found = dates.get("published") or dates.get("updated") or dates.get("bare")
@@ -222,6 +223,74 @@ def _drop_furniture(lines: list[str], boilerplate: Boilerplate) -> list[str]:
             continue
         kept.append(line)
     return kept
+
+
+_MAX_CELL_WORDS = 8  # a longer line is prose, not a table cell
+_MIN_ROWS = 3
+
+
+def rejoin_tables(lines: list[str]) -> list[str]:
+    """Return ``lines`` with each table that was flattened one cell a line (as text scraped from a
+    web page prints it) set back as rows, ``cell | cell | cell``, the way HTML tables are read.
+
+    A table is a run of short lines (blank lines between allowed) whose values repeat at a fixed
+    lag, the number of columns ("Requires Improvement", "Good" row after row); its rows start
+    where the first column holds values that do not repeat (the trusts). Lines before and after
+    the rows stay as they were. A run with no such pattern (a list of names) is left alone.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not _is_cell(lines[i]):
+            out.append(lines[i])
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and (not lines[j].strip() or _is_cell(lines[j])):
+            j += 1
+        cells = [line.strip() for line in lines[i:j] if line.strip()]
+        table = _as_rows(cells)
+        if table is None:
+            out.extend(lines[i:j])
+        else:
+            before, rows, after = table
+            out += [*before, "", *(" | ".join(row) for row in rows), "", *after, ""]
+        i = j
+    return out
+
+
+def _is_cell(line: str) -> bool:
+    text = line.strip()
+    return (
+        0 < len(text.split()) <= _MAX_CELL_WORDS
+        and not text.endswith((".", "!", "?", ":", ";", ","))
+        and not re.match(r"^(?:[-*•#>]|\d+[.)])\s", text)
+        and "|" not in text
+    )
+
+
+def _as_rows(cells: list[str]) -> tuple[list[str], list[list[str]], list[str]] | None:
+    n = len(cells)
+    best: tuple[int, int] | None = None  # (columns, values repeated at that lag)
+    for k in range(2, 7):
+        if n < _MIN_ROWS * k:
+            break
+        repeats = sum(cells[j] == cells[j + k] for j in range(n - k))
+        if repeats >= _MIN_ROWS - 1 and (best is None or repeats > best[1]):
+            best = (k, repeats)
+    if best is None:
+        return None
+    k = best[0]
+
+    def key_repeats(offset: int) -> int:  # the first column names each row once (a trust)
+        firsts = [cells[t] for t in range(offset, n - k + 1, k)]
+        return len(firsts) - len(set(firsts))
+
+    offset = min(range(k), key=lambda o: (key_repeats(o), o))
+    rows = [cells[t : t + k] for t in range(offset, n - k + 1, k)]
+    if len(rows) < _MIN_ROWS:
+        return None
+    return cells[:offset], rows, cells[offset + len(rows) * k :]
 
 
 def _is_value(line: str) -> bool:

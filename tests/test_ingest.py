@@ -343,3 +343,24 @@ def test_unsupported_files_in_a_folder_are_named(tmp_path: Path) -> None:
     again = CliRunner().invoke(main, ["ingest", str(folder), "--json"])
     names = [Path(p).name for p in json.loads(again.stdout)["unsupported"]]
     assert names == ["data.xlsx", "slides.pptx"]
+
+
+def test_a_table_scraped_one_cell_a_line_is_read_as_rows(tmp_path: Path) -> None:
+    cells = ["Trust", "From", "To"]
+    for trust in ("Oxleas NHS Foundation Trust", "Somerset Partnership NHS Trust", "Harbour Trust"):
+        cells += [trust, "Requires Improvement", "Good"]
+    names = ["Ash ward", "Beech ward", "Cedar ward", "Damson ward", "Elm ward", "Fir ward"]
+    page = tmp_path / "ratings.txt"
+    page.write_text(
+        "Trusts whose ratings rose on re-inspection.\n\nRating changes\n\n"
+        + "\n\n".join(cells)
+        + "\n\nThe wards visited were:\n"
+        + "\n".join(names)
+        + "\n",
+        encoding="utf-8",
+    )
+    text = load(page).sections[0].text
+    assert "Trust | From | To\nOxleas NHS Foundation Trust | Requires Improvement | Good\n" in text
+    assert "Harbour Trust | Requires Improvement | Good" in text
+    assert "Rating changes\n" in text  # the caption before the rows stays a line of its own
+    assert "\n".join(names) in text  # names one a line, no column repeating: not a table

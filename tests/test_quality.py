@@ -36,8 +36,8 @@ TEST_GATES = {
 }
 SEED_GATES = {
     "--min-hit1": "0.90",
-    "--min-fact-recall": "0.55",
-    "--min-lead-rate": "0.60",
+    "--min-fact-recall": "0.70",
+    "--min-lead-rate": "0.64",
     "--min-partial-answer-rate": "0.80",
     "--min-abstention-precision": "0.70",
     "--min-abstention-recall": "0.82",
