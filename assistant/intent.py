@@ -31,7 +31,7 @@ _WORD = re.compile(r"[A-Za-z0-9£$€%][\w£$€%.'’&-]*")
 # Where a question asks a second thing: "..., and what did it save?", "...; who led it?".
 _PART_BREAK = re.compile(
     r"\s*(?:[;?]\s*|\.\s+(?=(?:how|what|when|who|which|where|why|whether|did|does|do|is|are|was|were|has|have)\b)"
-    r"|,?\s+and\s+(?=(?:(?:on|in|at|for|from|by|with|to)\s+(?=what|which))?(?:how|what|when|who|which|where|why|whether|did|does|do|is|are|was|were"
+    r"|,?\s+and\s+(?=(?:(?:on|in|at|for|from|by|with|to)\s+(?=what|which|how))?(?:how|what|when|who|which|where|why|whether|did|does|do|is|are|was|were"
     r"|has|have)\b))",
     re.IGNORECASE,
 )
@@ -41,11 +41,13 @@ _YES_NO = re.compile(
 _QUANTITY = re.compile(
     r"^(how (much|many|long|often|far|big|large)\b|what (was|is|were|are) the (cost|number|amount|total"
     r"|size|saving|savings|budget|figure|percentage|proportion|rate)\b"
-    r"|what (was|is|were|are) the (?:[a-z-]+ ){1,2}(cost|number|amount|total|size|percentage|proportion)\b)",
+    r"|what (was|is|were|are) the (?:[a-z-]+ ){1,2}(cost|number|amount|total|size|percentage|proportion)\b"
+    # "what did the crisis line save?": a verb of money closing the question asks an amount
+    r"|what (?:did|does|do|will|would) .+\b(?:save|cost|spend|earn|raise|lose)\W*$)",
     re.IGNORECASE,
 )
 _WHEN = re.compile(
-    r"^(when|(?:in|on|by) (?:what|which) (year|date|month|day)|what (year|date|month|day))\b", re.IGNORECASE
+    r"^(when|(?:(?:in|on|by) )?(?:what|which) (year|date|month|day))\b", re.IGNORECASE
 )
 _WHO = re.compile(r"^(who|whom|whose)\b", re.IGNORECASE)
 _WHERE = re.compile(r"^(where|in which (place|town|city|county|area|region))\b", re.IGNORECASE)
@@ -210,11 +212,17 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
     if run:
         close(joinable=False)
     names = [name for group in groups for name in group]
-    kind, head = _kind(text)
+    # "by how many beds did its wards shrink" asks what "how many beds" asks.
+    asked = _LEADING_PREPOSITION.sub("", text)
+    kind, head = _kind(asked)
     if kind == "where":
         terms = [t for t in terms if t not in _PLACED] or terms
-    focus = _focus(text, terms) if kind == "quantity" else ""
-    attribute = _attribute(text) if kind == "what" else ""
+    if kind == "quantity":
+        words = [w.lower() for w in _WORD.findall(asked)]
+        measure = words[1] if len(words) > 1 and words[0] == "how" and words[1] in _MEASURES else ""
+        terms = [t for t in terms if t != measure]
+    focus = _focus(asked, terms) if kind == "quantity" else ""
+    attribute = _attribute(asked) if kind == "what" else ""
     return Part(
         text,
         kind,
@@ -227,6 +235,9 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
     )
 
 
+_LEADING_PREPOSITION = re.compile(r"^(?:by|to|for|from)\s+(?=how\b)", re.IGNORECASE)
+# "how long", "how often": the measure is in the question's words, seldom in the answer's ("12 months").
+_MEASURES = frozenset({"long", "often", "far", "big", "large"})
 # What may stand between two names of one group: "A and B", "A, B and C", "A or B", "A & B".
 _COORDINATED = re.compile(r"[\s,]*(?:(?:and|or|&)[\s,]*)?", re.IGNORECASE)
 

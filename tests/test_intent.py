@@ -65,3 +65,17 @@ def test_an_acronym_from_the_users_file_is_the_alias_of_its_meaning_and_back() -
 )
 def test_a_which_question_lists_the_noun_before_its_verb(question: str, head: str) -> None:
     assert read_question(question).central.head == head
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("What did the crisis line save?", ["quantity"]),  # a verb of money asks an amount
+        ("What did they do to save money?", ["how"]),
+        ("How did NTW improve its crisis line, and by how much did calls rise?", ["how", "quantity"]),
+        ("In which year did it open?", ["when"]),
+        ("Which year did it open?", ["when"]),
+    ],
+)
+def test_the_kind_of_answer_each_part_asks_for(question: str, kinds: list[str]) -> None:
+    assert [part.kind for part in read_question(question).parts] == kinds
