@@ -46,9 +46,7 @@ _QUANTITY = re.compile(
     r"|what (?:did|does|do|will|would) .+\b(?:save|cost|spend|earn|raise|lose)\W*$)",
     re.IGNORECASE,
 )
-_WHEN = re.compile(
-    r"^(when|(?:(?:in|on|by) )?(?:what|which) (year|date|month|day))\b", re.IGNORECASE
-)
+_WHEN = re.compile(r"^(when|(?:(?:in|on|by) )?(?:what|which) (year|date|month|day))\b", re.IGNORECASE)
 _WHO = re.compile(r"^(who|whom|whose)\b", re.IGNORECASE)
 _WHERE = re.compile(r"^(where|in which (place|town|city|county|area|region))\b", re.IGNORECASE)
 # "Where is X based?": the verb of place says nothing about X.
