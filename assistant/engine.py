@@ -24,6 +24,7 @@ from vectorstore.bm25 import BM25Params
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d{4}")
 _YEAR = re.compile(r"(19|20)\d{2}")
+_LIST_PASSAGES = 4  # rounds of passages fetched to finish a list that runs on
 _VIEWS = 32  # glossaries and answerers kept, one per distinct set of groups asking
 
 Groups = Iterable[str] | None  # a caller's groups; None when sign-in is off (everything is visible)
@@ -209,24 +210,32 @@ class Casebook:
         """Return ``passages`` and, after them, the passages around the best ones in their
         documents: the one before and after each of the first ``neighbours`` (a document names
         its trust in one passage and says what it did in the next, which alone may not rank),
-        and the one after any passage ending in ":" (the list it introduces)."""
+        and the one after any passage ending in ":" or in a list item (the list it introduces, or
+        the rest of a list that chunking split), for a list over several passages too."""
         held = {p.chunk.id for p in passages}
-        wanted = {}
-        for rank, p in enumerate(passages):
-            steps = (-1, 1) if rank < self.settings.neighbours else ()
-            steps += (1,) if p.chunk.text.rstrip().endswith(":") else ()
-            for step in dict.fromkeys(steps):
-                near = f"{p.chunk.doc_id}:{p.chunk.position + step:04d}"
-                if p.chunk.position + step >= 0 and near not in held:
-                    wanted.setdefault(near, p)
-        if not wanted:
-            return passages
-        found = self.store.chunks(list(wanted))
-        extra = [
-            Passage(chunk=chunk, score=wanted[cid].score, similarity=wanted[cid].similarity)
-            for cid, chunk in found.items()
-        ]
-        return passages + extra
+        out = list(passages)
+        rounds = [(rank, p) for rank, p in enumerate(passages)]
+        for _ in range(_LIST_PASSAGES):
+            wanted: dict[str, Passage] = {}
+            for rank, p in rounds:
+                steps = (-1, 1) if 0 <= rank < self.settings.neighbours else ()
+                last = p.chunk.text.rstrip().rsplit("\n", 1)[-1]
+                steps += (1,) if last.endswith(":") or last.lstrip().startswith("- ") else ()
+                for step in dict.fromkeys(steps):
+                    near = f"{p.chunk.doc_id}:{p.chunk.position + step:04d}"
+                    if p.chunk.position + step >= 0 and near not in held:
+                        wanted.setdefault(near, p)
+            if not wanted:
+                break
+            found = self.store.chunks(list(wanted))
+            extra = [
+                Passage(chunk=chunk, score=wanted[cid].score, similarity=wanted[cid].similarity)
+                for cid, chunk in found.items()
+            ]
+            held.update(found)
+            out += extra
+            rounds = [(-1, p) for p in extra]  # an added passage brings only the rest of its list
+        return out
 
     def ask(
         self,

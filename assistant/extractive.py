@@ -550,10 +550,18 @@ class ExtractiveAnswerer:
         floor = best_score * p.relative_floor
         items_lead = False
         if central.wants_many:
-            lines = self._many(central, found[central], units, chosen, floor, scored.coverage)
+            # Reading order: a list that chunking split over two passages reads as one list.
+            def reading(i: int) -> tuple[int, int, int]:
+                return (
+                    units[i].passage if units[i].doc != units[lead].doc else -1,
+                    passages[units[i].passage].chunk.position,
+                    units[i].position,
+                )
+
+            lines = self._many(central, found[central], units, chosen, floor, scored.coverage, reading)
             if central.kind == "which" and units[lead].item:
                 # The items are the answer: they lead, and the list keeps its own order.
-                lines = sorted({lead, *lines}, key=lambda i: (units[i].passage, units[i].position))
+                lines = sorted({lead, *lines}, key=reading)
                 chosen = [i for i in chosen if i != lead]
                 items_lead = True
             if central.kind == "which" and central.names:
@@ -583,6 +591,7 @@ class ExtractiveAnswerer:
         chosen: list[int],
         floor: float,
         coverage: dict[tuple[str, int], float],
+        reading: Callable[[int], tuple[int, int, int]],
     ) -> list[int]:
         """Return the list lines of a "which trusts" / "how did trusts" answer: the items that
         answer it, or else the best sentence of each further document."""
@@ -593,11 +602,11 @@ class ExtractiveAnswerer:
             # Items of one list read best in the list's order; an item holding fewer of the
             # question's words than its neighbours ("good to outstanding" beside "requires
             # improvement to good") does not answer it.
-            same = [i for i in items if units[i].passage == lead.passage] if lead.item else items
+            same = [i for i in items if units[i].doc == lead.doc] if lead.item else items
             picked = (same or items)[: p.list_lines]
             best = max((coverage.get((part.text, i), 0.0) for i in [*picked, chosen[0]]), default=0.0)
             picked = [i for i in picked if coverage.get((part.text, i), 0.0) >= p.item_share * best]
-            return sorted(picked, key=lambda i: (units[i].passage, units[i].position))
+            return sorted(picked, key=reading)
         seen = {units[i].doc for i in chosen}
         lines = []
         for s, i in ranked:

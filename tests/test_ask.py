@@ -350,3 +350,15 @@ def test_a_later_part_of_one_word_needs_a_sentence_holding_it(library: Casebook)
     assert "Voluntary organisations" in answer.text
     # The library names no charity: no sentence about charities in general, nor about the trust.
     assert answer.unanswered == ("which charities are they",), answer.text
+
+
+def test_a_list_split_over_two_passages_is_answered_whole_in_reading_order(library: Casebook) -> None:
+    answer = library.ask("Which Partnership trusts are in the Carter review cohort?")
+    trusts = [line.split(" NHS")[0].removeprefix("- ") for line in answer.text.splitlines()]
+    assert trusts[:5] == [  # chunking put Sussex in the next passage, which ranked first
+        "5 Boroughs Partnership",
+        "Hertfordshire Partnership University",
+        "Leicestershire Partnership",
+        "Lincolnshire Partnership",
+        "Sussex Partnership",
+    ], answer.text
