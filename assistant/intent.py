@@ -186,6 +186,8 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
             groups.append([name])
         run, joins_at = [], run_end if joinable else None
 
+    appositive = _APPOSITIVE.search(plain)
+    restated = appositive.start() if appositive else len(plain)
     for i, found in enumerate(_WORD.finditer(plain)):
         word = found.group(0)
         possessive = bool(re.search(r"['’]s$", word))
@@ -205,13 +207,15 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
             close(joinable=True)
         if possessive and run:  # "CQC's Driving improvement report": two names, not one
             close(joinable=False)
-        if bare and low not in FUNCTION_WORDS:
+        # An appositive restating what is asked ("..., the figure the trust reported") names
+        # nothing a sentence must hold but its names ("..., the figure linked to the Model Hospital").
+        if bare and low not in FUNCTION_WORDS and (found.start() < restated or named):
             terms.append(low)
     if run:
         close(joinable=False)
     names = [name for group in groups for name in group]
     # "by how many beds did its wards shrink" asks what "how many beds" asks.
-    asked = _LEADING_PREPOSITION.sub("", text)
+    asked = _LEADING_PREPOSITION.sub("", text[:restated])
     kind, head = _kind(asked)
     if kind == "where":
         terms = [t for t in terms if t not in _PLACED] or terms
@@ -233,6 +237,9 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
     )
 
 
+_APPOSITIVE = re.compile(  # ", the figure ...", ", the date ...": what is asked, said again
+    r",\s+(?:the|a|an)\s+(?:[a-z-]+\s+)?(?:figure|number|amount|sum|total|date|year|name)\b"
+)
 _LEADING_PREPOSITION = re.compile(r"^(?:by|to|for|from)\s+(?=how\b)", re.IGNORECASE)
 # "how long", "how often": the measure is in the question's words, seldom in the answer's ("12 months").
 _MEASURES = frozenset({"long", "often", "far", "big", "large"})

@@ -79,3 +79,12 @@ def test_a_which_question_lists_the_noun_before_its_verb(question: str, head: st
 )
 def test_the_kind_of_answer_each_part_asks_for(question: str, kinds: list[str]) -> None:
     assert [part.kind for part in read_question(question).parts] == kinds
+
+
+def test_an_appositive_restating_the_amount_asks_no_words_of_the_answer_but_its_names() -> None:
+    part = read_question(
+        "How much did Lord Carter estimate could be saved, the figure linked to the Model Hospital?"
+    ).central
+    assert part.kind == "quantity"
+    assert "figure" not in part.terms and "linked" not in part.terms
+    assert "Model Hospital" in part.names and "hospital" in part.terms
