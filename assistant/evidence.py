@@ -50,6 +50,14 @@ _PERSON = re.compile(
     r"\b(?:Dr|Mr|Mrs|Ms|Miss|Professor|Prof|Sir|Dame|Lord|Lady)\.? [A-Z]"
     r"|\b[A-Z][a-z]+ (?:[A-Z]\.? )?[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b"
 )
+# A run of capitalised words naming a body, not a person ("Care Quality Commission", "Mersey Care
+# NHS Foundation Trust"): "who led East London" wants a person, not an organisation's name.
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w'’-]*(?:(?:,? | and | of | for )[A-Z][\w'’-]*)*")
+_BODY = re.compile(
+    r"\b(?:Trusts?|NHS|Foundation|Commission|Council|Services?|Partnership|Healthcare|Hospitals?|Group"
+    r"|Board|Division|Unit|University|College|Department|Authority|Agency|Centre|Institute|Network"
+    r"|Association|Society|Committee|Office|Programme|Review|Report|Improvement)\b"
+)
 _ROLE = re.compile(
     r"\b(?:chief executive|executive|chair|director|inspector|minister|secretary|manager|lead|leader|team|"
     r"board|trust|commission|regulator|partnership|staff|clinician|nurse|doctor|sector|organisation|"
@@ -161,7 +169,11 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
         # answered by a sentence naming only Oxleas NHS Foundation Trust).
         asked = {w.lower() for n in part.names for w in n.split()} | set(part.terms)
         new = lambda found: any(w.lower() not in asked for w in re.findall(r"[A-Z][a-z]+", found))  # noqa: E731
-        if any(new(m.group(0)) for m in _PERSON.finditer(text)):
+        people = list(_PERSON.finditer(text))
+        if _ASKS_PERSON.match(part.text):  # a person in a role: not the name of a body
+            bodies = [m.span() for m in _CAPITALISED_RUN.finditer(text) if _BODY.search(m.group(0))]
+            people = [m for m in people if not any(a < m.end() and m.start() < b for a, b in bodies)]
+        if any(new(m.group(0)) for m in people):
             return True
         if _ASKS_PERSON.match(part.text) or ASKS_NAME.match(part.text):
             return False  # "who is the medical director of X" asks for the person in the role

@@ -88,3 +88,18 @@ def test_an_appositive_restating_the_amount_asks_no_words_of_the_answer_but_its_
     assert part.kind == "quantity"
     assert "figure" not in part.terms and "linked" not in part.terms
     assert "Model Hospital" in part.names and "hospital" in part.terms
+
+
+def test_a_person_in_a_role_is_not_the_name_of_a_body() -> None:
+    from assistant.evidence import Unit, kind_fits
+
+    part = read_question("Who led East London when it was rated outstanding?").central
+    rated = "East London NHS Foundation Trust was rated outstanding by the Care Quality Commission."
+    body = Unit(rated, 0, 0)
+    person = Unit("The leaders, John Lawlor at NTW and Dr Navina Evans at East London, spoke.", 0, 1)
+    assert not kind_fits(part, body, {})
+    assert kind_fits(part, person, {})
+    # "What is the division called?" asks a name, and a body's name answers it.
+    named = read_question("What is its learning disability division called?").central
+    division = Unit("It became Mersey Care's Specialist Learning Disability Division.", 0, 2)
+    assert kind_fits(named, division, {})

@@ -39,8 +39,8 @@ SEED_GATES = {
     "--min-fact-recall": "0.70",
     "--min-lead-rate": "0.64",
     "--min-partial-answer-rate": "0.80",
-    "--min-abstention-precision": "0.70",
-    "--min-abstention-recall": "0.82",
+    "--min-abstention-precision": "0.72",
+    "--min-abstention-recall": "0.84",
 }
 
 
