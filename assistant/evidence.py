@@ -152,6 +152,11 @@ def is_number(word: str) -> bool:
     return bool(_NUMBER.fullmatch(word) or any(c.isdigit() for c in word))
 
 
+def _asked(part: Part) -> set[str]:
+    """Return the words the part already gives (its names and terms), lower case."""
+    return {w.lower() for n in part.names for w in n.split()} | set(part.terms)
+
+
 def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
     """Return whether ``unit`` holds the kind of answer ``part`` asks for.
 
@@ -167,7 +172,7 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
     if part.kind == "who":
         # A person or body the question does not already name ("Who chairs Oxleas?" is not
         # answered by a sentence naming only Oxleas NHS Foundation Trust).
-        asked = {w.lower() for n in part.names for w in n.split()} | set(part.terms)
+        asked = _asked(part)
         new = lambda found: any(w.lower() not in asked for w in re.findall(r"[A-Z][a-z]+", found))  # noqa: E731
         people = list(_PERSON.finditer(text))
         if _ASKS_PERSON.match(part.text):  # a person in a role: not the name of a body
@@ -190,7 +195,7 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
         # A member named ("- Hertfordshire Community NHS Trust"), or a short item ("leadership;"),
         # or a sentence naming several; not a point of prose set as a bullet ("- Charities often
         # bring skills ...") nor the names the question gives ("Lancashire Care").
-        asked = {w.lower() for n in part.names for w in n.split()} | set(part.terms)
+        asked = _asked(part)
         named = [w for w in re.findall(r"\b[A-Z][a-z]+", text[1:]) if w.lower() not in asked]
         if unit.item:  # "which themes" may be answered by prose items; "which charities" names them
             return not part.wants_bodies or bool(named) or len(text.split()) <= 8

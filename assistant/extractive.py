@@ -175,19 +175,18 @@ class ExtractiveAnswerer:
             return part
         texts = list(dict.fromkeys(t for p in passages for t in (p.chunk.title, p.chunk.text)))
         groups: list[tuple[str, ...]] = []
-        for group in part.name_groups:
+        for group in part.groups:
             kept: list[str] = []
             for name in _segmented(group, texts):
                 words = name.split()
-                printed = self._printed(name, scored)
-                if len(words) > 1 and not printed and all(self._printed(w, scored) for w in words):
+                apart = len(words) > 1 and not self._printed(name, scored)
+                if apart and all(self._printed(w, scored) for w in words):
                     groups.extend((w,) for w in words)
                 else:
                     kept.append(name)
             if kept:
                 groups.append(tuple(kept))
-        names = tuple(dict.fromkeys(name for group in groups for name in group))
-        return replace(part, names=names, groups=tuple(dict.fromkeys(groups)))
+        return replace(part, groups=tuple(dict.fromkeys(groups)))
 
     def _printed(self, name: str, scored: _Scored) -> bool:
         """Return whether some passage prints ``name`` (or its expansion) as a run of words."""
@@ -306,7 +305,7 @@ class ExtractiveAnswerer:
         own = self._weights([t for t in part.terms if t not in named] or list(part.terms))
         context = self._weights(part.context)
         names = [self._name_tokens(n) for n in part.names]
-        groups = [[self._name_tokens(n) for n in group] for group in part.name_groups]
+        groups = [[self._name_tokens(n) for n in group] for group in part.groups]
         total = sum(own.values()) or 1.0
         focus = self.tokenize([part.focus])[0] if part.focus else []
         attribute = set(self.tokenize([part.attribute])[0]) if part.attribute else set()
@@ -805,6 +804,8 @@ def _segmented(names: Sequence[str], texts: Sequence[str]) -> list[str]:
     """Return coordinated ``names`` regrouped as ``texts`` print them: from the left, the
     shortest run of names that some text prints standing alone (not inside a longer "A, B and
     C"), joined by "and"; a name no text prints alone or joined stays as it is."""
+    if len(names) < 2:
+        return list(names)
     out, i = [], 0
     while i < len(names):
         for j in range(i + 1, len(names) + 1):

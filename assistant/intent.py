@@ -75,10 +75,12 @@ _LISTED = re.compile(
 class Part:
     """One thing a question asks: its words, the kind of answer it wants, and what it is about.
 
-    ``terms`` are the words that name its subject (lower case, as written); ``names`` the
-    runs of capitalised words among them, as written (a place, trust or report the answer must
-    be about); ``groups`` the same names grouped as the question coordinates them (see
-    :attr:`name_groups`); ``head``
+    ``terms`` are the words that name its subject (lower case, as written); ``groups`` the runs
+    of capitalised words among them, as written (a place, trust or report the answer must be
+    about), grouped as the question coordinates them: names joined by "and", "or" or commas
+    ("Lancashire Care and Northumberland, Tyne and Wear") are one group, of which a passage needs
+    one; each group is a different thing the part is about ("CQC" and "Somerset Partnership" in
+    "what rating did CQC give Somerset Partnership"), and a passage needs every group. ``head``
     the noun a "which" question lists (``trusts``); ``context`` the subject words a later part
     borrows from the first ("what did *it* save" is about the first part's crisis line).
     """
@@ -86,20 +88,16 @@ class Part:
     text: str
     kind: Kind
     terms: tuple[str, ...]
-    names: tuple[str, ...] = ()
+    groups: tuple[tuple[str, ...], ...] = ()
     head: str = ""
     context: tuple[str, ...] = ()
     focus: str = ""
     attribute: str = ""
-    groups: tuple[tuple[str, ...], ...] = ()
 
     @property
-    def name_groups(self) -> tuple[tuple[str, ...], ...]:
-        """Return the names in groups: names joined by "and", "or" or commas ("Lancashire Care and
-        Northumberland, Tyne and Wear") are one group, of which a passage needs one; each group
-        is a different thing the part is about ("CQC" and "Somerset Partnership" in "what rating
-        did CQC give Somerset Partnership"), and a passage needs every group."""
-        return self.groups or tuple((name,) for name in self.names)
+    def names(self) -> tuple[str, ...]:
+        """Return every name of the part once, in the question's order."""
+        return tuple(dict.fromkeys(name for group in self.groups for name in group))
 
     @property
     def names_subject(self) -> bool:
@@ -158,8 +156,7 @@ def read_question(question: str, known_acronyms: frozenset[str] = frozenset()) -
             part = replace(
                 part,
                 context=context,
-                names=tuple(dict.fromkeys(part.names + first.names)),
-                groups=tuple(dict.fromkeys(part.name_groups + first.name_groups)),
+                groups=tuple(dict.fromkeys(part.groups + first.groups)),
             )
         if part.terms:
             parts.append(part)
@@ -213,7 +210,6 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
             terms.append(low)
     if run:
         close(joinable=False)
-    names = [name for group in groups for name in group]
     # "by how many beds did its wards shrink" asks what "how many beds" asks.
     asked = _LEADING_PREPOSITION.sub("", text[:restated])
     kind, head = _kind(asked)
@@ -229,11 +225,10 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
         text,
         kind,
         tuple(dict.fromkeys(terms)),
-        tuple(dict.fromkeys(names)),
+        tuple(tuple(dict.fromkeys(group)) for group in groups),
         head,
         focus=focus,
         attribute=attribute,
-        groups=tuple(tuple(dict.fromkeys(group)) for group in groups),
     )
 
 

@@ -11,11 +11,11 @@ from assistant.intent import read_question
 
 def test_names_joined_by_and_or_commas_are_one_group_other_names_are_groups_of_their_own() -> None:
     each = read_question("What did Lancashire Care and Northumberland, Tyne and Wear each do about beds?")
-    assert each.central.name_groups == (("Lancashire Care", "Northumberland Tyne", "Wear"),)
+    assert each.central.groups == (("Lancashire Care", "Northumberland Tyne", "Wear"),)
     rating = read_question("What rating did CQC give Somerset Partnership's community services?")
-    assert rating.central.name_groups == (("CQC",), ("Somerset Partnership",))
+    assert rating.central.groups == (("CQC",), ("Somerset Partnership",))
     report = read_question("What did CQC's Driving improvement report find?")  # a possessive parts them
-    assert report.central.name_groups == (("CQC",), ("Driving",))
+    assert report.central.groups == (("CQC",), ("Driving",))
 
 
 @pytest.mark.parametrize(
