@@ -15,6 +15,7 @@ import numpy as np
 from assistant.answers import Answer
 from assistant.extractive import ExtractiveAnswerer, within
 from assistant.glossary import Glossary, load_acronyms
+from assistant.intent import read_question
 from assistant.retrieval import RetrievalParams, Retriever
 from assistant.settings import Settings
 from vectorstore import Chunk, Embedder, Filter, IndexInfo, Passage, Store, parse_filter
@@ -202,7 +203,7 @@ class Casebook:
         passages = self.retriever.search(expanded, k, filters, vector=vector, access=access)
         best = max((p.similarity for p in passages), default=0.0)
         log.info("retrieve query=%r passages=%d best_similarity=%.3f", expanded, len(passages), best)
-        if best < self.settings.min_similarity:
+        if best < self.settings.min_similarity and not _names_only(query):
             return Retrieval(expanded, [], vector, None)
         return Retrieval(expanded, self._with_neighbours(passages), vector, None)
 
@@ -278,6 +279,15 @@ class Casebook:
         tokens = {name: bm25.tokenize([name])[0] for name in names}
         frequency = self.store.document_frequency({t for toks in tokens.values() for t in toks}, access)
         return [name for name, toks in tokens.items() if toks and all(frequency[t] == 0 for t in toks)]
+
+
+def _names_only(question: str) -> bool:
+    """Return whether a question's only words are names the library prints ("Who is John
+    Lawlor?"): the model has not met the name, so even the passage naming it scores a low cosine,
+    and the answerer, not the similarity floor, judges whether the library answers it."""
+    parts = read_question(question).parts
+    named = {w.lower() for part in parts for name in part.names for w in name.split()}
+    return bool(named) and all(set(part.terms) <= named for part in parts)
 
 
 def _bare(word: str) -> str:

@@ -46,6 +46,7 @@ _DATE = re.compile(
 _TIMES = frozenset(m.lower() for m in _MONTHS) | {
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
 }  # fmt: skip
+_TITLED = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Miss|Professor|Prof|Sir|Dame|Lord|Lady)\.? [A-Z][a-z]+")
 _PERSON = re.compile(
     r"\b(?:Dr|Mr|Mrs|Ms|Miss|Professor|Prof|Sir|Dame|Lord|Lady)\.? [A-Z]"
     r"|\b[A-Z][a-z]+ (?:[A-Z]\.? )?[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b"
@@ -195,8 +196,10 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
         # A member named ("- Hertfordshire Community NHS Trust"), or a short item ("leadership;"),
         # or a sentence naming several; not a point of prose set as a bullet ("- Charities often
         # bring skills ...") nor the names the question gives ("Lancashire Care").
-        asked = _asked(part)
-        named = [w for w in re.findall(r"\b[A-Z][a-z]+", text[1:]) if w.lower() not in asked]
+        # Nor a person ("Lord Carter") or a month ("in September"): neither is a member listed.
+        asked = _asked(part) | _TIMES
+        capitalised = re.findall(r"\b[A-Z][a-z]+", _TITLED.sub(" ", text)[1:])
+        named = [w for w in capitalised if w.lower() not in asked]
         if unit.item:  # "which themes" may be answered by prose items; "which charities" names them
             return not part.wants_bodies or bool(named) or len(text.split()) <= 8
         return len(named) >= 2

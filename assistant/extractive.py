@@ -20,7 +20,7 @@ import numpy as np
 
 from assistant.answers import Answer, Citation, abstain
 from assistant.evidence import Unit, is_number, kind_fits, units_of
-from assistant.intent import Intent, Part, read_question
+from assistant.intent import Intent, Part, read_question, verb_forms
 from vectorstore import Chunk, Embedder, Passage
 
 Tokenize = Callable[[Sequence[str]], list[list[str]]]
@@ -66,6 +66,7 @@ class _Scored:
     passage_tokens: list[set[str]]
     passage_words: list[list[str]]
     title_tokens: list[set[str]]
+    heading_tokens: list[set[str]]  # each passage's section heading ("How it was developed")
     echoes: list[set[str]]  # the words of the next sentence when it refers back ("a saving of this size")
     query: np.ndarray
     vectors: Callable[[list[int]], np.ndarray]  # the vectors of the units at these indices
@@ -147,7 +148,7 @@ class ExtractiveAnswerer:
         scored = self._score(passages, units, query, query_vector)
         intent = Intent(intent.question, tuple(self._resolved(p, passages, scored) for p in intent.parts))
         alone = self._part_vectors(intent)
-        found = {intent.central: self._ranked(intent.central, scored, passages, query)}
+        found = {intent.central: self._ranked(intent.central, scored, passages, query, vectors=alone)}
         # A later part about the first one's subject ("what did *it* save") may be answered in
         # the documents that answer the first part, whatever words the first part used.
         anchors = {scored.units[i].doc for _, i in found[intent.central][:1]}
@@ -194,9 +195,9 @@ class ExtractiveAnswerer:
         return any(within(run, words) for run in runs for words in scored.passage_words)
 
     def _part_vectors(self, intent: Intent) -> dict[str, np.ndarray]:
-        """Return the own vector of each part after the first (the question is mostly about the
-        first, so its cosine to the whole serves that one)."""
-        texts = [part.text for part in intent.parts[1:]]
+        """Return the own vector of each part of a question of several (a sentence close to
+        one part may be far from the whole question)."""
+        texts = [part.text for part in intent.parts] if len(intent.parts) > 1 else []
         if not texts:
             return {}
         return dict(zip(texts, self.embedder.embed_cached(texts), strict=True))
@@ -217,6 +218,7 @@ class ExtractiveAnswerer:
         passage_words = self.tokenize([f"{about[p.chunk.doc_id]} {p.chunk.section or ''}" for p in passages])
         passage_tokens = [set(t) for t in passage_words]
         titles = [set(t) for t in self.tokenize([p.chunk.title for p in passages])]
+        headings = [set(t) for t in self.tokenize([p.chunk.section or "" for p in passages])]
         echoes = [
             tokens[n + 1]
             if n + 1 < len(units) and units[n + 1].passage == unit.passage and units[n + 1].of_figure
@@ -230,6 +232,7 @@ class ExtractiveAnswerer:
             passage_tokens,
             passage_words,
             titles,
+            headings,
             echoes,
             qvec,
             lambda indices: self._vectors(passages, [units[i] for i in indices]),
@@ -296,9 +299,11 @@ class ExtractiveAnswerer:
         anchors: set[str] = frozenset(),
         *,
         alone: Mapping[str, np.ndarray] | None = None,
+        vectors: Mapping[str, np.ndarray] | None = None,
     ) -> list[tuple[float, int]]:
         """Return (score, unit index) of the units that answer ``part``, best first; ``alone``
-        holds each part's own vector when the question has several."""
+        holds each part's own vector when the question has several, for a later part (``vectors``
+        for the first: its sentence may be far from the whole question, not from the part)."""
         p = self.params
         # Names are checked against the whole passage; a sentence must hold the other words.
         named = {w.lower() for n in part.names for w in n.split()}
@@ -309,6 +314,14 @@ class ExtractiveAnswerer:
         total = sum(own.values()) or 1.0
         focus = self.tokenize([part.focus])[0] if part.focus else []
         attribute = set(self.tokenize([part.attribute])[0]) if part.attribute else set()
+        # "Who answers calls to the line?" is answered by a sentence saying who answers them, not
+        # by one naming who calls it: the asked verb, in some form, is in the sentence.
+        acts = (
+            {t for forms in self.tokenize(list(verb_forms(part.action))) for t in forms}
+            if part.action
+            else set()
+        )
+        verb = set(self.tokenize([part.action])[0]) if part.action else set()
         out = []
         n_passages = max(len(passages), 1)
         lists = self._listed(scored, own, passages) if part.kind == "which" else {}
@@ -319,6 +332,9 @@ class ExtractiveAnswerer:
         kept: list[tuple[int, float]] = []  # (unit, coverage) of the units only a cosine can rule out
         for i, unit in enumerate(scored.units):
             held = scored.tokens[i]
+            # "led by" holds the "leads" asked; so does a sentence under "How it was developed".
+            if acts & (held | scored.heading_tokens[unit.passage]):
+                held = held | verb
             around = scored.passage_tokens[unit.passage]
             # Each sentence's passage must hold one name of every group (a trust of "A and B",
             # and the "CQC" beside it); every name for a yes/no part (whether X is one of Y needs
@@ -365,6 +381,8 @@ class ExtractiveAnswerer:
                 continue
             if attribute and not attribute & held:
                 continue  # "what is the review's budget" needs a sentence about a budget
+            if acts and not acts & held:
+                continue
             unworded = coverage < p.min_coverage and len(own) >= 2  # whatever its cosine
             if unworded and (unit.item or (part.names and coverage < p.min_coverage / 2)):
                 continue
@@ -392,9 +410,14 @@ class ExtractiveAnswerer:
             # words, it answers a later part only when close to that part itself.
             if not worded and alone and scored.cosine_to(i, alone[part.text]) < p.min_part_paraphrase:
                 continue
-            if cosine < p.min_cosine and not (coverage >= 1.0 and len(own) >= 2):
+            if (
+                cosine < p.min_cosine
+                and not (coverage >= 1.0 and len(own) >= 2)
+                and (not vectors or scored.cosine_to(i, vectors[part.text]) < p.min_cosine)
+            ):
                 continue  # ... unless it holds every word the part asks with (its cosine may be low
-                # when it leans on the sentence before: "Its staff contributed to ...")
+                # when it leans on the sentence before: "Its staff contributed to ..."), or is
+                # close to the part itself (the whole question of two parts is far from each)
             prior = 1.0 - unit.passage / n_passages
             score = (
                 p.cosine_share * cosine

@@ -23,7 +23,8 @@ _FUNCTION_TEXT = (
     "do did does done doing is are was were be been being has have had having "
     "can could should would will may might must shall "
     "i me my we our us you your it its they them their this that these those there he she his her "
-    "tell say said please much many there s t go goes went gone get gets got come comes came called"
+    "tell say said please much many there s t go goes went gone get gets got come comes came called "
+    "according"
 )
 FUNCTION_WORDS = frozenset(_FUNCTION_TEXT.split())
 REFERRING = frozenset({"it", "its", "they", "them", "their", "this", "that", "these", "those", "he", "she"})
@@ -64,6 +65,9 @@ _HOW = re.compile(  # "what did X do" asks what was done; "what did X plan to do
     r"^(how|in what way|what did .+(?<!\bto) do|what (steps|actions|changes)|what (was|were) done)\b",
     re.IGNORECASE,
 )
+# "which trusts did Lord Carter visit": a "which" noun before "did" is listed too ("what steps
+# did X take" is not a list of steps named).
+_WHICH_DID = re.compile(r"^(which)\s+((?:[a-z-]+\s+){0,2}?)([a-z-]+s)\s+(?:did|does|do)\b")
 # Plural nouns that name what a "which"/"what" question lists but are not things like "themes".
 _LISTED = re.compile(
     r"(trusts|organisations|providers|services|bodies|hospitals|teams|people|groups|areas|regions|"
@@ -93,6 +97,7 @@ class Part:
     context: tuple[str, ...] = ()
     focus: str = ""
     attribute: str = ""
+    action: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -221,6 +226,7 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
         terms = [t for t in terms if t != measure]
     focus = _focus(asked, terms) if kind == "quantity" else ""
     attribute = _attribute(asked) if kind == "what" else ""
+    action = _action(asked) if kind == "who" else ""
     return Part(
         text,
         kind,
@@ -229,6 +235,7 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
         head,
         focus=focus,
         attribute=attribute,
+        action=action,
     )
 
 
@@ -315,6 +322,46 @@ def _focus(text: str, terms: list[str]) -> str:
     return terms[-1] if terms and len(words) <= 8 and words[-1] == terms[-1] else ""
 
 
+def _action(text: str) -> str:
+    """Return the verb a "who" question asks the doer of: "answers" in "who answers calls to
+    the line?", "led" in "who led East London?"; none in "who is ..." or "who did X meet?"."""
+    words = _WORD.findall(text)
+    if len(words) < 2 or words[0].lower() != "who":
+        return ""
+    verb = words[1]
+    return verb if verb.islower() and verb not in FUNCTION_WORDS and verb not in _VERBS_AFTER else ""
+
+
+# Irregular English verbs, base -> its other forms: "who led" is answered by "led by", "leads".
+_IRREGULAR = {
+    "lead": "led", "run": "ran", "take": "took taken", "give": "gave given", "make": "made",
+    "hold": "held", "find": "found", "bring": "brought", "buy": "bought", "pay": "paid",
+    "build": "built", "begin": "began begun", "choose": "chose chosen", "speak": "spoke spoken",
+    "write": "wrote written", "win": "won", "meet": "met", "keep": "kept", "send": "sent",
+    "spend": "spent", "lose": "lost", "grow": "grew grown", "see": "saw seen", "know": "knew known",
+    "sell": "sold", "teach": "taught", "think": "thought", "leave": "left", "tell": "told",
+    "say": "said", "become": "became", "oversee": "oversaw overseen", "undertake": "undertook undertaken",
+    "feel": "felt", "seek": "sought", "draw": "drew drawn", "drive": "drove driven", "rise": "rose risen",
+    "stand": "stood", "understand": "understood", "withdraw": "withdrew withdrawn", "sit": "sat",
+    "fight": "fought", "hear": "heard", "mean": "meant", "show": "showed shown", "do": "did done",
+    "go": "went gone", "have": "had", "get": "got",
+}  # fmt: skip
+_BASE = {form: base for base, forms in _IRREGULAR.items() for form in forms.split()}
+
+
+def verb_forms(verb: str) -> tuple[str, ...]:
+    """Return the forms of ``verb`` a sentence may print it in: itself, its base and irregular
+    forms, and its doer ("leader" of "lead"): "led" gives led, lead, leader. Regular endings
+    ("answers", "answered") are the stemmer's to match."""
+    low = verb.lower()
+    stems = [low] + [low.removesuffix(end) for end in ("s", "es", "ed", "d", "ing") if low.endswith(end)]
+    stems += [low.removesuffix("ing") + "e"] if low.endswith("ing") else []
+    base = next((stem for stem in stems if stem in _IRREGULAR), _BASE.get(low, ""))
+    forms = [low, base, *_IRREGULAR[base].split()] if base else stems
+    doers = [stem + ("r" if stem.endswith("e") else "er") for stem in ([base] if base else stems[1:])]
+    return tuple(dict.fromkeys([*forms, *doers]))
+
+
 def _kind(text: str) -> tuple[Kind, str]:
     if _QUANTITY.match(text):
         return "quantity", ""
@@ -324,7 +371,7 @@ def _kind(text: str) -> tuple[Kind, str]:
         return "who", ""
     if _WHERE.match(text):
         return "where", ""
-    which = _WHICH.match(text.lower())
+    which = _WHICH_DID.match(text.lower()) or _WHICH.match(text.lower())
     if which and (which.group(1) == "which" or _LISTED.search(which.group(3))):
         return "which", which.group(3)
     if text.lower().startswith("which"):
