@@ -362,3 +362,24 @@ def test_a_list_split_over_two_passages_is_answered_whole_in_reading_order(libra
         "Lincolnshire Partnership",
         "Sussex Partnership",
     ], answer.text
+
+
+def test_who_asks_the_doer_of_the_verb_not_someone_else_in_the_sentence(library: Casebook) -> None:
+    # The library says who can call NTW's crisis line, never who answers it.
+    calls = library.ask("Who answers the calls to Northumberland, Tyne and Wear's crisis line?")
+    assert calls.abstained, calls.text
+    # "led by Jeremy Marlow" answers "who leads": the verb in another form.
+    led = library.ask("Who leads the Operational Productivity directorate of NHSI?")
+    assert led.text.startswith("Key members of the review team sit in the Operational Productivity"), led.text
+    assert "Jeremy Marlow" in led.text.split("[1]")[0]
+
+
+def test_a_question_of_names_only_is_answered_from_the_passage_naming_them(library: Casebook) -> None:
+    # "Who is Adam Sewell-Jones?": the model has not met the name, so the question's cosine to
+    # any passage is below the similarity floor; the answer comes from the passage naming him.
+    answer = library.ask("Who is Adam Sewell-Jones?")
+    assert not answer.abstained, answer.text
+    introduced = "Adam Sewell-Jones introduced the model on behalf of NHS Improvement."
+    assert answer.text.startswith(introduced), answer.text
+    # A name the library never prints still abstains.
+    assert library.ask("Who is Jane Okonkwo-Smith?").abstained

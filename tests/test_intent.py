@@ -61,6 +61,8 @@ def test_an_acronym_from_the_users_file_is_the_alias_of_its_meaning_and_back() -
         ("Which trusts went from requires improvement to good?", "trusts"),
         ("Which Hertfordshire trusts are in the Carter review cohort?", "trusts"),
         ("Which staff survey should trusts track?", ""),  # a survey is asked for, not trusts
+        ("Which trusts did Lord Carter visit?", "trusts"),  # the noun before "did"
+        ("Which charities does Lancashire Care work with?", "charities"),  # not "does"
     ],
 )
 def test_a_which_question_lists_the_noun_before_its_verb(question: str, head: str) -> None:
@@ -103,3 +105,34 @@ def test_a_person_in_a_role_is_not_the_name_of_a_body() -> None:
     named = read_question("What is its learning disability division called?").central
     division = Unit("It became Mersey Care's Specialist Learning Disability Division.", 0, 2)
     assert kind_fits(named, division, {})
+
+
+@pytest.mark.parametrize(
+    ("question", "action", "forms"),
+    [
+        ("Who answers calls to the crisis line?", "answers", {"answer", "answerer"}),
+        ("Who led East London?", "led", {"lead", "leader", "led"}),
+        ("Who leads the directorate?", "leads", {"led", "leader"}),
+        ("Who took over Calderstones?", "took", {"take", "taken"}),
+        ("Who is the chief executive?", "", set()),  # a role is asked, not a deed
+        ("Who did the inspectors interview?", "", set()),
+    ],
+)
+def test_a_who_question_asks_the_doer_of_its_verb_in_any_of_its_forms(
+    question: str, action: str, forms: set[str]
+) -> None:
+    from assistant.intent import verb_forms
+
+    part = read_question(question).central
+    assert part.action == action
+    assert forms <= set(verb_forms(action)) if action else not forms
+
+
+def test_a_which_bodies_sentence_must_name_members_not_a_titled_person_or_a_month() -> None:
+    from assistant.evidence import Unit, kind_fits
+
+    part = read_question("Which trusts did Jeremy Marlow visit?").central
+    carter = Unit("Lord Carter hoped to start visiting trusts in September.", 0, 0)
+    trusts = Unit("The team visited Oxleas and Somerset Partnership in May.", 0, 1)
+    assert not kind_fits(part, carter, {})
+    assert kind_fits(part, trusts, {})

@@ -29,15 +29,15 @@ TEST_GATES = {
     "--min-mrr": "0.97",
     "--min-fact-recall": "0.77",
     "--min-citation-correctness": "0.90",
-    "--min-lead-rate": "0.74",
-    "--min-partial-answer-rate": "0.44",
+    "--min-lead-rate": "0.78",
+    "--min-partial-answer-rate": "0.66",
     "--min-abstention-precision": "0.80",
     "--min-abstention-recall": "0.80",
 }
 SEED_GATES = {
     "--min-hit1": "0.90",
     "--min-fact-recall": "0.70",
-    "--min-lead-rate": "0.64",
+    "--min-lead-rate": "0.70",
     "--min-partial-answer-rate": "0.80",
     "--min-abstention-precision": "0.72",
     "--min-abstention-recall": "0.84",
