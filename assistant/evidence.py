@@ -74,6 +74,20 @@ _ASKS_PERSON = re.compile(
     re.IGNORECASE,
 )
 
+# Words that report what someone said or thought ("said", "told", "in his view", "according to").
+_REPORTING = re.compile(
+    r"\b(?:said|says|say|told|tells|described|describes|reported|stated|argued|wrote|writes|believed"
+    r"|believes|felt|feels|thinks|thought|explained|warned|urged|insisted|concluded|acknowledged"
+    r"|suggested|noted|commented|emphasised|stressed|pointed to|singled out|hoped|called for"
+    r"|in (?:his|her|their|its) view|according to|welcomed|praised|criticised)\b",
+    re.IGNORECASE,
+)
+# "what guests say about their experience all show ...": saying named as a thing, not reported.
+_ASKED_CLAUSE = re.compile(
+    r"\b(?:what|how|who|whether|which|why)\s+(?:[\w'’-]+\s+){0,3}?(?:say|says|said|think|thinks|feel|feels"
+    r"|tell|tells)\b",
+    re.IGNORECASE,
+)
 # How something was done: "by opening", "after improving", "through a partnership", "set up".
 _MEANS = re.compile(
     r"\b(?:by|after|through|via|using|with) (?:\w+ )?\w+ing\b|\bthrough\b|\bby (?:a|an|the|its|their)\b"
@@ -166,6 +180,8 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
     more than the words (checked by the caller).
     """
     text = unit.text
+    if part.reported and not _REPORTING.search(_ASKED_CLAUSE.sub(" ", text)):
+        return False
     if part.kind == "quantity":  # "24/7" is a span and "one of the" a choice, not quantities
         return bool(_NUMBER.search(_ONE_OF.sub(" ", _SPAN.sub(" ", text))))
     if part.kind == "when":

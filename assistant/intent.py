@@ -68,6 +68,11 @@ _HOW = re.compile(  # "what did X do" asks what was done; "what did X plan to do
 # "which trusts did Lord Carter visit": a "which" noun before "did" is listed too ("what steps
 # did X take" is not a list of steps named).
 _WHICH_DID = re.compile(r"^(which)\s+((?:[a-z-]+\s+){0,2}?)([a-z-]+s)\s+(?:did|does|do)\b")
+_REPORTED = re.compile(
+    r"^(?:what|how)\s+(?:[a-z-]+\s+){0,2}?(?:did|do|does|will|would|has|have)\s+.+?\s"
+    r"(?:say|tell|think|feel|describe|write)\b",
+    re.IGNORECASE,
+)
 # Plural nouns that name what a "which"/"what" question lists but are not things like "themes".
 _LISTED = re.compile(
     r"(trusts|organisations|providers|services|bodies|hospitals|teams|people|groups|areas|regions|"
@@ -119,6 +124,13 @@ class Part:
         return False
 
     @property
+    def reported(self) -> bool:
+        """Return whether the part asks what someone said or thought ("what did guests say about
+        the house?", "how did staff feel about it?"): a sentence reporting it answers, not one
+        naming what people say as a thing to measure."""
+        return bool(_REPORTED.match(self.text))
+
+    @property
     def wants_bodies(self) -> bool:
         """Return whether a "which" part lists bodies by name ("which charities", "which trusts")."""
         return bool(_LISTED.search(self.head))
@@ -163,7 +175,7 @@ def read_question(question: str, known_acronyms: frozenset[str] = frozenset()) -
                 context=context,
                 groups=tuple(dict.fromkeys(part.groups + first.groups)),
             )
-        if part.terms:
+        if part.terms or (parts and part.reported):  # "..., and what did he say about it?"
             parts.append(part)
     if not parts:
         parts = [_part(question.strip(), known_acronyms)]

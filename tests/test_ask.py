@@ -383,3 +383,12 @@ def test_a_question_of_names_only_is_answered_from_the_passage_naming_them(libra
     assert answer.text.startswith(introduced), answer.text
     # A name the library never prints still abstains.
     assert library.ask("Who is Jane Okonkwo-Smith?").abstained
+
+
+def test_what_someone_said_is_answered_by_a_sentence_reporting_it_or_not_at_all(library: Casebook) -> None:
+    # The library names "what guests say" only as a thing to measure; no guest is quoted.
+    guests = library.ask("What did the people who stayed at the Lancashire Care crisis house say about it?")
+    assert guests.abstained, guests.text
+    said = library.ask("Who introduced the national model for NHS Improvement, and what did he say about it?")
+    assert said.text.startswith("Adam Sewell-Jones introduced the model"), said.text
+    assert said.unanswered == ("what did he say about it",), said.text

@@ -136,3 +136,31 @@ def test_a_which_bodies_sentence_must_name_members_not_a_titled_person_or_a_mont
     trusts = Unit("The team visited Oxleas and Somerset Partnership in May.", 0, 1)
     assert not kind_fits(part, carter, {})
     assert kind_fits(part, trusts, {})
+
+
+@pytest.mark.parametrize(
+    ("question", "reported"),
+    [
+        ("What did guests say about the crisis house?", True),
+        ("What pressures did Dr Lelliott say the sector faced?", True),
+        ("How did staff feel about the change?", True),
+        ("What did the regulator find?", False),
+        ("Who said the trusts improved?", False),  # a person is asked, not what was said
+    ],
+)
+def test_a_part_asking_what_someone_said_is_answered_only_by_a_sentence_reporting_it(
+    question: str, reported: bool
+) -> None:
+    from assistant.evidence import Unit, kind_fits
+
+    part = read_question(question).central
+    assert part.reported is reported
+    if reported:
+        measured = Unit(
+            "The number of placements and what guests say about their stay show whether it works.", 0, 0
+        )
+        said = Unit(
+            "Dr Lelliott said the results were encouraging, in his view because leaders were visible.", 0, 1
+        )
+        assert not kind_fits(part, measured, {})
+        assert kind_fits(part, said, {})
