@@ -76,10 +76,14 @@ _ASKS_PERSON = re.compile(
 
 # Words that report what someone said or thought ("said", "told", "in his view", "according to").
 _REPORTING = re.compile(
-    r"\b(?:said|says|say|told|tells|described|describes|reported|stated|argued|wrote|writes|believed"
-    r"|believes|felt|feels|thinks|thought|explained|warned|urged|insisted|concluded|acknowledged"
-    r"|suggested|noted|commented|emphasised|stressed|pointed to|singled out|hoped|called for"
-    r"|in (?:his|her|their|its) view|according to|welcomed|praised|criticised)\b",
+    r"\b(?:said|says|say|saying|told|tells|describ(?:ed|es)|report(?:ed|s)|stat(?:ed|es)|argu(?:ed|es)"
+    r"|wr(?:ote|ites)|believ(?:ed|es)|felt|feels|thinks|thought|explain(?:ed|s)|warn(?:ed|s)|urg(?:ed|es)"
+    r"|insist(?:ed|s)|conclud(?:ed|es)|acknowledg(?:ed|es)|suggest(?:ed|s)|not(?:ed|es)|comment(?:ed|s)"
+    r"|emphasi[sz](?:ed|es)|stress(?:ed|es)|point(?:ed|s) to|singl(?:ed|es) out|hop(?:ed|es)|call(?:ed|s) for"
+    r"|claim(?:ed|s)|announc(?:ed|es)|recall(?:ed|s)|reflect(?:ed|s) on|highlight(?:ed|s)|quot(?:ed|es)"
+    r"|in (?:his|her|their|its) view|according to|welcom(?:ed|es)|prais(?:ed|es)|criticis(?:ed|es)"
+    r"|spoke of|speaking)\b"
+    r"|[“\"][^”\"]{12,}[”\"]",  # a quotation
     re.IGNORECASE,
 )
 # "what guests say about their experience all show ...": saying named as a thing, not reported.
