@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d{4}")
 _YEAR = re.compile(r"(19|20)\d{2}")
 _LIST_PASSAGES = 4  # rounds of passages fetched to finish a list that runs on
+_KNOWN_WORDS = 2  # words besides names that a question below the similarity floor may have
 _VIEWS = 32  # glossaries and answerers kept, one per distinct set of groups asking
 
 Groups = Iterable[str] | None  # a caller's groups; None when sign-in is off (everything is visible)
@@ -203,9 +204,23 @@ class Casebook:
         passages = self.retriever.search(expanded, k, filters, vector=vector, access=access)
         best = max((p.similarity for p in passages), default=0.0)
         log.info("retrieve query=%r passages=%d best_similarity=%.3f", expanded, len(passages), best)
-        if best < self.settings.min_similarity and not _names_only(query):
+        if best < self.settings.min_similarity and not self._known_words_only(query, access):
             return Retrieval(expanded, [], vector, None)
         return Retrieval(expanded, self._with_neighbours(passages), vector, None)
+
+    def _known_words_only(self, question: str, access: Access) -> bool:
+        """Return whether a question's only words are names ("Who is John Lawlor?") or a word or
+        two ("What does co-production mean?") that the library prints: the model has not met
+        them, so even the passage holding them scores a low cosine, and the answerer, not the
+        similarity floor, judges whether the library answers the question."""
+        parts = read_question(question).parts
+        named = {w.lower() for part in parts for name in part.names for w in name.split()}
+        words = {t for part in parts for t in part.terms if t not in named}
+        if (not named and not words) or len(words) > _KNOWN_WORDS:
+            return False
+        tokens = {t for toks in self.store.bm25.tokenize(sorted(words)) for t in toks}
+        frequency = self.store.document_frequency(tokens, access) if tokens else {}
+        return all(frequency.get(t, 0) > 0 for t in tokens)
 
     def _with_neighbours(self, passages: list[Passage]) -> list[Passage]:
         """Return ``passages`` and, after them, the passages around the best ones in their
@@ -279,15 +294,6 @@ class Casebook:
         tokens = {name: bm25.tokenize([name])[0] for name in names}
         frequency = self.store.document_frequency({t for toks in tokens.values() for t in toks}, access)
         return [name for name, toks in tokens.items() if toks and all(frequency[t] == 0 for t in toks)]
-
-
-def _names_only(question: str) -> bool:
-    """Return whether a question's only words are names the library prints ("Who is John
-    Lawlor?"): the model has not met the name, so even the passage naming it scores a low cosine,
-    and the answerer, not the similarity floor, judges whether the library answers it."""
-    parts = read_question(question).parts
-    named = {w.lower() for part in parts for name in part.names for w in name.split()}
-    return bool(named) and all(set(part.terms) <= named for part in parts)
 
 
 def _bare(word: str) -> str:

@@ -82,7 +82,7 @@ _REPORTING = re.compile(
     r"|emphasi[sz](?:ed|es)|stress(?:ed|es)|point(?:ed|s) to|singl(?:ed|es) out|hop(?:ed|es)|call(?:ed|s) for"
     r"|claim(?:ed|s)|announc(?:ed|es)|recall(?:ed|s)|reflect(?:ed|s) on|highlight(?:ed|s)|quot(?:ed|es)"
     r"|in (?:his|her|their|its) view|according to|welcom(?:ed|es)|prais(?:ed|es)|criticis(?:ed|es)"
-    r"|spoke of|speaking)\b"
+    r"|spoke of|speaking|estimat(?:ed|es)|estimate that|view that)\b"
     r"|[“\"][^”\"]{12,}[”\"]",  # a quotation
     re.IGNORECASE,
 )
@@ -223,7 +223,8 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
         if unit.item:  # "which themes" may be answered by prose items; "which charities" names them
             return not part.wants_bodies or bool(named) or len(text.split()) <= 8
         return len(named) >= 2
-    if part.kind == "how" and part.names:
-        # "What did East London do?" wants something done, not that East London was rated.
+    if part.kind == "how" and part.names_doer:
+        # "What did East London do?" wants something done, not that East London was rated;
+        # "what did inspectors do to prepare the Driving improvement report?" names the report only.
         return bool(_MEANS.search(text))
     return True

@@ -105,6 +105,8 @@ def answer_texts(chunk: Chunk) -> list[str]:
 
 # Words that may stand before the thing counted without making it another thing ("total cost").
 _COUNTING = frozenset({"number", "total", "amount", "overal", "annual", "level", "extra", "addit", "new"})
+# Modal verbs the stop-word list keeps: "£5bn could be saved" counts what "saved" does.
+_MODALS = frozenset({"could", "would", "should", "might", "must", "can", "will", "may", "shall"})
 
 
 class ExtractiveAnswerer:
@@ -412,7 +414,7 @@ class ExtractiveAnswerer:
                 continue
             if (
                 cosine < p.min_cosine
-                and not (coverage >= 1.0 and len(own) >= 2)
+                and not (coverage >= 1.0 and (len(own) >= 2 or part.defines))
                 and (not vectors or scored.cosine_to(i, vectors[part.text]) < p.min_cosine)
             ):
                 continue  # ... unless it holds every word the part asks with (its cosine may be low
@@ -866,7 +868,10 @@ def _counts(focus: str, words: list[str], asked: set[str]) -> bool:
     of the same name: "bed costs" is not the cost of the crisis line that a question asks for."""
     for k, word in enumerate(words):
         if word == focus:
-            before = words[k - 1] if k else ""
+            j = k - 1
+            while j >= 0 and words[j] in _MODALS:
+                j -= 1
+            before = words[j] if j >= 0 else ""
             if not before or before in asked or before in _COUNTING or is_number(before):
                 return True
     return False

@@ -68,6 +68,7 @@ _HOW = re.compile(  # "what did X do" asks what was done; "what did X plan to do
 # "which trusts did Lord Carter visit": a "which" noun before "did" is listed too ("what steps
 # did X take" is not a list of steps named).
 _WHICH_DID = re.compile(r"^(which)\s+((?:[a-z-]+\s+){0,2}?)([a-z-]+s)\s+(?:did|does|do)\b")
+_DEFINES = re.compile(r"^what\s+(?:is|are|was|were|does|do)\b", re.IGNORECASE)
 _REPORTED = re.compile(
     r"^(?:what|how)\s+(?:[a-z-]+\s+){0,2}?(?:did|do|does|will|would|has|have)\s+.+?\s"
     r"(?:say|tell|think|feel|describe|write)\b",
@@ -122,6 +123,24 @@ class Part:
             if word == first:
                 return all(w.lower() in ("the", "a", "an") for w in words[1:k])
         return False
+
+    @property
+    def names_doer(self) -> bool:
+        """Return whether a name stands right after the part's auxiliary, as the doer it asks
+        about ("What did East London do ...", "How did NTW ..."), not elsewhere ("what did
+        inspectors do to prepare the Driving improvement report")."""
+        words = [re.sub(r"['’]s$", "", w) for w in _WORD.findall(self.text)]
+        if len(words) < 3 or words[1].lower() not in _VERBS_AFTER:
+            return False
+        at = 3 if words[2].lower() == "the" else 2
+        return at < len(words) and any(name.split()[0] == words[at] for name in self.names)
+
+    @property
+    def defines(self) -> bool:
+        """Return whether the part asks what one thing is or means ("What is co-production?",
+        "What does co-production mean?"): a sentence holding its one word may define it, however
+        far its cosine (a word the model barely knows)."""
+        return len(self.terms) == 1 and bool(_DEFINES.match(self.text))
 
     @property
     def reported(self) -> bool:
@@ -232,6 +251,8 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
     kind, head = _kind(asked)
     if kind == "where":
         terms = [t for t in terms if t not in _PLACED] or terms
+    if _DEFINITION.match(asked):  # "what does co-production mean?" is about co-production
+        terms = [t for t in terms if t not in ("mean", "means", "meant")] or terms
     if kind == "quantity":
         words = [w.lower() for w in _WORD.findall(asked)]
         measure = words[1] if len(words) > 1 and words[0] == "how" and words[1] in _MEASURES else ""
@@ -254,6 +275,7 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
 _APPOSITIVE = re.compile(  # ", the figure ...", ", the date ...": what is asked, said again
     r",\s+(?:the|a|an)\s+(?:[a-z-]+\s+)?(?:figure|number|amount|sum|total|date|year|name)\b"
 )
+_DEFINITION = re.compile(r"^what\s+(?:does|do|did)\s+.+\s+mean\W*$|^what\s+is\s+meant\s+by\b", re.IGNORECASE)
 _LEADING_PREPOSITION = re.compile(r"^(?:by|to|for|from)\s+(?=how\b)", re.IGNORECASE)
 # "how long", "how often": the measure is in the question's words, seldom in the answer's ("12 months").
 _MEASURES = frozenset({"long", "often", "far", "big", "large"})

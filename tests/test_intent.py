@@ -164,3 +164,28 @@ def test_a_part_asking_what_someone_said_is_answered_only_by_a_sentence_reportin
         )
         assert not kind_fits(part, measured, {})
         assert kind_fits(part, said, {})
+
+
+@pytest.mark.parametrize(
+    ("question", "doer"),
+    [
+        ("What did East London do to become outstanding?", True),
+        ("How did Lancashire Care cut its out-of-area placements?", True),
+        ("What did inspectors do to prepare the Driving improvement report?", False),  # the report is no doer
+        ("How did trusts reduce out-of-area placements?", False),
+    ],
+)
+def test_a_name_is_the_doer_only_right_after_the_auxiliary(question: str, doer: bool) -> None:
+    assert read_question(question).central.names_doer is doer
+
+
+def test_a_later_part_asking_what_was_said_is_a_part_though_its_words_are_all_function_words() -> None:
+    parts = read_question("Who introduced the model, and what did he say about it?").parts
+    assert [p.text for p in parts] == ["Who introduced the model", "what did he say about it"]
+    assert parts[1].reported
+
+
+def test_what_a_word_means_is_about_the_word_alone() -> None:
+    part = read_question("What does co-production mean?").central
+    assert part.terms == ("co-production",) and part.defines
+    assert not read_question("What does the national model cover?").central.defines
