@@ -28,6 +28,8 @@ _OF_FIGURE = re.compile(
     r"|increase|result)s?\b",
     re.IGNORECASE,
 )
+# The words around "of this size" that say what the figure was ("so a saving of this size").
+_FIGURE_PHRASE = re.compile(r"(?:[\w'’-]+\s+){0,3}" + _OF_FIGURE.pattern, re.IGNORECASE)
 _NUMBER = re.compile(
     r"[£$€]\s?\d|\d(?:[\d,.]*\d)?\s?(?:%|per ?cent|m\b|bn\b|k\b|million|billion|thousand)"
     r"|\b(?!(?:19|20)\d{2}\b)\d[\d,.]*\b"
@@ -127,6 +129,12 @@ class Unit:
     def of_figure(self) -> bool:
         """Return whether the unit talks about the figure the unit before it gave."""
         return bool(_OF_FIGURE.search(self.text))
+
+    @property
+    def figure_phrase(self) -> str:
+        """Return the words that name the figure the unit before gave ("a saving of this size")."""
+        found = _FIGURE_PHRASE.search(self.text)
+        return found.group(0) if found else ""
 
     @property
     def asks(self) -> bool:

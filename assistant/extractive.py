@@ -221,12 +221,12 @@ class ExtractiveAnswerer:
         passage_tokens = [set(t) for t in passage_words]
         titles = [set(t) for t in self.tokenize([p.chunk.title for p in passages])]
         headings = [set(t) for t in self.tokenize([p.chunk.section or "" for p in passages])]
-        echoes = [
-            tokens[n + 1]
-            if n + 1 < len(units) and units[n + 1].passage == unit.passage and units[n + 1].of_figure
-            else set()
+        # "... £3.5m." "... so a saving of this size shows ...": the figure was a saving.
+        after = [
+            units[n + 1].figure_phrase if n + 1 < len(units) and units[n + 1].passage == unit.passage else ""
             for n, unit in enumerate(units)
         ]
+        echoes = [set(t) for t in self.tokenize(after)]
         return _Scored(
             units,
             words,
@@ -332,6 +332,9 @@ class ExtractiveAnswerer:
         # and not the subject, is about that member.
         peers = self._peers(names, scored) if part.kind != "which" else []
         kept: list[tuple[int, float]] = []  # (unit, coverage) of the units only a cosine can rule out
+        passage_units: dict[int, list[int]] = {}
+        for i, unit in enumerate(scored.units):
+            passage_units.setdefault(unit.passage, []).append(i)
         for i, unit in enumerate(scored.units):
             held = scored.tokens[i]
             # "led by" holds the "leads" asked; so does a sentence under "How it was developed".
@@ -379,6 +382,13 @@ class ExtractiveAnswerer:
                 coverage = max(coverage, lists[i])
             if not kind_fits(part, unit, own):
                 continue
+            # "When was Calderstones rated outstanding?" is not answered by the date of another
+            # of its ratings: a date comes with the part's rarest word when its passage prints it.
+            if part.kind == "when" and len(own) >= 2:
+                rarest = max(own, key=own.__getitem__)
+                printed = any(rarest in scored.tokens[j] for j in passage_units[unit.passage])
+                if printed and rarest not in held | titled:
+                    continue
             if focus and not (_counts(focus[0], scored.words[i], set(own)) or focus[0] in scored.echoes[i]):
                 continue
             if attribute and not attribute & held:

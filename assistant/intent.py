@@ -342,6 +342,9 @@ def _focus(text: str, terms: list[str]) -> str:
         if len(phrase) < len(words[2:8]) and content:
             return content[-1]
         return next((w for w in words[2:] if w not in FUNCTION_WORDS), "")
+    doer = _doer_verb(text)
+    if words[0] == "how" and doer:  # "how much did NTW spend improving its line": spending
+        return doer
     counted = next((k for k, w in enumerate(words) if w in _COUNTED), None)
     if words[0] == "what" and counted is not None:
         while counted + 1 < len(words) and words[counted + 1] in _COUNTED:
@@ -394,6 +397,33 @@ def verb_forms(verb: str) -> tuple[str, ...]:
     forms = [low, base, *_IRREGULAR[base].split()] if base else stems
     doers = [stem + ("r" if stem.endswith("e") else "er") for stem in ([base] if base else stems[1:])]
     return tuple(dict.fromkeys([*forms, *doers]))
+
+
+_THINKING = frozenset(
+    {
+        "estimate", "think", "say", "believe", "expect", "predict", "forecast", "claim", "report",
+        "suggest", "calculate", "reckon", "hope", "plan", "want", "aim", "need",
+    }
+)  # fmt: skip
+
+
+def _doer_verb(text: str) -> str:
+    """Return the verb after a pronoun or name doing it ("spend" in "how much did NTW spend
+    improving its line", "how much did it spend"); none when the doer is a noun phrase."""
+    words = _WORD.findall(text)
+    if len(words) < 5 or words[2].lower() not in _AUXILIARIES:
+        return ""
+    k = 3
+    if words[k].lower() in REFERRING:
+        k += 1
+    else:
+        while k < len(words) and words[k][0].isupper():
+            k += 1
+        if k == 3 or re.search(r"['’]s$", words[k - 1]):  # "NTW's crisis line": a noun phrase
+            return ""
+    verb = words[k].lower() if k < len(words) else ""
+    # "how much did Lord Carter estimate could be saved": the amount is of what follows
+    return verb if verb and verb not in FUNCTION_WORDS and verb not in _THINKING else ""
 
 
 def _kind(text: str) -> tuple[Kind, str]:

@@ -410,3 +410,34 @@ def test_plain_questions_the_library_answers_in_its_own_words(library: Casebook)
     # The report is named, but the inspectors are the doers: what they did, in any verb.
     inspectors = library.ask("What did the inspectors do when they prepared the Driving improvement report?")
     assert "they also spoke to local patient and voluntary groups" in inspectors.text, inspectors.text
+
+
+def test_a_date_or_figure_of_another_event_of_the_same_subject_does_not_answer(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    from ingest import ingest
+
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "riverside.md").write_text(
+        "# Riverside Care and its ratings\n\n"
+        "Riverside Care NHS Trust runs inpatient wards for older adults in a market town.\n\n"
+        "- 2014: an inspection found serious concerns about staffing on the wards.\n"
+        "- 2015: the trust's first formal rating was good.\n"
+        "- Later: on re-inspection the trust was rated outstanding.\n\n"
+        "The trust saved £2m on agency staff by recruiting its own nurses.\n"
+        "Spending on agency staff is a large item in its budget, so a saving of this size matters.\n",
+        encoding="utf-8",
+    )
+    casebook = make_casebook(tmp_path / "index", embedder)
+    ingest([library], casebook.store, embedder)
+    good = casebook.ask("When was Riverside Care first rated good?")
+    assert good.text.startswith("2015: the trust's first formal rating was good."), good.text
+    # Its ratings are dated 2014 and 2015; "on re-inspection the trust was rated outstanding" gives no date.
+    outstanding = casebook.ask("When was Riverside Care rated outstanding?")
+    assert outstanding.abstained, outstanding.text
+    # £2m was saved; the library gives no sum spent on recruiting.
+    spent = casebook.ask("How much did Riverside Care spend recruiting its own nurses?")
+    assert spent.abstained, spent.text
+    saved = casebook.ask("How much did Riverside Care save on agency staff?")
+    assert "£2m" in saved.text.split("[1]")[0], saved.text

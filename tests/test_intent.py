@@ -189,3 +189,16 @@ def test_what_a_word_means_is_about_the_word_alone() -> None:
     part = read_question("What does co-production mean?").central
     assert part.terms == ("co-production",) and part.defines
     assert not read_question("What does the national model cover?").central.defines
+
+
+@pytest.mark.parametrize(
+    ("question", "focus"),
+    [
+        ("How much did NTW spend improving its crisis line?", "spend"),  # a name, then its verb
+        ("How much did it spend on the line?", "spend"),
+        ("How much did Lord Carter estimate could be saved?", ""),  # not an amount of estimating
+        ("How much did NTW's crisis line cut bed costs by?", ""),  # a noun phrase does it
+    ],
+)
+def test_an_amount_is_of_the_verb_its_doer_does(question: str, focus: str) -> None:
+    assert read_question(question).central.focus == focus
