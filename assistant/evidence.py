@@ -221,15 +221,15 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
         )
         return any(place.lower() not in asked and place.lower() not in _TIMES for place in places)
     if part.kind == "which" and part.head:
-        # A member named ("- Hertfordshire Community NHS Trust"), or a short item ("leadership;"),
-        # or a sentence naming several; not a point of prose set as a bullet ("- Charities often
-        # bring skills ...") nor the names the question gives ("Lancashire Care").
+        # A member named ("- Hertfordshire Community NHS Trust"), or an item ("leadership;") when
+        # no bodies are asked, or a sentence naming several; not a point of prose set as a bullet
+        # ("- Charities often bring skills ...") nor the names the question gives ("Lancashire Care").
         # Nor a person ("Lord Carter") or a month ("in September"): neither is a member listed.
         asked = _asked(part) | _TIMES
         capitalised = re.findall(r"\b[A-Z][a-z]+", _TITLED.sub(" ", text)[1:])
         named = [w for w in capitalised if w.lower() not in asked]
         if unit.item:  # "which themes" may be answered by prose items; "which charities" names them
-            return not part.wants_bodies or bool(named) or len(text.split()) <= 8
+            return not part.wants_bodies or bool(named)
         return len(named) >= 2
     if part.kind == "how" and part.names_doer:
         # "What did East London do?" wants something done, not that East London was rated;

@@ -311,6 +311,7 @@ class ExtractiveAnswerer:
         named = {w.lower() for n in part.names for w in n.split()}
         own = self._weights([t for t in part.terms if t not in named] or list(part.terms))
         context = self._weights(part.context)
+        name_tokens = {t for toks in self.tokenize(list(part.names)) for t in toks}
         names = [self._name_tokens(n) for n in part.names]
         groups = [[self._name_tokens(n) for n in group] for group in part.groups]
         total = sum(own.values()) or 1.0
@@ -324,6 +325,8 @@ class ExtractiveAnswerer:
             else set()
         )
         verb = set(self.tokenize([part.action])[0]) if part.action else set()
+        # "Which ambulance trusts are in the cohort?": a member listed is an ambulance trust.
+        modifiers = {t for toks in self.tokenize(list(part.modifiers)) for t in toks}
         out = []
         n_passages = max(len(passages), 1)
         lists = self._listed(scored, own, passages) if part.kind == "which" else {}
@@ -342,15 +345,12 @@ class ExtractiveAnswerer:
                 held = held | verb
             around = scored.passage_tokens[unit.passage]
             # Each sentence's passage must hold one name of every group (a trust of "A and B",
-            # and the "CQC" beside it); every name for a yes/no part (whether X is one of Y needs
-            # both X and Y); one name for a "which" part, whose members one document may list
-            # and another name ("which trusts in the report are also in the Carter cohort").
+            # and the "CQC" beside it: whether X is one of Y needs both X and Y); one name for a
+            # "which" part, whose members one document may list and another name ("which trusts
+            # in the report are also in the Carter cohort").
             around_words = scored.passage_words[unit.passage]
             holds = [[any(within(alt, around_words) for alt in alts) for alts in group] for group in groups]
-            if part.kind == "yes_no":
-                if not all(all(group) for group in holds):
-                    continue
-            elif part.kind == "which":
+            if part.kind == "which":
                 if holds and not any(any(group) for group in holds):
                     continue
             elif not all(any(group) for group in holds):
@@ -361,6 +361,9 @@ class ExtractiveAnswerer:
                 and sum(w for t, w in context.items() if t in around) < 0.5 * sum(context.values())
             ):
                 continue
+            # "..., and which trusts were they?" names them beside what "they" are (not a name)
+            if part.kind == "which" and context and not unit.item and not (set(context) - name_tokens) & held:
+                continue
             if unit.asks:
                 continue
             if (
@@ -368,6 +371,8 @@ class ExtractiveAnswerer:
                 and any(within(peer, scored.words[i]) for peer in peers)
                 and not any(within(alt, scored.words[i]) for alts in names for alt in alts)
             ):
+                continue
+            if unit.item and modifiers and not modifiers <= held:
                 continue
             if unit.item and part.kind != "which" and len(unit.text.split()) < 4:
                 continue  # a short list item ("Keep measuring.") answers only a "which" question
@@ -385,9 +390,11 @@ class ExtractiveAnswerer:
             # "When was Calderstones rated outstanding?" is not answered by the date of another
             # of its ratings: a date comes with the part's rarest word when its passage prints it.
             if part.kind == "when" and len(own) >= 2:
-                rarest = max(own, key=own.__getitem__)
-                printed = any(rarest in scored.tokens[j] for j in passage_units[unit.passage])
-                if printed and rarest not in held | titled:
+                top = max(own.values())
+                rarest = {t for t, w in own.items() if w >= top - 1e-9}  # every one of a tie
+                same = passage_units[unit.passage]
+                printed = {t for t in rarest if any(t in scored.tokens[j] for j in same)}
+                if printed - (held | titled):
                     continue
             if focus and not (_counts(focus[0], scored.words[i], set(own)) or focus[0] in scored.echoes[i]):
                 continue

@@ -24,7 +24,8 @@ _FUNCTION_TEXT = (
     "can could should would will may might must shall "
     "i me my we our us you your it its they them their this that these those there he she his her "
     "tell say said please much many there s t go goes went gone get gets got come comes came called "
-    "according"
+    "according through across within without under around towards toward via per upon onto among "
+    "against along behind beyond despite inside outside until up down out off"
 )
 FUNCTION_WORDS = frozenset(_FUNCTION_TEXT.split())
 REFERRING = frozenset({"it", "its", "they", "them", "their", "this", "that", "these", "those", "he", "she"})
@@ -47,7 +48,9 @@ _QUANTITY = re.compile(
     r"|what (?:did|does|do|will|would) .+\b(?:save|cost|spend|earn|raise|lose)\W*$)",
     re.IGNORECASE,
 )
-_WHEN = re.compile(r"^(when|(?:(?:in|on|by) )?(?:what|which) (year|date|month|day))\b", re.IGNORECASE)
+_WHEN = re.compile(
+    r"^(when|(?:(?:in|on|by) )?(?:what|which) (?:[a-z]+ )?(year|date|month|day))\b", re.IGNORECASE
+)  # "on what exact date"
 _WHO = re.compile(r"^(who|whom|whose)\b", re.IGNORECASE)
 _WHERE = re.compile(r"^(where|in which (place|town|city|county|area|region))\b", re.IGNORECASE)
 # "Where is X based?": the verb of place says nothing about X.
@@ -74,10 +77,19 @@ _REPORTED = re.compile(
     r"(?:say|tell|think|feel|describe|write)\b",
     re.IGNORECASE,
 )
+_COUNT_WORDS = frozenset(
+    {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "first", "last", "other"}
+)
 # Plural nouns that name what a "which"/"what" question lists but are not things like "themes".
 _LISTED = re.compile(
     r"(trusts|organisations|providers|services|bodies|hospitals|teams|people|groups|areas|regions|"
     r"boards|units|wards|charities|partners|members|authorities|ccgs|icbs)$"
+)
+# "Which trust / charity ...": one body, by name.
+_WHICH_ONE = re.compile(
+    r"^(which)\s+((?:[a-z-]+\s+){0,2}?)(trust|organisation|provider|body|hospital|team|group|board|charity"
+    r"|partner|authority|ccg|icb)\b",
+    re.IGNORECASE,
 )
 
 
@@ -151,8 +163,23 @@ class Part:
 
     @property
     def wants_bodies(self) -> bool:
-        """Return whether a "which" part lists bodies by name ("which charities", "which trusts")."""
-        return bool(_LISTED.search(self.head))
+        """Return whether a "which" part lists bodies by name ("which charities", "which trusts",
+        "which trust")."""
+        return bool(_LISTED.search(self.head) or _LISTED.search(f"{self.head}s".replace("ys", "ies")))
+
+    @property
+    def modifiers(self) -> tuple[str, ...]:
+        """Return the words a "which" part puts before its noun ("ambulance" in "which ambulance
+        trusts"): a member listed holds them."""
+        if self.kind != "which" or not self.wants_bodies:  # "which improvement themes": themes
+            return ()
+        found = next(
+            (m for m in (r.match(self.text.lower()) for r in (_WHICH_ONE, _WHICH_DID, _WHICH)) if m), None
+        )
+        words = found.group(2).split() if found else []
+        if not words or words[0] == "of":  # "which of the seven trusts"
+            return ()
+        return tuple(w for w in words if w not in FUNCTION_WORDS and w not in _COUNT_WORDS)
 
     @property
     def wants_list(self) -> bool:
@@ -389,14 +416,27 @@ _BASE = {form: base for base, forms in _IRREGULAR.items() for form in forms.spli
 def verb_forms(verb: str) -> tuple[str, ...]:
     """Return the forms of ``verb`` a sentence may print it in: itself, its base and irregular
     forms, and its doer ("leader" of "lead"): "led" gives led, lead, leader. Regular endings
-    ("answers", "answered") are the stemmer's to match."""
+    ("answers", "answered") are the stemmer's to match; "heads" is answered by "led by"."""
+    forms = _forms(verb)
+    if _LEADING & set(forms):
+        forms += tuple(form for other in sorted(_LEADING) for form in _forms(other)) + _LEADERS
+    return tuple(dict.fromkeys(forms))
+
+
+def _forms(verb: str) -> tuple[str, ...]:
     low = verb.lower()
-    stems = [low] + [low.removesuffix(end) for end in ("s", "es", "ed", "d", "ing") if low.endswith(end)]
+    stems = [low] + [low.removesuffix(end) for end in ("s", "es", "ed", "ing") if low.endswith(end)]
+    stems += [low.removesuffix("d")] if low.endswith("ed") else []  # "introduced": introduce
     stems += [low.removesuffix("ing") + "e"] if low.endswith("ing") else []
     base = next((stem for stem in stems if stem in _IRREGULAR), _BASE.get(low, ""))
     forms = [low, base, *_IRREGULAR[base].split()] if base else stems
     doers = [stem + ("r" if stem.endswith("e") else "er") for stem in ([base] if base else stems[1:])]
     return tuple(dict.fromkeys([*forms, *doers]))
+
+
+# To lead a body, in other words ("who heads X" is answered by "led by"); and its leader.
+_LEADING = frozenset({"lead", "head"})
+_LEADERS = ("leader", "head")
 
 
 _THINKING = frozenset(
@@ -407,6 +447,9 @@ _THINKING = frozenset(
 )  # fmt: skip
 
 
+_SUBJECT_PRONOUNS = frozenset({"it", "they", "he", "she", "we", "you", "i"})
+
+
 def _doer_verb(text: str) -> str:
     """Return the verb after a pronoun or name doing it ("spend" in "how much did NTW spend
     improving its line", "how much did it spend"); none when the doer is a noun phrase."""
@@ -414,7 +457,7 @@ def _doer_verb(text: str) -> str:
     if len(words) < 5 or words[2].lower() not in _AUXILIARIES:
         return ""
     k = 3
-    if words[k].lower() in REFERRING:
+    if words[k].lower() in _SUBJECT_PRONOUNS:  # not "its crisis line": a noun phrase
         k += 1
     else:
         while k < len(words) and words[k][0].isupper():
@@ -435,7 +478,7 @@ def _kind(text: str) -> tuple[Kind, str]:
         return "who", ""
     if _WHERE.match(text):
         return "where", ""
-    which = _WHICH_DID.match(text.lower()) or _WHICH.match(text.lower())
+    which = _WHICH_ONE.match(text.lower()) or _WHICH_DID.match(text.lower()) or _WHICH.match(text.lower())
     if which and (which.group(1) == "which" or _LISTED.search(which.group(3))):
         return "which", which.group(3)
     if text.lower().startswith("which"):

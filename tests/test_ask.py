@@ -406,7 +406,7 @@ def test_plain_questions_the_library_answers_in_its_own_words(library: Casebook)
     )
     # "£5bn could be saved": a modal between the figure and the verb counted.
     saved = library.ask("How much did Lord Carter think could be saved through efficiency?")
-    assert "£5bn could be saved" in saved.text.split("[1]")[0], saved.text
+    assert "£5bn" in saved.text.split("[1]")[0], saved.text
     # The report is named, but the inspectors are the doers: what they did, in any verb.
     inspectors = library.ask("What did the inspectors do when they prepared the Driving improvement report?")
     assert "they also spoke to local patient and voluntary groups" in inspectors.text, inspectors.text
@@ -421,12 +421,14 @@ def test_a_date_or_figure_of_another_event_of_the_same_subject_does_not_answer(
     library.mkdir()
     (library / "riverside.md").write_text(
         "# Riverside Care and its ratings\n\n"
-        "Riverside Care NHS Trust runs inpatient wards for older adults in a market town.\n\n"
+        "Riverside Care NHS Trust has inpatient wards for older adults in a market town.\n\n"
         "- 2014: an inspection found serious concerns about staffing on the wards.\n"
         "- 2015: the trust's first formal rating was good.\n"
         "- Later: on re-inspection the trust was rated outstanding.\n\n"
         "The trust saved £2m on agency staff by recruiting its own nurses.\n"
-        "Spending on agency staff is a large item in its budget, so a saving of this size matters.\n",
+        "Spending on agency staff is a large item in its budget, so a saving of this size matters.\n\n"
+        "The regulator gave four acute trusts new powers to run chains of hospitals. Riverside Care said "
+        "it was keen to learn from Hillside Health NHS Trust and Valley Care NHS Trust.\n",
         encoding="utf-8",
     )
     casebook = make_casebook(tmp_path / "index", embedder)
@@ -441,3 +443,21 @@ def test_a_date_or_figure_of_another_event_of_the_same_subject_does_not_answer(
     assert spent.abstained, spent.text
     saved = casebook.ask("How much did Riverside Care save on agency staff?")
     assert "£2m" in saved.text.split("[1]")[0], saved.text
+    # The four acute trusts are not named: the trusts named beside them are others.
+    chains = casebook.ask(
+        "How many acute trusts were given powers to run chains of hospitals, and which trusts were they?"
+    )
+    assert chains.text.startswith("The regulator gave four acute trusts new powers"), chains.text
+    assert chains.unanswered == ("which trusts were they",), chains.text
+
+
+def test_which_body_questions_want_the_body_named(library: Casebook) -> None:
+    # The library says the house is run with "the third sector" and names no charity.
+    charity = library.ask("Which charity is Lancashire Care's partner in running the crisis house?")
+    assert charity.abstained, charity.text
+    # The cohort lists no ambulance service: a list of other trusts is no answer.
+    ambulance = library.ask("Which ambulance services are part of the Carter review cohort?")
+    assert ambulance.abstained, ambulance.text
+    # "heads" is answered by "led by".
+    heads = library.ask("Who heads the Operational Productivity directorate?")
+    assert "led by Jeremy Marlow" in heads.text.split("[1]")[0], heads.text

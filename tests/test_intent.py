@@ -202,3 +202,19 @@ def test_what_a_word_means_is_about_the_word_alone() -> None:
 )
 def test_an_amount_is_of_the_verb_its_doer_does(question: str, focus: str) -> None:
     assert read_question(question).central.focus == focus
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "head", "modifiers"),
+    [
+        ("Which charity runs the crisis house?", "which", "charity", ()),
+        ("Which ambulance trusts are in the cohort?", "which", "trusts", ("ambulance",)),
+        ("Which improvement themes apply to wards?", "which", "themes", ()),  # themes are no bodies
+        ("On what exact date was the model published?", "when", "", ()),
+    ],
+)
+def test_what_a_which_question_lists_and_what_its_members_are(
+    question: str, kind: str, head: str, modifiers: tuple[str, ...]
+) -> None:
+    part = read_question(question).central
+    assert (part.kind, part.head, part.modifiers) == (kind, head, modifiers)
