@@ -105,6 +105,7 @@ def answer_texts(chunk: Chunk) -> list[str]:
 
 # Words that may stand before the thing counted without making it another thing ("total cost").
 _COUNTING = frozenset({"number", "total", "amount", "overal", "annual", "level", "extra", "addit", "new"})
+_TITLES = ("Dr", "Mr", "Mrs", "Ms", "Miss", "Professor", "Sir", "Dame", "Lord", "Lady")
 # Modal verbs the stop-word list keeps: "£5bn could be saved" counts what "saved" does.
 _MODALS = frozenset({"could", "would", "should", "might", "must", "can", "will", "may", "shall"})
 
@@ -458,7 +459,9 @@ class ExtractiveAnswerer:
         if part.kind == "yes_no" and part.names_subject:
             # The answer leads with a sentence naming its subject: "One moved from good to
             # outstanding" does not say whether Oxleas did.
-            naming = [item for item in out if any(within(alt, scored.words[item[1]]) for alt in names[0])]
+            # A person is named by their title and surname too ("Dr Evans" for Navina Evans).
+            called = names[0] + self._titled(part.names[0])
+            naming = [item for item in out if any(within(alt, scored.words[item[1]]) for alt in called)]
             out = naming[:1] + [item for item in out if item not in naming[:1]] if naming else []
         return out
 
@@ -542,6 +545,14 @@ class ExtractiveAnswerer:
                 break
             position -= 1
         return held
+
+    def _titled(self, name: str) -> list[list[str]]:
+        """Return the token runs of a two-word personal name's surname after a title ("Dr Evans",
+        "Mr Lawlor" for "Navina Evans", "John Lawlor")."""
+        words = name.split()
+        if len(words) != 2 or not all(w[:1].isupper() and w[1:].islower() for w in words):
+            return []
+        return [t for t in self.tokenize([f"{title} {words[1]}" for title in _TITLES]) if len(t) == 2]
 
     def _weights(self, words: Sequence[str]) -> dict[str, float]:
         if not words:

@@ -37,6 +37,21 @@ _PART_BREAK = re.compile(
     r"|has|have)\b))",
     re.IGNORECASE,
 )
+# Everyday abbreviations of English words, read as the words a document prints.
+_ABBREVIATED = {
+    "exec": "executive", "execs": "executives", "govt": "government", "dept": "department",
+    "mgmt": "management", "mgr": "manager", "admin": "administration", "info": "information",
+    "stats": "statistics", "approx": "approximately", "org": "organisation", "orgs": "organisations",
+}  # fmt: skip
+_DASH = re.compile(
+    r"\s+[-–—]\s+(?=(?:how|what|when|who|which|where|why|whether|did|does|do|is|are|was|were|has|have)\b)",
+    re.IGNORECASE,
+)
+_QUESTION_START = re.compile(
+    r"^(?:how|what|when|who|whom|whose|which|where|why|whether|did|does|do|is|are|was|were|has|have|had|can"
+    r"|could|should|will|would)\b",
+    re.IGNORECASE,
+)
 _YES_NO = re.compile(
     r"^(is|are|was|were|did|does|do|has|have|had|can|could|should|will|would)\b", re.IGNORECASE
 )
@@ -208,7 +223,13 @@ class Intent:
 
 def read_question(question: str, known_acronyms: frozenset[str] = frozenset()) -> Intent:
     """Return the parts ``question`` asks; a part that only says "it" borrows the first part's subject."""
-    pieces = [p.strip(" ,.") for p in _PART_BREAK.split(question.strip()) if p and p.strip(" ,.?")]
+    pieces = []
+    for piece in _PART_BREAK.split(question.strip()):
+        # "How did the inspectors gather it - who did they talk to?": a dash before a second
+        # question, when what comes before it is a question too (not "We're setting one up - how ...").
+        halves = _DASH.split(piece, maxsplit=1)
+        pieces += halves if len(halves) == 2 and _QUESTION_START.match(halves[0].strip()) else [piece]
+    pieces = [p.strip(" ,.") for p in pieces if p and p.strip(" ,.?")]
     parts: list[Part] = []
     for piece in pieces or [question.strip()]:
         part = _part(piece, known_acronyms)
@@ -270,7 +291,7 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
         # An appositive restating what is asked ("..., the figure the trust reported") names
         # nothing a sentence must hold but its names ("..., the figure linked to the Model Hospital").
         if bare and low not in FUNCTION_WORDS and (found.start() < restated or named):
-            terms.append(low)
+            terms.append(_ABBREVIATED.get(low, low))  # "chief exec" asks for a chief executive
     if run:
         close(joinable=False)
     # "by how many beds did its wards shrink" asks what "how many beds" asks.

@@ -461,3 +461,13 @@ def test_which_body_questions_want_the_body_named(library: Casebook) -> None:
     # "heads" is answered by "led by".
     heads = library.ask("Who heads the Operational Productivity directorate?")
     assert "led by Jeremy Marlow" in heads.text.split("[1]")[0], heads.text
+
+
+def test_a_yes_no_subject_is_named_by_title_and_surname_too(library: Casebook) -> None:
+    # "Dr Evans had taken up the post ..." names Navina Evans; "chief exec" is a chief executive.
+    answer = library.ask(
+        "Was Navina Evans new as chief exec of East London when the trust was rated outstanding?"
+    )
+    assert answer.text.startswith("Dr Evans had taken up the post of chief executive at East London"), (
+        answer.text
+    )

@@ -218,3 +218,14 @@ def test_what_a_which_question_lists_and_what_its_members_are(
 ) -> None:
     part = read_question(question).central
     assert (part.kind, part.head, part.modifiers) == (kind, head, modifiers)
+
+
+def test_a_dash_before_a_second_question_parts_them_but_not_after_a_preamble() -> None:
+    parts = read_question("How did the inspectors prepare the report - who did they talk to?").parts
+    assert [p.text for p in parts] == ["How did the inspectors prepare the report", "who did they talk to"]
+    one = read_question("We are setting one up - how do we know it would help?").parts
+    assert len(one) == 1
+
+
+def test_everyday_abbreviations_are_read_as_the_words_documents_print() -> None:
+    assert "executive" in read_question("Who was chief exec of East London?").central.terms
