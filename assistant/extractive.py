@@ -105,6 +105,7 @@ def answer_texts(chunk: Chunk) -> list[str]:
 
 # Words that may stand before the thing counted without making it another thing ("total cost").
 _COUNTING = frozenset({"number", "total", "amount", "overal", "annual", "level", "extra", "addit", "new"})
+_HEAVIEST = 6  # words of a part whose weights a sentence's coverage is measured against
 _TITLES = ("Dr", "Mr", "Mrs", "Ms", "Miss", "Professor", "Sir", "Dame", "Lord", "Lady")
 # Modal verbs the stop-word list keeps: "£5bn could be saved" counts what "saved" does.
 _MODALS = frozenset({"could", "would", "should", "might", "must", "can", "will", "may", "shall"})
@@ -315,7 +316,8 @@ class ExtractiveAnswerer:
         name_tokens = {t for toks in self.tokenize(list(part.names)) for t in toks}
         names = [self._name_tokens(n) for n in part.names]
         groups = [[self._name_tokens(n) for n in group] for group in part.groups]
-        total = sum(own.values()) or 1.0
+        # A long question's sentence holds a share of its heaviest words: the rest are its wording.
+        total = sum(sorted(own.values(), reverse=True)[:_HEAVIEST]) or 1.0
         focus = self.tokenize([part.focus])[0] if part.focus else []
         attribute = set(self.tokenize([part.attribute])[0]) if part.attribute else set()
         # "Who answers calls to the line?" is answered by a sentence saying who answers them, not
@@ -383,7 +385,7 @@ class ExtractiveAnswerer:
             coverage = sum(
                 w if t in held else p.title_weight * w for t, w in own.items() if t in held | titled
             )
-            coverage /= total
+            coverage = min(coverage / total, 1.0)
             if unit.item and part.kind == "which" and i in lists:
                 coverage = max(coverage, lists[i])
             if not kind_fits(part, unit, own):
