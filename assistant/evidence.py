@@ -48,11 +48,10 @@ _DATE = re.compile(
 _TIMES = frozenset(m.lower() for m in _MONTHS) | {
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
 }  # fmt: skip
-_TITLED = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Miss|Professor|Prof|Sir|Dame|Lord|Lady)\.? [A-Z][a-z]+")
-_PERSON = re.compile(
-    r"\b(?:Dr|Mr|Mrs|Ms|Miss|Professor|Prof|Sir|Dame|Lord|Lady)\.? [A-Z]"
-    r"|\b[A-Z][a-z]+ (?:[A-Z]\.? )?[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b"
-)
+TITLES = ("Dr", "Mr", "Mrs", "Ms", "Miss", "Professor", "Prof", "Sir", "Dame", "Lord", "Lady")
+_TITLE = rf"\b(?:{'|'.join(TITLES)})\.? "
+_TITLED = re.compile(_TITLE + "[A-Z][a-z]+")  # "Lord Carter", "Dr Evans"
+_PERSON = re.compile(_TITLE + r"[A-Z]|\b[A-Z][a-z]+ (?:[A-Z]\.? )?[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b")
 # A run of capitalised words naming a body, not a person ("Care Quality Commission", "Mersey Care
 # NHS Foundation Trust"): "who led East London" wants a person, not an organisation's name.
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w'’-]*(?:(?:,? | and | of | for )[A-Z][\w'’-]*)*")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from assistant.answers import Answer, Citation, abstain
-from assistant.evidence import Unit, is_number, kind_fits, units_of
+from assistant.evidence import TITLES, Unit, is_number, kind_fits, units_of
 from assistant.intent import Intent, Part, read_question, verb_forms
 from vectorstore import Chunk, Embedder, Passage
 
@@ -67,6 +67,7 @@ class _Scored:
     passage_words: list[list[str]]
     title_tokens: list[set[str]]
     heading_tokens: list[set[str]]  # each passage's section heading ("How it was developed")
+    text_tokens: list[set[str]]  # the words of each passage's own units
     echoes: list[set[str]]  # the words of the next sentence when it refers back ("a saving of this size")
     query: np.ndarray
     vectors: Callable[[list[int]], np.ndarray]  # the vectors of the units at these indices
@@ -106,7 +107,6 @@ def answer_texts(chunk: Chunk) -> list[str]:
 # Words that may stand before the thing counted without making it another thing ("total cost").
 _COUNTING = frozenset({"number", "total", "amount", "overal", "annual", "level", "extra", "addit", "new"})
 _HEAVIEST = 6  # words of a part whose weights a sentence's coverage is measured against
-_TITLES = ("Dr", "Mr", "Mrs", "Ms", "Miss", "Professor", "Sir", "Dame", "Lord", "Lady")
 # Modal verbs the stop-word list keeps: "£5bn could be saved" counts what "saved" does.
 _MODALS = frozenset({"could", "would", "should", "might", "must", "can", "will", "may", "shall"})
 
@@ -223,6 +223,9 @@ class ExtractiveAnswerer:
         passage_tokens = [set(t) for t in passage_words]
         titles = [set(t) for t in self.tokenize([p.chunk.title for p in passages])]
         headings = [set(t) for t in self.tokenize([p.chunk.section or "" for p in passages])]
+        printed: list[set[str]] = [set() for _ in passages]
+        for unit, held in zip(units, tokens, strict=True):
+            printed[unit.passage] |= held
         # "... £3.5m." "... so a saving of this size shows ...": the figure was a saving.
         after = [
             units[n + 1].figure_phrase if n + 1 < len(units) and units[n + 1].passage == unit.passage else ""
@@ -237,6 +240,7 @@ class ExtractiveAnswerer:
             passage_words,
             titles,
             headings,
+            printed,
             echoes,
             qvec,
             lambda indices: self._vectors(passages, [units[i] for i in indices]),
@@ -338,9 +342,6 @@ class ExtractiveAnswerer:
         # and not the subject, is about that member.
         peers = self._peers(names, scored) if part.kind != "which" else []
         kept: list[tuple[int, float]] = []  # (unit, coverage) of the units only a cosine can rule out
-        passage_units: dict[int, list[int]] = {}
-        for i, unit in enumerate(scored.units):
-            passage_units.setdefault(unit.passage, []).append(i)
         for i, unit in enumerate(scored.units):
             held = scored.tokens[i]
             # "led by" holds the "leads" asked; so does a sentence under "How it was developed".
@@ -395,9 +396,7 @@ class ExtractiveAnswerer:
             if part.kind == "when" and len(own) >= 2:
                 top = max(own.values())
                 rarest = {t for t, w in own.items() if w >= top - 1e-9}  # every one of a tie
-                same = passage_units[unit.passage]
-                printed = {t for t in rarest if any(t in scored.tokens[j] for j in same)}
-                if printed - (held | titled):
+                if (rarest & scored.text_tokens[unit.passage]) - (held | titled):
                     continue
             if focus and not (_counts(focus[0], scored.words[i], set(own)) or focus[0] in scored.echoes[i]):
                 continue
@@ -554,7 +553,7 @@ class ExtractiveAnswerer:
         words = name.split()
         if len(words) != 2 or not all(w[:1].isupper() and w[1:].islower() for w in words):
             return []
-        return [t for t in self.tokenize([f"{title} {words[1]}" for title in _TITLES]) if len(t) == 2]
+        return [t for t in self.tokenize([f"{title} {words[1]}" for title in TITLES]) if len(t) == 2]
 
     def _weights(self, words: Sequence[str]) -> dict[str, float]:
         if not words:

@@ -101,11 +101,9 @@ _LISTED = re.compile(
     r"boards|units|wards|charities|partners|members|authorities|ccgs|icbs)$"
 )
 # "Which trust / charity ...": one body, by name.
-_WHICH_ONE = re.compile(
-    r"^(which)\s+((?:[a-z-]+\s+){0,2}?)(trust|organisation|provider|body|hospital|team|group|board|charity"
-    r"|partner|authority|ccg|icb)\b",
-    re.IGNORECASE,
-)
+_ONE_BODY = ("trust", "organisation", "provider", "body", "hospital", "team", "group", "board", "charity",
+             "partner", "authority", "ccg", "icb")  # fmt: skip
+_WHICH_ONE = re.compile(rf"^(which)\s+((?:[a-z-]+\s+){{0,2}}?)({'|'.join(_ONE_BODY)})\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -131,6 +129,7 @@ class Part:
     focus: str = ""
     attribute: str = ""
     action: str = ""
+    modifiers: tuple[str, ...] = ()  # the words before a "which" part's bodies ("ambulance" trusts)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -144,7 +143,7 @@ class Part:
         else ("Can a trust that is not in the Carter cohort ...")."""
         if not self.names:
             return False
-        words = [re.sub(r"['’]s$", "", w) for w in _WORD.findall(self.text)]
+        words = _bare_words(self.text)
         first = self.names[0].split()[0]
         for k, word in enumerate(words[1:4], start=1):
             if word == first:
@@ -156,7 +155,7 @@ class Part:
         """Return whether a name stands right after the part's auxiliary, as the doer it asks
         about ("What did East London do ...", "How did NTW ..."), not elsewhere ("what did
         inspectors do to prepare the Driving improvement report")."""
-        words = [re.sub(r"['’]s$", "", w) for w in _WORD.findall(self.text)]
+        words = _bare_words(self.text)
         if len(words) < 3 or words[1].lower() not in _VERBS_AFTER:
             return False
         at = 3 if words[2].lower() == "the" else 2
@@ -180,21 +179,7 @@ class Part:
     def wants_bodies(self) -> bool:
         """Return whether a "which" part lists bodies by name ("which charities", "which trusts",
         "which trust")."""
-        return bool(_LISTED.search(self.head) or _LISTED.search(f"{self.head}s".replace("ys", "ies")))
-
-    @property
-    def modifiers(self) -> tuple[str, ...]:
-        """Return the words a "which" part puts before its noun ("ambulance" in "which ambulance
-        trusts"): a member listed holds them."""
-        if self.kind != "which" or not self.wants_bodies:  # "which improvement themes": themes
-            return ()
-        found = next(
-            (m for m in (r.match(self.text.lower()) for r in (_WHICH_ONE, _WHICH_DID, _WHICH)) if m), None
-        )
-        words = found.group(2).split() if found else []
-        if not words or words[0] == "of":  # "which of the seven trusts"
-            return ()
-        return tuple(w for w in words if w not in FUNCTION_WORDS and w not in _COUNT_WORDS)
+        return _bodies(self.head)
 
     @property
     def wants_list(self) -> bool:
@@ -296,7 +281,7 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
         close(joinable=False)
     # "by how many beds did its wards shrink" asks what "how many beds" asks.
     asked = _LEADING_PREPOSITION.sub("", text[:restated])
-    kind, head = _kind(asked)
+    kind, head, before = _kind(asked)
     if kind == "where":
         terms = [t for t in terms if t not in _PLACED] or terms
     if _DEFINITION.match(asked):  # "what does co-production mean?" is about co-production
@@ -317,6 +302,7 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
         focus=focus,
         attribute=attribute,
         action=action,
+        modifiers=_modifiers(before) if kind == "which" and _bodies(head) else (),
     )
 
 
@@ -490,25 +476,47 @@ def _doer_verb(text: str) -> str:
     return verb if verb and verb not in FUNCTION_WORDS and verb not in _THINKING else ""
 
 
-def _kind(text: str) -> tuple[Kind, str]:
+def _kind(text: str) -> tuple[Kind, str, str]:
+    """Return the kind of answer ``text`` asks, the noun a "which" part lists and the words
+    before that noun."""
     if _QUANTITY.match(text):
-        return "quantity", ""
+        return "quantity", "", ""
     if _WHEN.match(text):
-        return "when", ""
+        return "when", "", ""
     if _WHO.match(text) or ASKS_NAME.match(text):
-        return "who", ""
+        return "who", "", ""
     if _WHERE.match(text):
-        return "where", ""
-    which = _WHICH_ONE.match(text.lower()) or _WHICH_DID.match(text.lower()) or _WHICH.match(text.lower())
+        return "where", "", ""
+    low = text.lower()
+    which = _WHICH_ONE.match(low) or _WHICH_DID.match(low) or _WHICH.match(low)
     if which and (which.group(1) == "which" or _LISTED.search(which.group(3))):
-        return "which", which.group(3)
-    if text.lower().startswith("which"):
-        return "which", ""
+        return "which", which.group(3), which.group(2)
+    if low.startswith("which"):
+        return "which", "", ""
     if _YES_NO.match(text):
-        return "yes_no", ""
+        return "yes_no", "", ""
     if _HOW.match(text):
-        return "how", ""
-    return "what", ""
+        return "how", "", ""
+    return "what", "", ""
+
+
+def _bodies(head: str) -> bool:
+    """Return whether a "which" noun names bodies ("trusts", "charity"), not things ("themes")."""
+    return head in _ONE_BODY or bool(_LISTED.search(head))
+
+
+def _modifiers(before: str) -> tuple[str, ...]:
+    """Return the words before a "which" part's bodies ("ambulance" in "which ambulance trusts"):
+    a member listed holds them; none after "of" ("which of the seven trusts")."""
+    words = before.split()
+    if not words or words[0] == "of":
+        return ()
+    return tuple(w for w in words if w not in FUNCTION_WORDS and w not in _COUNT_WORDS)
+
+
+def _bare_words(text: str) -> list[str]:
+    """Return the words of ``text`` without a possessive ending ("NTW's" -> "NTW")."""
+    return [re.sub(r"['’]s$", "", w) for w in _WORD.findall(text)]
 
 
 def _leans_back(text: str) -> bool:
