@@ -114,7 +114,8 @@ def _print(data: dict[str, Any], as_json: bool) -> None:
     click.echo(
         f"{data['documents']} documents, {data['chunks']} chunks, {data['sentences']} sentences; "
         f"generation {data['generation']}; last ingest {data['last_ingest'] or 'never'}\n"
-        f"Built by {built.get('embedding_model')} ({built.get('dimension')} dimensions), chunks of "
+        f"Built by {built.get('embedding_model')} ({built.get('dimension')} dimensions, "
+        f"{built.get('embedding_backend', 'torch')} {built.get('embedding_precision', 'fp32')}), chunks of "
         f"{built.get('chunk_tokens')}/{built.get('chunk_overlap')} tokens, schema {built.get('schema')}"
     )
     for part in data["parts"]:

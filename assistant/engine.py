@@ -75,6 +75,7 @@ class Casebook:
                 self.settings.embed_model_path,
                 backend=self.settings.embed_backend,
                 sentences=self.settings.sentence_vectors,
+                precision=self.settings.embed_precision,
             )
         return self._embedder
 

@@ -1,7 +1,7 @@
 """Benchmark: chunks/s of ingestion against the raw encode of the same chunk texts, in one run.
 
 Run: .venv/bin/python bench/ingest.py [--copies 10] [--threads N] [--backend torch-int8]
-    [--library examples/library]
+    [--precision auto|fp32|bf16] [--library examples/library]
 
 The library is copied N times into a temporary folder (each copy a distinct file, so every copy
 is read, chunked, embedded and written) and ingested into a fresh index with ``ingest()``, the
@@ -9,7 +9,9 @@ function behind ``casebook ingest``: reading, cleaning, chunking, the chunk and 
 Chroma's writes and the BM25 update all count. The raw figure is sentence-transformers'
 ``encode`` of exactly the texts the model read for those chunks (title, section and text),
 timed before and after the ingestion; the ratio is against their mean. The raw encode is always
-torch fp32; ``--backend`` sets the ingesting embedder's. Prints one JSON line.
+torch fp32 (sentence-transformers' default); ``--backend`` and ``--precision`` set the ingesting
+embedder's. For comparison the same texts are also encoded raw under bf16 autocast once, after
+the ingestion (``raw_bf16_seconds``, ``ratio_to_raw_bf16``). Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=10)
     parser.add_argument("--library", type=Path, default=ROOT / "examples/library")
     parser.add_argument("--backend", default="torch", help="the ingesting embedder's backend")
+    parser.add_argument("--precision", default="auto", help="the ingesting embedder's precision")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -45,13 +48,15 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    reference = Embedder()
-    model = reference._model  # the raw sentence-transformers model (torch fp32), for the reference encode
-    embedder = reference if args.backend == "torch" else Embedder(backend=args.backend)
+    embedder = Embedder(backend=args.backend, precision=args.precision)
+    model = (embedder if args.backend == "torch" else Embedder())._model  # raw sentence-transformers
 
-    def raw(texts: list[str]) -> float:
+    def raw(texts: list[str], bf16: bool = False) -> float:
         started = time.perf_counter()
-        model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            model.encode(
+                texts, batch_size=embedder.batch_size, normalize_embeddings=True, convert_to_numpy=True
+            )
         return time.perf_counter() - started
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -72,6 +77,7 @@ def main() -> None:
         report = ingest([library], store, embedder)
         ingest_seconds = time.perf_counter() - started
         raw_after = raw(texts)
+        raw_bf16 = raw(texts, bf16=True)
 
     raw_seconds = (raw_before + raw_after) / 2
     chunks = report.chunks_written
@@ -83,6 +89,7 @@ def main() -> None:
                 "date": time.strftime("%Y-%m-%d"),
                 "torch_threads": torch.get_num_threads(),
                 "backend": args.backend,
+                "precision": embedder.precision,
                 "load_average": [round(x, 2) for x in os.getloadavg()],
                 "documents": len(report.added),
                 "chunks": chunks,
@@ -91,6 +98,8 @@ def main() -> None:
                 "raw_encode_seconds": [round(raw_before, 2), round(raw_after, 2)],
                 "raw_chunks_per_second": round(len(texts) / raw_seconds, 1),
                 "ratio": round((chunks / ingest_seconds) / (len(texts) / raw_seconds), 3),
+                "raw_bf16_seconds": round(raw_bf16, 2),
+                "ratio_to_raw_bf16": round(raw_bf16 / ingest_seconds, 3),
             }
         )
     )

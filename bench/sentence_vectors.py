@@ -1,6 +1,7 @@
 """Research: where the sentence vectors of the best-part signal come from, and what each costs.
 
 Run: .venv/bin/python bench/sentence_vectors.py [--beir ../shared/bench/scifact] [--cache DIR]
+    [--pooled-only] [--precision auto|fp32|bf16]
 
 On a BEIR folder (each corpus row one passage, as ``casebook eval --beir`` indexes it), one
 forward pass of every passage gives its vector and its tokens' embeddings; hybrid nDCG@10 is then
@@ -14,9 +15,14 @@ measured, in one run, with sentence vectors from:
 - ``pooled+title``: the same mean taken over the title's tokens too;
 - ``mix``: pooled and the passage vector, averaged.
 
+``--pooled-only`` skips the two standalone variants (their 94,000 encodes): only the sentences
+past the window are encoded alone, as ingestion does. ``--precision`` is the embedder's (the
+forward pass and the encodes of sentences past the window are read at it, as at ingestion).
+
 Hybrid here is the four signals of :mod:`assistant.retrieval` with exact (numpy) nearest
-neighbours instead of Chroma's HNSW; its baseline row reproduces the product's figure. Prints
-one JSON object (the rows of the table in docs/benchmarks.md).
+neighbours instead of Chroma's HNSW, the best sentence scored over the other signals' candidate
+passages as the product does (``--best-sentence library`` searches every sentence, as the first
+version did). Prints one JSON object (the rows of the table in docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--beir", type=Path, default=ROOT.parent / "shared/bench/scifact")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/sentence-vectors"))
+    parser.add_argument("--pooled-only", action="store_true", help="skip the standalone variants")
+    parser.add_argument("--precision", default="auto", help="the embedder's precision")
+    parser.add_argument("--best-sentence", choices=("candidates", "library"), default="candidates")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -48,7 +57,7 @@ def main() -> None:
 
     dataset = load_beir(args.beir)
     chunks = corpus_chunks(dataset)
-    embedder = Embedder()
+    embedder = Embedder(precision=args.precision)
     query_ids = [q for q in dataset.queries if q in dataset.qrels]
     queries = embedder.embed([dataset.queries[q] for q in query_ids])
 
@@ -87,44 +96,58 @@ def main() -> None:
             with_title[n] = unit(tokens[mask | in_title].mean(axis=0))
     forward_seconds = time.perf_counter() - started
 
-    # Standalone encodes ("title sentence"), cached by text: the slow part of the old ingest.
-    texts = sorted({f"{c.title} {s}".strip() for c, ss in zip(chunks, regex, strict=True) for s in ss})
-    texts = sorted(set(texts) | {u.embed_text for u in units})
-    alone, alone_seconds = cached_encode(
-        embedder, texts, args.cache / f"standalone-{dataset.fingerprint[:12]}"
-    )
-    lookup = {t: n for n, t in enumerate(texts)}
-    regex_rows = [
-        (i, lookup[f"{c.title} {s}".strip()])
-        for i, (c, ss) in enumerate(zip(chunks, regex, strict=True))
-        for s in ss
-    ]
-    punkt_alone = alone[[lookup[u.embed_text] for u in units]]
-    pooled[~inside] = punkt_alone[~inside]
-    with_title[~inside] = punkt_alone[~inside]
-    mix = normalise(pooled + passage[owners])
-
     from vectorstore.sentences import windows
 
     bm25_chunks, bm25_windows_regex, bm25_windows_punkt = bm25_indexes(chunks, regex, punkt, windows)
-    variants = {
-        "standalone-regex": (
+    variants = {}
+    if args.pooled_only:  # only the sentences past the window, encoded alone as ingestion does
+        started = time.perf_counter()
+        tail = embedder.embed([units[n].embed_text for n in np.flatnonzero(~inside)], indexing=True)
+        alone_seconds, stand_alone_share = time.perf_counter() - started, 1.0
+        pooled[~inside] = tail
+        with_title[~inside] = tail
+    else:
+        # Standalone encodes ("title sentence"), cached by text: the slow part of the old ingest.
+        texts = sorted({f"{c.title} {s}".strip() for c, ss in zip(chunks, regex, strict=True) for s in ss})
+        texts = sorted(set(texts) | {u.embed_text for u in units})
+        alone, alone_seconds = cached_encode(
+            embedder, texts, args.cache / f"standalone-{dataset.fingerprint[:12]}"
+        )
+        stand_alone_share = len(units) / max(len(texts), 1)
+        lookup = {t: n for n, t in enumerate(texts)}
+        regex_rows = [
+            (i, lookup[f"{c.title} {s}".strip()])
+            for i, (c, ss) in enumerate(zip(chunks, regex, strict=True))
+            for s in ss
+        ]
+        punkt_alone = alone[[lookup[u.embed_text] for u in units]]
+        pooled[~inside] = punkt_alone[~inside]
+        with_title[~inside] = punkt_alone[~inside]
+        variants["standalone-regex"] = (
             alone[[r for _, r in regex_rows]],
             np.array([i for i, _ in regex_rows]),
             bm25_windows_regex,
-        ),
-        "standalone": (punkt_alone, owners, bm25_windows_punkt),
-        "pooled": (pooled, owners, bm25_windows_punkt),
-        "pooled+title": (with_title, owners, bm25_windows_punkt),
-        "mix": (mix, owners, bm25_windows_punkt),
-    }
+        )
+        variants["standalone"] = (punkt_alone, owners, bm25_windows_punkt)
+    mix = normalise(pooled + passage[owners])
+    variants["pooled"] = (pooled, owners, bm25_windows_punkt)
+    variants["pooled+title"] = (with_title, owners, bm25_windows_punkt)
+    variants["mix"] = (mix, owners, bm25_windows_punkt)
     ids = [c.id for c in chunks]
     results = {}
     for name, (vectors, owner, windows_index) in variants.items():
         results[name] = score(
-            dataset, query_ids, queries, ids, passage, vectors, owner, bm25_chunks, windows_index
+            dataset,
+            query_ids,
+            queries,
+            ids,
+            passage,
+            vectors,
+            owner,
+            bm25_chunks,
+            windows_index,
+            over_candidates=args.best_sentence == "candidates",
         )
-    stand_alone_share = len(units) / max(len(texts), 1)
     print(
         json.dumps(
             {
@@ -185,7 +208,19 @@ def bm25_indexes(chunks, regex, punkt, windows):
     return lexical, built[0], built[1]
 
 
-def score(dataset, query_ids, queries, ids, passage, sentences, owner, bm25, windows_index, k=100):
+def score(
+    dataset,
+    query_ids,
+    queries,
+    ids,
+    passage,
+    sentences,
+    owner,
+    bm25,
+    windows_index,
+    k=100,
+    over_candidates=True,
+):
     from assistant.retrieval import _padded, _z_fusion
     from eval.beir import documents_by_max, evaluate
 
@@ -206,12 +241,19 @@ def score(dataset, query_ids, queries, ids, passage, sentences, owner, bm25, win
         cos = passage @ q
         top = np.argsort(-cos)[:k]
         dense = [(ids[i], float(cos[i])) for i in top]
-        scos = sentences @ q
-        near = np.argsort(-scos)[: min(k * 8, len(scos))]
         best_s: dict[str, float] = {}
-        for j in near:
-            cid = ids[owner[j]]
-            best_s[cid] = max(best_s.get(cid, -1.0), float(scos[j]))
+        if over_candidates:  # the product: the best sentence of each candidate of the other lists
+            chosen = {position[cid] for ranking in (dense, lexical, parts) for cid, _ in ranking}
+            rows = np.flatnonzero(np.isin(owner, list(chosen)))
+            for j, value in zip(rows, (sentences[rows] @ q).tolist(), strict=True):
+                cid = ids[owner[j]]
+                best_s[cid] = max(best_s.get(cid, -1.0), value)
+        else:
+            scos = sentences @ q
+            near = np.argsort(-scos)[: min(k * 8, len(scos))]
+            for j in near:
+                cid = ids[owner[j]]
+                best_s[cid] = max(best_s.get(cid, -1.0), float(scos[j]))
         dense_parts = sorted(best_s.items(), key=lambda item: (-item[1], item[0]))[:k]
         fused = _z_fusion(
             [(_padded(lexical, size), 0.25), (_padded(parts, size), 0.25), (dense, 0.25), (dense_parts, 0.25)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BACKENDS = ("torch", "torch-int8")  # torch-int8: the Linear layers' weights quantised to int8
 SENTENCE_MODES = ("pooled", "alone")  # how a passage's sentence vectors are made (vectorstore.indexing)
+PRECISIONS = ("auto", "fp32", "bf16")  # auto: bf16 matrix products where the CPU has bf16 instructions
 CACHE_SIZE = 20_000  # texts whose vectors embed_cached keeps
 
 
@@ -52,6 +54,13 @@ class Embedder:
     ``sentences`` says how the sentence vectors of an indexed passage are made: ``pooled`` from
     the passage's own forward pass, or ``alone`` ("title sentence" encoded by itself, exactly the
     vector the answerer would encode); it is recorded in the index too.
+
+    ``precision`` is how the index's passages are read at ingestion (:meth:`token_embeddings` and
+    ``embed(..., indexing=True)``): ``bf16`` runs the torch model's matrix products in bfloat16
+    (torch autocast; layer norms, softmax and pooling stay fp32), about 1.8x faster where the CPU
+    has bf16 dot-product instructions (AVX512-BF16, AMX), with vectors about 1e-5 from fp32's in
+    cosine; ``auto`` uses it only there. Questions and the answerer's sentences are always
+    encoded in fp32, so an answer never depends on what else was in the model's batch.
     """
 
     def __init__(
@@ -61,12 +70,17 @@ class Embedder:
         batch_size: int = 32,
         backend: str = "torch",
         sentences: str = "pooled",
+        precision: str = "auto",
     ) -> None:
         if backend not in BACKENDS:
             raise ConfigError(f"Unknown embedding backend {backend!r}. Use one of: {', '.join(BACKENDS)}.")
         if sentences not in SENTENCE_MODES:
             raise ConfigError(
                 f"Unknown sentence vectors {sentences!r}. Use one of: {', '.join(SENTENCE_MODES)}."
+            )
+        if precision not in PRECISIONS:
+            raise ConfigError(
+                f"Unknown embedding precision {precision!r}. Use one of: {', '.join(PRECISIONS)}."
             )
         # Belt and braces: a hub lookup must fail fast instead of hanging on a closed network.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -89,6 +103,7 @@ class Embedder:
         self.sentences = sentences
         if backend == "torch-int8":
             self._quantise()
+        self.precision = _resolve_precision(precision, backend)
         self.name = DEFAULT_MODEL if model_path is None else path.name
         self.dimension = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length)
@@ -122,14 +137,34 @@ class Embedder:
             warnings.simplefilter("ignore", UserWarning)
             torch.ao.quantization.quantize_dynamic(self._model, chosen, dtype=torch.qint8, inplace=True)
 
-    def embed(self, texts: Sequence[str], *, progress: bool = False, background: bool = False) -> np.ndarray:
+    def _autocast(self) -> Any:
+        """Return the context the model runs in: bf16 autocast, or nothing for fp32."""
+        if self.precision != "bf16":
+            return contextlib.nullcontext()
+        import torch
+
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        progress: bool = False,
+        background: bool = False,
+        indexing: bool = False,
+    ) -> np.ndarray:
         """Return a float32 matrix of unit vectors, one row per text. ``background`` work (answer
-        vectors made ahead) does not count as use: it waits for the model to be idle."""
+        vectors made ahead) does not count as use: it waits for the model to be idle. ``indexing``
+        texts are encoded at the index's ``precision``, in a batch of their own."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if not background:
             self.last_use = time.monotonic()
         job = _Job(list(texts))
+        if indexing:
+            with self._lock:
+                self._encode([job], progress, fast=True)
+            return job.vectors if job.vectors is not None else np.zeros((0, self.dimension), np.float32)
         with self._waiting_lock:
             self._waiting.append(job)
         with self._lock:
@@ -145,17 +180,19 @@ class Embedder:
             raise job.error or RuntimeError("the embedding batch gave no vectors")
         return job.vectors
 
-    def _encode(self, jobs: list[_Job], progress: bool) -> None:
+    def _encode(self, jobs: list[_Job], progress: bool, *, fast: bool = False) -> None:
         """Encode the texts of ``jobs`` in one call (one model pass per batch of them), and hand
-        each job its rows: concurrent questions cost little more than one."""
+        each job its rows: concurrent questions cost little more than one. ``fast``: at the
+        index's precision."""
         texts = [text for job in jobs for text in job.texts]
-        vectors = self._model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        ).astype(np.float32, copy=False)
+        with self._autocast() if fast else contextlib.nullcontext():
+            vectors = self._model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            ).astype(np.float32, copy=False)
         start = 0
         for job in jobs:
             job.vectors = vectors[start : start + len(job.texts)]
@@ -216,7 +253,7 @@ class Embedder:
                     return_tensors="pt",
                 )
                 offsets = features.pop("offset_mapping").numpy()
-                with torch.inference_mode():
+                with torch.inference_mode(), self._autocast():
                     states = model(**features).last_hidden_state.float().numpy()
             mask = features["attention_mask"].numpy().astype(bool)
             for row, i in enumerate(batch):
@@ -268,6 +305,22 @@ class Embedder:
     def count_tokens(self, text: str) -> int:
         """Return how many wordpieces the model sees for ``text`` (without special tokens)."""
         return len(self._model.tokenizer.tokenize(text))
+
+
+def _resolve_precision(precision: str, backend: str) -> str:
+    """Return "bf16" or "fp32": ``auto`` is bf16 only for the torch backend on a CPU with native
+    bf16 dot products (elsewhere bf16 is emulated, and slower than fp32)."""
+    if backend != "torch" or precision == "fp32":
+        return "fp32"
+    if precision == "bf16":
+        return "bf16"
+    import torch
+
+    native = (
+        getattr(torch.cpu, name, lambda: False)
+        for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    )
+    return "bf16" if any(check() for check in native) else "fp32"
 
 
 def _feed_forward_output(name: str) -> bool:

@@ -78,7 +78,7 @@ def embed_chunks(
     done[has] = pooled[rows[has]]
     alone = np.flatnonzero(~done)  # past the window, or a chunk with no sentence (its title)
     if len(alone):
-        unit_vectors[alone] = embedder.embed([units[i].embed_text for i in alone])
+        unit_vectors[alone] = embedder.embed([units[i].embed_text for i in alone], indexing=True)
     return vectors, units, unit_vectors
 
 

@@ -68,6 +68,7 @@ class IndexInfo:
     bm25: BM25Params = field(default_factory=BM25Params)
     embedding_backend: str = "torch"  # indexes from before backends were recorded were built by torch
     sentence_vectors: str = "pooled"  # and their sentence vectors were pooled
+    embedding_precision: str = "fp32"  # how ingestion read passages; not checked: bf16 and fp32 mix
     schema: int = SCHEMA_VERSION
 
     @classmethod
@@ -78,6 +79,7 @@ class IndexInfo:
             dimension=embedder.dimension,
             embedding_backend=getattr(embedder, "backend", "torch"),
             sentence_vectors=getattr(embedder, "sentences", "pooled"),
+            embedding_precision=getattr(embedder, "precision", "fp32"),
             chunk_tokens=chunk_tokens,
             chunk_overlap=chunk_overlap,
             bm25=bm25,
