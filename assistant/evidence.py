@@ -71,7 +71,11 @@ _ROLE = re.compile(
 _ASKS_PERSON = re.compile(
     r"^who\s+(?:(?:is|was|are|were|has been|will be)\s+(?:the\s+|its\s+|their\s+)?(?:[a-z-]+\s+){0,2}?"
     r"(?:chief executive|executive|chair|director|inspector|minister|secretary|manager|lead|leader|head)s?\b"
-    r"|(?:chairs|chaired|leads|led|heads|headed|runs|ran|directs|directed)\b)",
+    r"|(?:(?:is|was|are|were)\s+)?(?:chairs|chaired|chairing|leads|led|leading|heads|headed|heading|runs|ran"
+    r"|running|directs|directed|directing)\b"
+    # "who was running Calderstones as chief executive"
+    r"|.*\bas\s+(?:the\s+|its\s+|their\s+)?(?:[a-z-]+\s+){0,2}?"
+    r"(?:chief executive|executive|chair|director|inspector|minister|secretary|manager|lead|leader|head)\b)",
     re.IGNORECASE,
 )
 
@@ -178,9 +182,30 @@ def is_number(word: str) -> bool:
     return bool(_NUMBER.fullmatch(word) or any(c.isdigit() for c in word))
 
 
+def listed_bodies(text: str) -> list[str]:
+    """Return the bodies a sentence lists by name, each as printed ("Harrowdene Mental Health NHS
+    Trust", "Wyvern Vale Partnership NHS Foundation Trust" in "... brought together Harrowdene
+    Mental Health NHS Trust, Wyvern Vale Partnership NHS Foundation Trust and ..."): two or more
+    named one after another, joined by commas and "and"; none when the sentence lists none."""
+    for run in _CAPITALISED_RUN.finditer(text):  # the names of a list run on, joined by "," and "and"
+        pieces = [piece for piece in re.split(r",\s+|\s+and\s+", run.group(0)) if _BODY.search(piece)]
+        if len(pieces) >= 2:
+            return pieces
+    return []
+
+
 def _asked(part: Part) -> set[str]:
     """Return the words the part already gives (its names and terms), lower case."""
     return {w.lower() for n in part.names for w in n.split()} | set(part.terms)
+
+
+def _figure_word(text: str, match: re.Match[str]) -> str:
+    """Return the whole word a figure was found in ("3" in "Phase 3 (spread"), lower case,
+    without the punctuation around it."""
+    before = re.search(r"\S*$", text[: match.start()])
+    after = re.match(r"\S*", text[match.start() :])
+    word = (before.group(0) if before else "") + (after.group(0) if after else "")
+    return word.strip(".,;:!?()[]'\"“”‘’").lower()
 
 
 def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
@@ -194,7 +219,11 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
     if part.reported and not _REPORTING.search(_ASKED_CLAUSE.sub(" ", text)):
         return False
     if part.kind == "quantity":  # "24/7" is a span and "one of the" a choice, not quantities
-        return bool(_NUMBER.search(_ONE_OF.sub(" ", _SPAN.sub(" ", text))))
+        # Nor is a figure the question gives: "how much funding for phase 3" is not answered by
+        # "Phase 3: April 2020 to March 2022".
+        plain = _ONE_OF.sub(" ", _SPAN.sub(" ", text))
+        asked = _asked(part)
+        return any(_figure_word(plain, m) not in asked for m in _NUMBER.finditer(plain))
     if part.kind == "when":
         return bool(_DATE.search(text))
     if part.kind == "who":

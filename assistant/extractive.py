@@ -13,13 +13,14 @@ central part is missing Casebook abstains, saying which documents mention the qu
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from assistant.answers import Answer, Citation, abstain
-from assistant.evidence import TITLES, Unit, is_number, kind_fits, units_of
+from assistant.evidence import TITLES, Unit, is_number, kind_fits, listed_bodies, units_of
 from assistant.intent import Intent, Part, read_question, verb_forms
 from vectorstore import Chunk, Embedder, Passage
 
@@ -341,6 +342,11 @@ class ExtractiveAnswerer:
         # Calderstones, listed beside it: a sentence naming another member of the subject's list,
         # and not the subject, is about that member.
         peers = self._peers(names, scored) if part.kind != "which" else []
+        figures = _figures(part.text)  # as printed: the index drops "2"
+        printed: dict[int, set[str]] = defaultdict(set)
+        if figures:
+            for unit in scored.units:
+                printed[unit.passage] |= _figures(unit.text)
         kept: list[tuple[int, float]] = []  # (unit, coverage) of the units only a cosine can rule out
         for i, unit in enumerate(scored.units):
             held = scored.tokens[i]
@@ -398,7 +404,13 @@ class ExtractiveAnswerer:
                 rarest = {t for t, w in own.items() if w >= top - 1e-9}  # every one of a tie
                 if (rarest & scored.text_tokens[unit.passage]) - (held | titled):
                     continue
-            if focus and not (_counts(focus[0], scored.words[i], set(own)) or focus[0] in scored.echoes[i]):
+            # So does a figure the question names ("phase 2", "in 2019"): "24 trusts took part in a
+            # diagnostic exercise", listed under phase 1 beside phase 2, is not about phase 2.
+            if figures and any(f in printed[unit.passage] and f not in _figures(unit.text) for f in figures):
+                continue
+            if focus and not (
+                _counts(focus[0], scored.words[i], set(own) | name_tokens) or focus[0] in scored.echoes[i]
+            ):
                 continue
             if attribute and not attribute & held:
                 continue  # "what is the review's budget" needs a sentence about a budget
@@ -498,7 +510,8 @@ class ExtractiveAnswerer:
 
     def _peers(self, names: list[list[list[str]]], scored: _Scored) -> list[list[str]]:
         """Return the first word of each other item of a list whose items name the subject: the
-        names listed beside it ("- Calderstones Partnership ..." beside "- Oxleas NHS ...").
+        names listed beside it ("- Calderstones Partnership ..." beside "- Oxleas NHS ..."), in
+        bullets or in one sentence.
         A word about as common in the library as the subject's name, or commoner than half as
         rare, is not taken ("NHS" starts many items)."""
         units = scored.units
@@ -523,6 +536,14 @@ class ExtractiveAnswerer:
                     if words and not any(within(alt, scored.words[i]) for alt in asked):
                         firsts.add(words[0])
             start = max(end, start + 1)
+        # So are the other bodies a sentence lists with the subject ("Peer Pathways brought
+        # together Harrowdene ... NHS Trust, Wyvern Vale ... NHS Foundation Trust and ...").
+        for unit in units:
+            bodies = [self.tokenize([body])[0] for body in listed_bodies(unit.text)]
+            if any(within(alt, words) for words in bodies for alt in asked):
+                firsts.update(
+                    words[0] for words in bodies if words and not any(within(alt, words) for alt in asked)
+                )
         rare = self.idf(firsts) if firsts else {}
         return [[w] for w, weight in rare.items() if weight >= 0.5 * subject_idf]
 
@@ -846,6 +867,12 @@ def _items_after(i: int, units: list[Unit], passages: Sequence[Passage]) -> list
             break
         items.append(j)
     return items
+
+
+def _figures(text: str) -> set[str]:
+    """Return the figures ``text`` prints as words ("2" and "2019" in "phase 2 ... in 2019"; not
+    the spans "24/7" or "2018/19")."""
+    return set(re.findall(r"(?<![\w.,/])\d+(?:[.,]\d+)*(?![\w/]|[.,]\d)", text))
 
 
 _LEADING_NAME = re.compile(r"^[-•*\s]*([A-Z][\w'’&-]*)")  # the first word of a list item's name

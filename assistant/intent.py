@@ -59,6 +59,9 @@ _QUANTITY = re.compile(
     r"^(how (much|many|long|often|far|big|large)\b|what (was|is|were|are) the (cost|number|amount|total"
     r"|size|saving|savings|budget|figure|percentage|proportion|rate)\b"
     r"|what (was|is|were|are) the (?:[a-z-]+ ){1,2}(cost|number|amount|total|size|percentage|proportion)\b"
+    # "what was its vacancy rate", "what was Kestrel Moor's registered nurse vacancy rate"
+    r"|what (?:was|is|were|are) (?:its|their|his|her|(?:[\w-]+ ){0,4}?[\w-]+['’]s) (?:[a-z-]+ ){0,3}"
+    r"(?:cost|number|amount|total|size|percentage|proportion|rate|budget|saving|savings)\b"
     # "what did the crisis line save?": a verb of money closing the question asks an amount
     r"|what (?:did|does|do|will|would) .+\b(?:save|cost|spend|earn|raise|lose)\W*$)",
     re.IGNORECASE,
@@ -219,7 +222,14 @@ def read_question(question: str, known_acronyms: frozenset[str] = frozenset()) -
     for piece in pieces or [question.strip()]:
         part = _part(piece, known_acronyms)
         # "..., and what is the partner charity called?" asks a name the first part did not give.
-        if parts and (len(part.terms) < 2 or _leans_back(piece) or ASKS_NAME.match(piece)):
+        # So does one that repeats a word of the first ("..., and how much funding does each trust
+        # get for phase 3?" is about the programme the first part names).
+        if parts and (
+            len(part.terms) < 2
+            or _leans_back(piece)
+            or ASKS_NAME.match(piece)
+            or set(part.terms) & set(parts[0].terms)
+        ):
             first = parts[0]
             context = tuple(t for t in first.terms if t not in part.terms)
             part = replace(
@@ -455,6 +465,10 @@ _THINKING = frozenset(
 
 
 _SUBJECT_PRONOUNS = frozenset({"it", "they", "he", "she", "we", "you", "i"})
+# Verbs that take another verb after "to": what is done is that verb ("have to spend": spending).
+_CATENATIVE = frozenset({"have", "has", "had", "need", "needs", "want", "wants", "plan", "plans",
+                         "expect", "hope", "try", "manage", "get", "intend", "aim", "decide", "agree",
+                         "choose"})  # fmt: skip
 
 
 def _doer_verb(text: str) -> str:
@@ -471,6 +485,9 @@ def _doer_verb(text: str) -> str:
             k += 1
         if k == 3 or re.search(r"['’]s$", words[k - 1]):  # "NTW's crisis line": a noun phrase
             return ""
+    # "how much did it have to spend": the verb after "have to", "need to", "plan to"
+    if k + 2 < len(words) and words[k].lower() in _CATENATIVE and words[k + 1].lower() == "to":
+        k += 2
     verb = words[k].lower() if k < len(words) else ""
     # "how much did Lord Carter estimate could be saved": the amount is of what follows
     return verb if verb and verb not in FUNCTION_WORDS and verb not in _THINKING else ""

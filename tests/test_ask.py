@@ -471,3 +471,48 @@ def test_a_yes_no_subject_is_named_by_title_and_surname_too(library: Casebook) -
     assert answer.text.startswith("Dr Evans had taken up the post of chief executive at East London"), (
         answer.text
     )
+
+
+def test_a_figure_the_question_names_and_the_bodies_listed_beside_the_subject(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    from ingest import ingest
+
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "kingsmead.md").write_text(
+        "# The Kingsmead ward safety programme\n\n"
+        "The Kingsmead programme brought together Alder Vale NHS Trust, Birchwood Partnership NHS Trust "
+        "and Cedar Fields NHS Trust.\n\n"
+        "## Phases\n\n"
+        "- Phase 1 (discovery): October 2018 to March 2019. 24 trusts took part in a diagnostic.\n"
+        "- Phase 2 (testing): April 2019 to March 2020. Participating trusts tested changes on two wards.\n"
+        "- Phase 3 (spread) runs from April 2020 to March 2022. Trusts spread changes to all wards.\n\n"
+        "## Peer workers\n\n"
+        "Alder Vale reports that 18 of its 22 peer workers were still in post after a year. "
+        "Cedar Fields placed its peer workers in community teams.\n\n"
+        "## Results\n\n"
+        "Cedar Fields saved £2m on agency staff by recruiting its own nurses.\n",
+        encoding="utf-8",
+    )
+    casebook = make_casebook(tmp_path / "index", embedder)
+    ingest([library], casebook.store, embedder)
+    # "24 trusts took part" is listed under phase 1, beside phase 2.
+    phase_two = casebook.ask("How many trusts took part in phase 2 of the Kingsmead programme?")
+    assert "24 trusts" not in phase_two.text, phase_two.text
+    # "Phase 3 (spread) runs from April 2020 ..." gives no funding: the 3 is the question's own.
+    funding = casebook.ask(
+        "When does phase 3 of the Kingsmead programme run, and how much funding does each trust get "
+        "for phase 3?"
+    )
+    assert funding.text.startswith("Phase 3 (spread) runs from April 2020 to March 2022."), funding.text
+    assert funding.unanswered == ("how much funding does each trust get for phase 3",), funding.text
+    # Alder Vale, listed beside Cedar Fields, is another trust: its 22 are not Cedar Fields' recruits.
+    cedar = casebook.ask("How many peer workers did Cedar Fields recruit?")
+    assert "22" not in cedar.text, cedar.text
+    # What was saved is not what had to be spent.
+    spent = casebook.ask(
+        "How much did Cedar Fields save on agency staff, and how much did it have to spend to do it?"
+    )
+    assert "£2m" in spent.text.split("[1]")[0], spent.text
+    assert spent.unanswered == ("how much did it have to spend to do it",), spent.text

@@ -77,6 +77,12 @@ def test_a_which_question_lists_the_noun_before_its_verb(question: str, head: st
         ("How did NTW improve its crisis line, and by how much did calls rise?", ["how", "quantity"]),
         ("In which year did it open?", ["when"]),
         ("Which year did it open?", ["when"]),
+        # a rate, budget or number of a named body is an amount too
+        (
+            "What was Kestrel Moor's nurse vacancy rate, and what was its vacancy rate for doctors?",
+            ["quantity", "quantity"],
+        ),
+        ("What was its role in the review?", ["what"]),
     ],
 )
 def test_the_kind_of_answer_each_part_asks_for(question: str, kinds: list[str]) -> None:
@@ -101,6 +107,9 @@ def test_a_person_in_a_role_is_not_the_name_of_a_body() -> None:
     person = Unit("The leaders, John Lawlor at NTW and Dr Navina Evans at East London, spoke.", 0, 1)
     assert not kind_fits(part, body, {})
     assert kind_fits(part, person, {})
+    # "as chief executive" asks for the person in the role too, and a rating names nobody.
+    running = read_question("Who was running Calderstones as chief executive when it was rated good?").central
+    assert not kind_fits(running, Unit("2015: the trust's first formal rating was good.", 0, 3), {})
     # "What is the division called?" asks a name, and a body's name answers it.
     named = read_question("What is its learning disability division called?").central
     division = Unit("It became Mersey Care's Specialist Learning Disability Division.", 0, 2)
@@ -196,6 +205,7 @@ def test_what_a_word_means_is_about_the_word_alone() -> None:
     [
         ("How much did NTW spend improving its crisis line?", "spend"),  # a name, then its verb
         ("How much did it spend on the line?", "spend"),
+        ("How much did it have to spend to improve the line?", "spend"),  # the verb after "have to"
         ("How much did Lord Carter estimate could be saved?", ""),  # not an amount of estimating
         ("How much did NTW's crisis line cut bed costs by?", ""),  # a noun phrase does it
     ],
@@ -229,3 +239,15 @@ def test_a_dash_before_a_second_question_parts_them_but_not_after_a_preamble() -
 
 def test_everyday_abbreviations_are_read_as_the_words_documents_print() -> None:
     assert "executive" in read_question("Who was chief exec of East London?").central.terms
+
+
+def test_a_later_part_repeating_a_word_of_the_first_is_about_the_first_parts_subject() -> None:
+    parts = read_question(
+        "When does phase 3 of the National Acute Care Safety Programme run, and how much funding does "
+        "each trust get for phase 3?"
+    ).parts
+    assert parts[1].groups == (("National Acute Care Safety Programme",),)
+    assert "safety" in parts[1].context
+    # A later part sharing no word stands alone.
+    alone = read_question("How did Lancashire Care cut placements, and what did NTW save?").parts
+    assert alone[1].groups == (("NTW",),) and alone[1].context == ()
