@@ -155,7 +155,7 @@ def main() -> None:
                 "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
                 "date": time.strftime("%Y-%m-%d"),
                 "passages": len(chunks),
-                "sentences_regex": len(regex_rows),
+                "sentences_regex": sum(len(ss) for ss in regex),
                 "sentences": len(units),
                 "sentences_past_window": int((~inside).sum()),
                 "forward_seconds": round(forward_seconds, 1),
