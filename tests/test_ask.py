@@ -412,14 +412,25 @@ def test_plain_questions_the_library_answers_in_its_own_words(library: Casebook)
     assert "they also spoke to local patient and voluntary groups" in inspectors.text, inspectors.text
 
 
-def test_a_date_or_figure_of_another_event_of_the_same_subject_does_not_answer(
-    tmp_path: Path, embedder: Embedder
-) -> None:
+def _one_document_library(tmp_path: Path, embedder: Embedder, name: str, text: str) -> Casebook:
+    """Return a Casebook over a library of one document, ``name`` holding ``text``."""
     from ingest import ingest
 
     library = tmp_path / "library"
     library.mkdir()
-    (library / "riverside.md").write_text(
+    (library / name).write_text(text, encoding="utf-8")
+    casebook = make_casebook(tmp_path / "index", embedder)
+    ingest([library], casebook.store, embedder)
+    return casebook
+
+
+def test_a_date_or_figure_of_another_event_of_the_same_subject_does_not_answer(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "riverside.md",
         "# Riverside Care and its ratings\n\n"
         "Riverside Care NHS Trust has inpatient wards for older adults in a market town.\n\n"
         "- 2014: an inspection found serious concerns about staffing on the wards.\n"
@@ -429,10 +440,7 @@ def test_a_date_or_figure_of_another_event_of_the_same_subject_does_not_answer(
         "Spending on agency staff is a large item in its budget, so a saving of this size matters.\n\n"
         "The regulator gave four acute trusts new powers to run chains of hospitals. Riverside Care said "
         "it was keen to learn from Hillside Health NHS Trust and Valley Care NHS Trust.\n",
-        encoding="utf-8",
     )
-    casebook = make_casebook(tmp_path / "index", embedder)
-    ingest([library], casebook.store, embedder)
     good = casebook.ask("When was Riverside Care first rated good?")
     assert good.text.startswith("2015: the trust's first formal rating was good."), good.text
     # Its ratings are dated 2014 and 2015; "on re-inspection the trust was rated outstanding" gives no date.
@@ -476,11 +484,10 @@ def test_a_yes_no_subject_is_named_by_title_and_surname_too(library: Casebook) -
 def test_a_figure_the_question_names_and_the_bodies_listed_beside_the_subject(
     tmp_path: Path, embedder: Embedder
 ) -> None:
-    from ingest import ingest
-
-    library = tmp_path / "library"
-    library.mkdir()
-    (library / "kingsmead.md").write_text(
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "kingsmead.md",
         "# The Kingsmead ward safety programme\n\n"
         "The Kingsmead programme brought together Alder Vale NHS Trust, Birchwood Partnership NHS Trust "
         "and Cedar Fields NHS Trust.\n\n"
@@ -493,10 +500,7 @@ def test_a_figure_the_question_names_and_the_bodies_listed_beside_the_subject(
         "Cedar Fields placed its peer workers in community teams.\n\n"
         "## Results\n\n"
         "Cedar Fields saved £2m on agency staff by recruiting its own nurses.\n",
-        encoding="utf-8",
     )
-    casebook = make_casebook(tmp_path / "index", embedder)
-    ingest([library], casebook.store, embedder)
     # "24 trusts took part" is listed under phase 1, beside phase 2.
     phase_two = casebook.ask("How many trusts took part in phase 2 of the Kingsmead programme?")
     assert "24 trusts" not in phase_two.text, phase_two.text

@@ -161,10 +161,12 @@ class Embedder:
         if not background:
             self.last_use = time.monotonic()
         job = _Job(list(texts))
-        if indexing:
+        if indexing:  # never batched with questions: they stay fp32
             with self._lock:
                 self._encode([job], progress, fast=True)
-            return job.vectors if job.vectors is not None else np.zeros((0, self.dimension), np.float32)
+            if job.vectors is None:
+                raise RuntimeError("the embedding batch gave no vectors")
+            return job.vectors
         with self._waiting_lock:
             self._waiting.append(job)
         with self._lock:
@@ -203,11 +205,12 @@ class Embedder:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return the vectors of ``texts`` and of the character spans of each, from one forward pass.
 
-        A text's vector is the mean of its token embeddings, normalised: exactly what
-        :meth:`embed` gives. A span's vector is the mean of the token embeddings that overlap it,
-        normalised: the sentence read in the context of its whole passage. Returns (text vectors,
-        span vectors in ``spans`` order, and whether each span was pooled); a span that reaches past
-        the model's window is not pooled (its row is zero) and the caller embeds it alone.
+        A text's vector is the mean of its token embeddings, normalised: what
+        ``embed(..., indexing=True)`` gives (read at the index's precision). A span's vector is
+        the mean of the token embeddings that overlap it, normalised: the sentence read in the
+        context of its whole passage. Returns (text vectors, span vectors in ``spans`` order, and
+        whether each span was pooled); a span that reaches past the model's window is not pooled
+        (its row is zero) and the caller embeds it alone.
         """
         counts = [len(s) for s in spans]
         starts = np.concatenate([[0], np.cumsum(counts)]).astype(int)
