@@ -44,6 +44,16 @@ _DATE = re.compile(
     rf"\b(?:19|20)\d{{2}}\b|\b(?:{'|'.join(_MONTHS)})\b|\b\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}\b"
     r"|\b(?:last|next|this) (?:year|month|week)\b",
 )
+# A question about what usually happens ("when is it held?", "when do they meet?") and the
+# recurring times that answer it ("at the start of each shift", "every Monday", "monthly").
+_HABITUAL = re.compile(r"^when\s+(?:is|are|does|do)\b", re.IGNORECASE)
+_RECURRING = re.compile(
+    r"\b(?:every|each)\s+(?:other\s+)?(?:day|morning|afternoon|evening|night|week|weekday|weekend|fortnight"
+    r"|month|quarter|year|shift|meeting|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+    r"|\b(?:daily|weekly|fortnightly|monthly|quarterly|annually|yearly)\b"
+    r"|\bat the (?:start|end|beginning) of (?:each|every|the) \w+",
+    re.IGNORECASE,
+)
 # Capitalised words of time, not place ("in the August before").
 _TIMES = frozenset(m.lower() for m in _MONTHS) | {
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
@@ -224,8 +234,8 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
         plain = _ONE_OF.sub(" ", _SPAN.sub(" ", text))
         asked = _asked(part)
         return any(_figure_word(plain, m) not in asked for m in _NUMBER.finditer(plain))
-    if part.kind == "when":
-        return bool(_DATE.search(text))
+    if part.kind == "when":  # "when is it held?" is answered by "at the start of each shift" too
+        return bool(_DATE.search(text) or (_HABITUAL.match(part.text) and _RECURRING.search(text)))
     if part.kind == "who":
         # A person or body the question does not already name ("Who chairs Oxleas?" is not
         # answered by a sentence naming only Oxleas NHS Foundation Trust).

@@ -462,7 +462,7 @@ class ExtractiveAnswerer:
                 score += p.name_bonus * held_names / len(names)
             if part.kind == "how" and unit.says_how:
                 score += p.means_bonus  # "how did trusts..." is answered by what was done
-            if part.wants_list and not unit.item and unit.text.endswith(":"):
+            if part.wants_list and not unit.item and _opens_list(unit.text):
                 score += p.means_bonus  # "what lessons ...": by a list's lead-in, its items after it
             if unit.leans_back:
                 score -= p.lean_penalty  # a sentence that needs the one before it leads badly
@@ -531,6 +531,10 @@ class ExtractiveAnswerer:
             # Trust: requires improvement to good"), not merely names it ("- July 2016: ...").
             if len(members) > 1 and any(scored.words[i][: len(alt)] == alt for i in members for alt in asked):
                 for i in members:
+                    # A member is named ("- Oxleas NHS Foundation Trust"), not a point of prose
+                    # ("- Window restrictors could be used ...", "Findings:").
+                    if not _NAMED_ITEM.match(units[i].text):
+                        continue
                     lead = _LEADING_NAME.match(units[i].text)
                     words = self.tokenize([lead.group(1)])[0] if lead else []
                     if words and not any(within(alt, scored.words[i]) for alt in asked):
@@ -651,7 +655,7 @@ class ExtractiveAnswerer:
         chosen = _with_antecedents(chosen, units, lines)
         listed: dict[int, list[int]] = {}
         for i in chosen:
-            if units[i].text.endswith(":"):  # "Its topics include:" brings its items, right after it
+            if _opens_list(units[i].text):  # "Its topics include:" brings its items, right after it
                 after = _items_after(i, units, passages)[: p.list_lines]
                 listed[i] = [j for j in after if j not in lines]
         chosen = [i for i in chosen if not any(i in items for items in listed.values())]
@@ -829,7 +833,7 @@ def _with_antecedents(chosen: list[int], units: list[Unit], lines: list[int]) ->
         before = i - 1
         if (
             units[i].leans_back
-            and not units[i].text.endswith(":")  # "Its topics include:" is read with its list
+            and not _opens_list(units[i].text)  # "Its topics include:" is read with its list
             and before >= 0
             and units[before].passage == units[i].passage
             and not units[before].item
@@ -876,6 +880,9 @@ def _figures(text: str) -> set[str]:
 
 
 _LEADING_NAME = re.compile(r"^[-•*\s]*([A-Z][\w'’&-]*)")  # the first word of a list item's name
+_NAMED_ITEM = re.compile(
+    r"^[-•*\s]*(?:\d+[.)]\s*)?[A-Z][\w'’&-]*,?\s+(?:(?:and|of|&)\s+)?[A-Z]"
+)  # two capitals
 _SEPARATOR = r"\s*,?\s+(?:(?:and|or|&)\s+)?"  # between the words of names as printed
 _GOES_ON = re.compile(r"\s*,\s*[A-Z]|\s+(?:and|&)\s+[A-Z]")  # "Northumberland, Tyne| and Wear"
 _WENT_ON = re.compile(r"[A-Z][\w'’-]*(?:\s*,\s*|\s+(?:and|&)\s+)$")  # "Tyne and |Wear"
@@ -928,9 +935,28 @@ def _counts(focus: str, words: list[str], asked: set[str]) -> bool:
             while j >= 0 and words[j] in _MODALS:
                 j -= 1
             before = words[j] if j >= 0 else ""
+            if before in _PARTICLES and j >= 1:  # "set-up cost", "roll-out cost": the verb names it
+                before = words[j - 1]
             if not before or before in asked or before in _COUNTING or is_number(before):
                 return True
     return False
+
+
+def _opens_list(text: str) -> bool:
+    """Return whether a sentence introduces the list after it: "Its topics include:", or one
+    that counts what follows ("We have agreed six priorities with carers.")."""
+    return text.endswith(":") or bool(_COUNTS_LIST.search(text))
+
+
+# "six priorities", "10 questions", "three key steps": a count of the items a list will give.
+_COUNTS_LIST = re.compile(
+    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\d{1,2})\s+(?:[a-z-]+\s+)?"
+    r"(?:priorities|steps|questions|actions|themes|principles|changes|recommendations|lessons|areas|aims"
+    r"|goals|objectives|ways|things|points|commitments|findings|stages|phases|tips)\b"
+)
+
+
+_PARTICLES = frozenset({"up", "out", "off", "down", "over", "on", "in"})  # of "set-up", "roll-out"
 
 
 def _passages_of(passages: Sequence[Passage], doc: str) -> list[int]:

@@ -520,3 +520,35 @@ def test_a_figure_the_question_names_and_the_bodies_listed_beside_the_subject(
     )
     assert "£2m" in spent.text.split("[1]")[0], spent.text
     assert spent.unanswered == ("how much did it have to spend to do it",), spent.text
+
+
+def test_a_counted_list_a_set_up_cost_and_a_section_of_another_ward(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "hollybank.txt",
+        "Hollybank carers strategy and ward audit\n\n"
+        "We have agreed three priorities with carers.\n\n"
+        "- Identify carers early. Every team will ask about carers at the first contact.\n"
+        "- Involve carers in care. We will involve carers in discharge planning.\n"
+        "- Recognise young carers. We will work with schools to support them.\n\n"
+        "The set-up cost of the carers' day unit was £465,000, paid from the capital programme.\n\n"
+        "1. ASH WARD (adult acute, 18 beds)\n\n"
+        "Findings:\n"
+        "- We identified 11 ligature points in bathrooms that were not on the risk register.\n\n"
+        "2. LINDEN WARD (older adults, 12 beds)\n\n"
+        "Findings:\n"
+        "- Window restrictors in four bedrooms could be used as ligature anchor points.\n",
+    )
+    # "three priorities" counts the list that follows: its items are the answer.
+    priorities = casebook.ask("What are the three priorities in the Hollybank carers strategy?")
+    assert "- Identify carers early. [1]" in priorities.text, priorities.text
+    assert "- Recognise young carers. [1]" in priorities.text, priorities.text
+    # "set-up cost" is the cost of setting up.
+    cost = casebook.ask("How much did the carers' day unit cost to set up?")
+    assert "£465,000" in cost.text.split("[1]")[0], cost.text
+    # "Findings:" and "Window restrictors ..." are no wards: Linden Ward's own finding answers.
+    window = casebook.ask("What did the audit find about window restrictors on Linden Ward?")
+    assert window.text.startswith("Window restrictors in four bedrooms"), window.text

@@ -251,3 +251,15 @@ def test_a_later_part_repeating_a_word_of_the_first_is_about_the_first_parts_sub
     # A later part sharing no word stands alone.
     alone = read_question("How did Lancashire Care cut placements, and what did NTW save?").parts
     assert alone[1].groups == (("NTW",),) and alone[1].context == ()
+
+
+def test_what_usually_happens_is_answered_by_a_recurring_time_a_past_event_by_a_date() -> None:
+    from assistant.evidence import Unit, kind_fits
+
+    held = Unit("A safety huddle is a ten-minute meeting held at the start of each shift.", 0, 0)
+    assert kind_fits(read_question("When is the safety huddle held?").central, held, {})
+    assert kind_fits(
+        read_question("When do the ward teams meet?").central, Unit("They meet every Monday.", 0, 1), {}
+    )
+    # "When was it introduced?" asks for a date, which a recurring time is not.
+    assert not kind_fits(read_question("When was the safety huddle introduced?").central, held, {})
