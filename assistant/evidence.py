@@ -38,6 +38,7 @@ _NUMBER = re.compile(
     r"|\b(?:a|one|two|three) (?:third|quarter)s?\b|\b(?:thirds|quarters)\b",  # not "the third sector"
     re.IGNORECASE,
 )
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
            "October", "November", "December")  # fmt: skip
 _DATE = re.compile(
@@ -49,15 +50,13 @@ _DATE = re.compile(
 _HABITUAL = re.compile(r"^when\s+(?:is|are|does|do)\b", re.IGNORECASE)
 _RECURRING = re.compile(
     r"\b(?:every|each)\s+(?:other\s+)?(?:day|morning|afternoon|evening|night|week|weekday|weekend|fortnight"
-    r"|month|quarter|year|shift|meeting|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+    rf"|month|quarter|year|shift|meeting|{'|'.join(_WEEKDAYS)})\b"
     r"|\b(?:daily|weekly|fortnightly|monthly|quarterly|annually|yearly)\b"
     r"|\bat the (?:start|end|beginning) of (?:each|every|the) \w+",
     re.IGNORECASE,
 )
 # Capitalised words of time, not place ("in the August before").
-_TIMES = frozenset(m.lower() for m in _MONTHS) | {
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
-}  # fmt: skip
+_TIMES = frozenset(m.lower() for m in _MONTHS) | frozenset(_WEEKDAYS)
 TITLES = ("Dr", "Mr", "Mrs", "Ms", "Miss", "Professor", "Prof", "Sir", "Dame", "Lord", "Lady")
 _TITLE = rf"\b(?:{'|'.join(TITLES)})\.? "
 _TITLED = re.compile(_TITLE + "[A-Z][a-z]+")  # "Lord Carter", "Dr Evans"

@@ -13,7 +13,6 @@ central part is missing Casebook abstains, saying which documents mention the qu
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -69,6 +68,8 @@ class _Scored:
     title_tokens: list[set[str]]
     heading_tokens: list[set[str]]  # each passage's section heading ("How it was developed")
     text_tokens: list[set[str]]  # the words of each passage's own units
+    figures: list[set[str]]  # the figures each unit prints ("2", "2019"), which the index drops
+    text_figures: list[set[str]]  # and each passage's
     echoes: list[set[str]]  # the words of the next sentence when it refers back ("a saving of this size")
     query: np.ndarray
     vectors: Callable[[list[int]], np.ndarray]  # the vectors of the units at these indices
@@ -225,8 +226,11 @@ class ExtractiveAnswerer:
         titles = [set(t) for t in self.tokenize([p.chunk.title for p in passages])]
         headings = [set(t) for t in self.tokenize([p.chunk.section or "" for p in passages])]
         printed: list[set[str]] = [set() for _ in passages]
-        for unit, held in zip(units, tokens, strict=True):
+        figures = [_figures(unit.text) for unit in units]
+        printed_figures: list[set[str]] = [set() for _ in passages]
+        for unit, held, its in zip(units, tokens, figures, strict=True):
             printed[unit.passage] |= held
+            printed_figures[unit.passage] |= its
         # "... £3.5m." "... so a saving of this size shows ...": the figure was a saving.
         after = [
             units[n + 1].figure_phrase if n + 1 < len(units) and units[n + 1].passage == unit.passage else ""
@@ -242,6 +246,8 @@ class ExtractiveAnswerer:
             titles,
             headings,
             printed,
+            figures,
+            printed_figures,
             echoes,
             qvec,
             lambda indices: self._vectors(passages, [units[i] for i in indices]),
@@ -342,11 +348,7 @@ class ExtractiveAnswerer:
         # Calderstones, listed beside it: a sentence naming another member of the subject's list,
         # and not the subject, is about that member.
         peers = self._peers(names, scored) if part.kind != "which" else []
-        figures = _figures(part.text)  # as printed: the index drops "2"
-        printed: dict[int, set[str]] = defaultdict(set)
-        if figures:
-            for unit in scored.units:
-                printed[unit.passage] |= _figures(unit.text)
+        figures = _figures(part.text)
         kept: list[tuple[int, float]] = []  # (unit, coverage) of the units only a cosine can rule out
         for i, unit in enumerate(scored.units):
             held = scored.tokens[i]
@@ -406,7 +408,7 @@ class ExtractiveAnswerer:
                     continue
             # So does a figure the question names ("phase 2", "in 2019"): "24 trusts took part in a
             # diagnostic exercise", listed under phase 1 beside phase 2, is not about phase 2.
-            if figures and any(f in printed[unit.passage] and f not in _figures(unit.text) for f in figures):
+            if (figures & scored.text_figures[unit.passage]) - scored.figures[i]:
                 continue
             if focus and not (
                 _counts(focus[0], scored.words[i], set(own) | name_tokens) or focus[0] in scored.echoes[i]
@@ -880,9 +882,8 @@ def _figures(text: str) -> set[str]:
 
 
 _LEADING_NAME = re.compile(r"^[-•*\s]*([A-Z][\w'’&-]*)")  # the first word of a list item's name
-_NAMED_ITEM = re.compile(
-    r"^[-•*\s]*(?:\d+[.)]\s*)?[A-Z][\w'’&-]*,?\s+(?:(?:and|of|&)\s+)?[A-Z]"
-)  # two capitals
+# A list item opening with a name of two capitalised words ("- Oxleas NHS ..."), not with prose.
+_NAMED_ITEM = re.compile(r"^[-•*\s]*(?:\d+[.)]\s*)?[A-Z][\w'’&-]*,?\s+(?:(?:and|of|&)\s+)?[A-Z]")
 _SEPARATOR = r"\s*,?\s+(?:(?:and|or|&)\s+)?"  # between the words of names as printed
 _GOES_ON = re.compile(r"\s*,\s*[A-Z]|\s+(?:and|&)\s+[A-Z]")  # "Northumberland, Tyne| and Wear"
 _WENT_ON = re.compile(r"[A-Z][\w'’-]*(?:\s*,\s*|\s+(?:and|&)\s+)$")  # "Tyne and |Wear"
