@@ -348,6 +348,7 @@ class ExtractiveAnswerer:
         # Calderstones, listed beside it: a sentence naming another member of the subject's list,
         # and not the subject, is about that member.
         peers = self._peers(names, scored) if part.kind != "which" else []
+        elsewhere = self._other_sections(names, passages) if part.kind != "which" else set()
         figures = _figures(part.text)
         kept: list[tuple[int, float]] = []  # (unit, coverage) of the units only a cosine can rule out
         for i, unit in enumerate(scored.units):
@@ -382,6 +383,12 @@ class ExtractiveAnswerer:
                 peers
                 and any(within(peer, scored.words[i]) for peer in peers)
                 and not any(within(alt, scored.words[i]) for alts in names for alt in alts)
+            ):
+                continue
+            # "How many referrals has the Eskby site had?" is not answered under the heading
+            # "Hollin Vale site" of a document with a section headed by Eskby, unless it names Eskby.
+            if unit.passage in elsewhere and not any(
+                within(alt, scored.words[i]) for alts in names for alt in alts
             ):
                 continue
             if unit.item and modifiers and not modifiers <= held:
@@ -552,6 +559,25 @@ class ExtractiveAnswerer:
                 )
         rare = self.idf(firsts) if firsts else {}
         return [[w] for w, weight in rare.items() if weight >= 0.5 * subject_idf]
+
+    def _other_sections(self, names: list[list[list[str]]], passages: Sequence[Passage]) -> set[int]:
+        """Return the passages under a heading about something else: in a document with a section
+        whose heading names the subject ("Eskby site"), those whose headings name it nowhere
+        ("Hollin Vale site", "What people have told us")."""
+        asked = [alt for alts in names for alt in alts]
+        if not asked:
+            return set()
+        headed = self.tokenize([p.chunk.section or "" for p in passages])
+        naming = [
+            bool(p.chunk.section) and any(within(alt, words) for alt in asked)
+            for p, words in zip(passages, headed, strict=True)
+        ]
+        docs = {p.chunk.doc_id for p, named in zip(passages, naming, strict=True) if named}
+        return {
+            n
+            for n, (p, named) in enumerate(zip(passages, naming, strict=True))
+            if p.chunk.doc_id in docs and p.chunk.section and not named
+        }
 
     def _lead_in(self, start: int, scored: _Scored, passages: Sequence[Passage]) -> set[str]:
         """Return the words that introduce the list starting at unit ``start``: the sentence

@@ -91,7 +91,42 @@ Loaded = tuple[str, list[Section], dict[str, Any]]
 
 def _load_text(path: Path, raw: bytes) -> Loaded:
     text = _decode(path, raw)
-    return _title_from_text(text) or _title_from_last_line(text), [Section(text)], {}
+    return _title_from_text(text) or _title_from_last_line(text), _text_sections(text), {}
+
+
+# A plain-text heading: a line of its own in capitals ("FINDINGS AND REQUIRED ACTIONS"), perhaps
+# numbered ("2. BEECH WARD (adult acute, 16 beds)", a level below); a parenthesis may follow.
+_NUMBERED = re.compile(r"^\d{1,2}[.)]\s+")
+_TRAILING_PARENTHESIS = re.compile(r"\s*\([^()]*\)$")
+
+
+def _text_heading(block: str) -> int | None:
+    """Return the level of ``block`` as a plain-text heading (1, or 2 when numbered), or None."""
+    if "\n" in block:
+        return None
+    body = _NUMBERED.sub("", block, count=1)
+    level = 2 if body != block else 1
+    body = _TRAILING_PARENTHESIS.sub("", body)
+    letters = [c for c in body if c.isalpha()]
+    if len(letters) < 3 or any(c.islower() for c in letters) or len(body.split()) > 10:
+        return None
+    return None if body.endswith((".", ",", ";", ":", "!", "?")) else level
+
+
+def _text_sections(text: str) -> list[Section]:
+    """Return the sections of plain text: paragraphs (blocks between blank lines) under the
+    capitalised headings standing alone between them; the whole text when it has none."""
+    blocks = [b.strip("\n") for b in re.split(r"\n[ \t]*\n", text) if b.strip()]
+    levels = [_text_heading(b.strip()) for b in blocks]
+    if not any(levels[1:]):  # a first line in capitals alone is the title, not a section
+        return [Section(text)]
+    builder = SectionBuilder()
+    for n, (block, level) in enumerate(zip(blocks, levels, strict=True)):
+        if level is not None and n > 0:
+            builder.heading(level, block.strip())
+        else:
+            builder.add(block)
+    return builder.finish()
 
 
 def _load_markdown(path: Path, raw: bytes) -> Loaded:

@@ -552,3 +552,9 @@ def test_a_counted_list_a_set_up_cost_and_a_section_of_another_ward(
     # "Findings:" and "Window restrictors ..." are no wards: Linden Ward's own finding answers.
     window = casebook.ask("What did the audit find about window restrictors on Linden Ward?")
     assert window.text.startswith("Window restrictors in four bedrooms"), window.text
+    # The 11 ligature points are found under Ash Ward's heading; the letter has one for Linden Ward.
+    linden = casebook.ask("How many ligature points were identified on Linden Ward?")
+    assert linden.abstained, linden.text
+    ash = casebook.ask("How many ligature points were identified on Ash Ward?")
+    assert "11 ligature points" in ash.text.split("[1]")[0], ash.text
+    assert ash.citations[0].section == "1. ASH WARD (adult acute, 18 beds)", ash.citations[0]

@@ -155,6 +155,24 @@ def test_index_refuses_another_model_or_chunking(tmp_path: Path, embedder: Embed
         make_casebook(data, embedder).require_index()
 
 
+def test_plain_text_headings_in_capitals_become_sections(tmp_path: Path) -> None:
+    letter = tmp_path / "letter.txt"
+    letter.write_text(
+        "AUDIT AUTHORITY\nNorth Office\n\nDear Ms Teale\n\nWe visited two wards.\n\n"
+        "FINDINGS\n\n1. ASH WARD (adult acute, 18 beds)\n\n- 11 ligature points were found.\n\n"
+        "2. LINDEN WARD (older adults)\n\nStaff knew where the cutters were kept.\n\n"
+        "WHAT HAPPENS NEXT\n\nSend us an action plan. A SENTENCE IN CAPITALS ENDS WITH A STOP.\n",
+        encoding="utf-8",
+    )
+    sections = [(s.heading, s.text) for s in load(letter).sections]
+    assert sections == [
+        (None, "AUDIT AUTHORITY\nNorth Office\n\nDear Ms Teale\n\nWe visited two wards."),
+        ("FINDINGS > 1. ASH WARD (adult acute, 18 beds)", "- 11 ligature points were found."),
+        ("FINDINGS > 2. LINDEN WARD (older adults)", "Staff knew where the cutters were kept."),
+        ("WHAT HAPPENS NEXT", "Send us an action plan. A SENTENCE IN CAPITALS ENDS WITH A STOP."),
+    ]
+
+
 def test_markdown_html_is_kept_as_text(tmp_path: Path) -> None:
     page = tmp_path / "x.md"
     page.write_text("# Title here\n\nThe ward said <script>window.__xss=1</script> loudly today.\n")
