@@ -14,6 +14,7 @@ from vectorstore.sentences import split_sentences
 _MIN_WORDS = 5
 _BULLET = re.compile(r"^\s*(?:[-•*–]|\d+[.)])\s+")
 _ENDS = (".", "!", "?", ":", ";")
+_ROW = " | "  # how ingestion prints a table row's cells
 # Sentences that go on from the one before them rather than start a new point.
 _CONTINUES = re.compile(r"^(This|These|That|Those|It|They|Its|Their|He|She|His|Her)\b")
 # Sentences that only make sense after the one before them ("a saving of this size").
@@ -164,10 +165,17 @@ def units_of(passage: int, text: str, doc: str = "") -> list[Unit]:
     """Return the quotable units of a passage: its sentences, and its list items and table rows."""
     units: list[Unit] = []
     blocks = [b for b in re.split(r"\n+", text) if b.strip()]
-    short = [not _BULLET.match(b) and len(b.split()) <= 8 and not b.rstrip().endswith(_ENDS) for b in blocks]
+    rows = [_ROW in b for b in blocks]
+    short = [
+        not rows[k] and not _BULLET.match(b) and len(b.split()) <= 8 and not b.rstrip().endswith(_ENDS)
+        for k, b in enumerate(blocks)
+    ]
     for k, block in enumerate(blocks):
         # A lone short line is a heading; a run of them is a table (one cell a line).
         if short[k] and not any(short[j] for j in (k - 1, k + 1) if 0 <= j < len(blocks)):
+            continue
+        if rows[k]:  # a table row ("Quarter: Q3 2022/23 | Median wait: 11 weeks") is one item, however long
+            units.append(Unit(block.strip(), passage, len(units), item=True, doc=doc))
             continue
         bulleted = bool(_BULLET.match(block))
         for sentence in split_sentences(block):

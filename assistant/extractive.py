@@ -903,8 +903,8 @@ def _items_after(i: int, units: list[Unit], passages: Sequence[Passage]) -> list
 
 def _figures(text: str) -> set[str]:
     """Return the figures ``text`` prints as words ("2" and "2019" in "phase 2 ... in 2019"; not
-    the spans "24/7" or "2018/19")."""
-    return set(re.findall(r"(?<![\w.,/])\d+(?:[.,]\d+)*(?![\w/]|[.,]\d)", text))
+    the spans "24/7" or "2018/19"), and the codes of a letter and a number ("Q3", "A1")."""
+    return set(re.findall(r"(?<![\w.,/])(?:[A-Z]\d{1,2}\b|\d+(?:[.,]\d+)*)(?![\w/]|[.,]\d)", text))
 
 
 _LEADING_NAME = re.compile(r"^[-•*\s]*([A-Z][\w'’&-]*)")  # the first word of a list item's name

@@ -23,7 +23,7 @@ from ingest.access import POLICY_NAME, AccessPolicies, parse_access
 from ingest.cleaning import Boilerplate, clean_sections, date_from_lines, merge_date
 from ingest.documents import Document, Section
 from ingest.layout import pdf_sections
-from ingest.markup import SectionBuilder, html_metadata, sections_from_html
+from ingest.markup import SectionBuilder, html_metadata, render_markdown, sections_from_html
 from vectorstore.access import access_metadata
 from vectorstore.errors import DocumentError
 
@@ -131,14 +131,12 @@ def _text_sections(text: str) -> list[Section]:
 
 def _load_markdown(path: Path, raw: bytes) -> Loaded:
     import frontmatter
-    from markdown_it import MarkdownIt
 
     try:
         post = frontmatter.loads(_decode(path, raw))
     except yaml.YAMLError as exc:
         raise DocumentError(path, f"front matter is not valid YAML ({_first_line(exc)})") from exc
-    # Raw HTML in Markdown is shown as text, never run: html=False escapes it.
-    html = MarkdownIt("commonmark", {"html": False}).render(post.content)
+    html = render_markdown(post.content)  # raw HTML in Markdown is shown as text, never run
     first_h1, sections, _ = sections_from_html(html)
     return first_h1, sections, dict(post.metadata)
 

@@ -7,6 +7,7 @@ list, table rows become ``cell | cell`` lines.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ingest.documents import Section
@@ -55,6 +56,49 @@ class SectionBuilder:
         self._paragraphs = []
 
 
+@dataclass(frozen=True)
+class Row:
+    """A table row as a line of the passage, and the cells it was made from."""
+
+    text: str
+    cells: tuple[str, ...]
+
+
+def table_row(tr: Any, headers: dict[int, list[str]]) -> Row | None:
+    """Return a table row as one line, ``cell | cell``; a row under a header row (its cells all
+    ``<th>``, or in ``<thead>``) names each cell's column, ``Column: cell | Column: cell``, so that
+    the row says what its figures are when quoted alone ("Median wait: referral to start of
+    treatment: 11 weeks"). A header row gives no line of its own (None), nor does an empty row."""
+    table = tr.find_parent("table")
+    key = id(table)
+    found = tr.find_all(["td", "th"])
+    cells = [" ".join(c.get_text(" ", strip=True).split()) for c in found]
+    if not any(cells):
+        return None
+    in_head = tr.find_parent("thead") is not None
+    if key not in headers and (in_head or all(c.name == "th" for c in found)):
+        headers[key] = cells
+        return None
+    columns = headers.get(key, [])
+    if len(columns) == len(cells):
+        parts = [
+            f"{column}: {cell}" if column else cell
+            for column, cell in zip(columns, cells, strict=True)
+            if cell
+        ]
+    else:
+        parts = [cell for cell in cells if cell]
+    return Row(" | ".join(parts), tuple(cell for cell in cells if cell))
+
+
+def render_markdown(content: str) -> str:
+    """Return Markdown as HTML, tables included; raw HTML in it is escaped (shown as text, never
+    run). Ingestion and the source viewer both render with this, so a passage matches its page."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable("table").render(content)
+
+
 def sections_from_html(
     html: str, keep: Callable[[str], bool] | None = None
 ) -> tuple[str, list[Section], dict[str, Any]]:
@@ -70,15 +114,15 @@ def sections_from_html(
         tag.decompose()
     builder = SectionBuilder()
     first_h1 = ""
+    headers: dict[int, list[str]] = {}  # each table's column headings, once its header row is read
     wanted = set(_HEADINGS + _BLOCKS)
     for element in soup.find_all(list(wanted)):
         if any(parent.name in _BLOCKS for parent in element.parents):
             continue  # its text is already part of the enclosing block
         if element.name == "tr":
-            cells = [" ".join(c.get_text(" ", strip=True).split()) for c in element.find_all(["td", "th"])]
-            cells = [c for c in cells if c]
-            if keep is None or all(keep(c) for c in cells):
-                builder.add(" | ".join(cells))
+            row = table_row(element, headers)
+            if row and (keep is None or all(keep(c) for c in row.cells)):
+                builder.add(row.text)
             continue
         text = " ".join(element.get_text(" ", strip=True).split())
         if keep is not None and element.name not in _HEADINGS and not (text and keep(text)):

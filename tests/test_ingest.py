@@ -173,6 +173,31 @@ def test_plain_text_headings_in_capitals_become_sections(tmp_path: Path) -> None
     ]
 
 
+def test_table_rows_name_their_columns(tmp_path: Path) -> None:
+    page = tmp_path / "waits.md"
+    page.write_text(
+        "# Waits\n\n| Quarter | Median wait | Within 18 weeks |\n|---|---|---|\n"
+        "| Q1 2022/23 | 17 weeks | 51% |\n| Q2 2022/23 | | 62% |\n",
+        encoding="utf-8",
+    )
+    html = tmp_path / "staff.html"
+    html.write_text(
+        "<html><body><h1>Staff</h1><p>Our staffing grew over two years as the service expanded.</p><table>"
+        "<tr><th>Staff group</th><th>2021</th><th>2023</th></tr>"
+        "<tr><td>Nurses</td><td>4.0</td><td>6.8</td></tr><tr><td>Total</td><td>14.2</td></tr></table></body></html>",
+        encoding="utf-8",
+    )
+    assert load(page).sections[0].text.split("\n\n") == [
+        "Quarter: Q1 2022/23 | Median wait: 17 weeks | Within 18 weeks: 51%",
+        "Quarter: Q2 2022/23 | Within 18 weeks: 62%",
+    ]
+    # A row that does not fill the header's columns keeps its cells unnamed.
+    assert load(html).sections[-1].text.split("\n\n")[-2:] == [
+        "Staff group: Nurses | 2021: 4.0 | 2023: 6.8",
+        "Total | 14.2",
+    ]
+
+
 def test_markdown_html_is_kept_as_text(tmp_path: Path) -> None:
     page = tmp_path / "x.md"
     page.write_text("# Title here\n\nThe ward said <script>window.__xss=1</script> loudly today.\n")

@@ -55,6 +55,20 @@ they felt listened to, and readmissions within 30 days fell.
 
 A poster read <script>window.__xss=1</script> in the day room.
 """
+TABLE = """---
+title: Waiting times at the Planted eating disorder service
+publisher: Planted ward team
+---
+
+# Waiting times at the Planted eating disorder service
+
+The service cut its waits after it changed triage.
+
+| Quarter | Median wait: referral to assessment | Median wait: referral to start of treatment |
+|---|---|---|
+| Q2 2022/23 | 7 weeks | 14 weeks |
+| Q3 2022/23 | 6 weeks | 11 weeks |
+"""
 TEXT = (
     "Notes from the community team meeting\n\n"
     "The community team agreed to phone every patient within 72 hours of discharge.\n"
@@ -77,6 +91,7 @@ def viewer_server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) 
     (library / "ward-huddles.html").write_text(PAGE, encoding="utf-8")
     (library / "peer-support.md").write_text(MARKDOWN, encoding="utf-8")
     (library / "team-notes.txt").write_text(TEXT, encoding="utf-8")
+    (library / "waiting-times.md").write_text(TABLE, encoding="utf-8")
     (library / "gone-soon.txt").write_text("A note about a file that is deleted after ingestion.\n")
     for name in ("edited-note.txt", "rewritten-note.txt"):
         (library / name).write_text(EDITED_BEFORE, encoding="utf-8")
@@ -155,6 +170,29 @@ def test_cited_passage_of_a_real_answer_is_marked(viewer_server) -> None:
     first = _squeeze(cited.get_text())
     assert any(first.startswith(q) or q.startswith(first) for q in quoted)
     assert soup.find("h1").get_text() == citation["title"]
+
+
+def test_a_table_row_is_quoted_with_its_columns_and_marked_in_the_rendered_table(viewer_server) -> None:
+    url, _ = viewer_server
+    question = (
+        "What was the median wait from referral to start of treatment in Q3 2022/23 at the Planted service?"
+    )
+    answer = httpx.post(f"{url}/api/ask", json={"question": question}, timeout=90).json()
+    row = (
+        "Quarter: Q3 2022/23 | Median wait: referral to assessment: 6 weeks | "
+        "Median wait: referral to start of treatment: 11 weeks"
+    )
+    assert answer["answer"] == f"{row} [1]", answer["answer"]  # not Q2's row
+    soup = BeautifulSoup(httpx.get(url + answer["citations"][0]["url"], timeout=30).text, "html.parser")
+    table = soup.select_one("article table")
+    assert [th.get_text() for th in table.select("thead th")] == [
+        "Quarter",
+        "Median wait: referral to assessment",
+        "Median wait: referral to start of treatment",
+    ]
+    marked = soup.select_one("mark#cited").find_parent("tr")
+    assert [td.get_text() for td in marked.find_all("td")] == ["Q3 2022/23", "6 weeks", "11 weeks"]
+    assert len(marked.select("mark")) == 3 and soup.select_one(".cb-passage") is None
 
 
 def test_pdf_shows_extracted_pages_and_links_the_file_at_the_cited_page(viewer_server) -> None:

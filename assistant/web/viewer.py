@@ -137,14 +137,15 @@ def _read(path: Path) -> str:
 
 def _markdown_html(text: str) -> str:
     import frontmatter
-    from markdown_it import MarkdownIt
+
+    from ingest.markup import render_markdown
 
     try:
         content = frontmatter.loads(text).content
     except Exception:  # an unreadable front matter block is still never shown as the document
         content = re.sub(r"\A---\s*\n.*?\n---\s*\n", "", text, flags=re.S)
     # The same renderer as ingestion, so the stored passages match the page; raw HTML is text.
-    return MarkdownIt("commonmark", {"html": False}).render(content)
+    return render_markdown(content)
 
 
 def _paragraphs_html(text: str) -> str:
@@ -319,7 +320,17 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _block_of(text: _Text, sentence: str, origin: int) -> Tag | None:
-    """Return the closest block element holding the sentence's first words."""
+    """Return the closest block element holding the sentence's first words; for a table row
+    ("Quarter: Q3 2022/23 | Median wait: 11 weeks"), the row whose first cell it starts with."""
+    if " | " in sentence:
+        first = sentence.split(" | ", 1)[0]
+        # The cell follows its column's name, which may itself hold ": ".
+        cells = [first] + [first[m.end() :] for m in re.finditer(r": ", first)]
+        for cell in cells:
+            found = text.find(cell, origin)
+            row = text.nodes[text.node_at(found[0])].find_parent("tr") if found else None
+            if isinstance(row, Tag):
+                return row
     words = sentence.split()
     for count in (_FIRST_WORDS, 3):
         found = text.find(" ".join(words[:count]), origin) if len(words) >= count else None
@@ -331,12 +342,14 @@ def _block_of(text: _Text, sentence: str, origin: int) -> Tag | None:
 
 
 def _mark_block(soup: BeautifulSoup, block: Tag, *, first: bool) -> None:
-    mark = soup.new_tag("mark", attrs={"class": "cb-block"})
-    if first:
-        mark["id"] = "cited"
-    for child in list(block.contents):
-        mark.append(child.extract())
-    block.append(mark)
+    """Mark the whole of ``block``; a table row is marked cell by cell (a mark may not hold cells)."""
+    for n, cell in enumerate(block.find_all(["td", "th"]) if block.name == "tr" else [block]):
+        mark = soup.new_tag("mark", attrs={"class": "cb-block"})
+        if first and n == 0:
+            mark["id"] = "cited"
+        for child in list(cell.contents):
+            mark.append(child.extract())
+        cell.append(mark)
 
 
 def _passage_box(passage: str, quoted: Sequence[str]) -> str:
