@@ -67,10 +67,17 @@ def load(
     return Document(str(path), title, tuple(sections), digest, metadata)
 
 
+# How files are read into passages. Raise it when a change to reading gives a file other passages
+# (2: Markdown tables, table columns, plain-text headings): the next ingest re-reads every file.
+READER_VERSION = 2
+
+
 def fingerprint(path: Path, ruled: tuple[str, ...] | None = None) -> str:
     """Return the content hash of a file, its metadata sidecar and the groups a folder rule gives
-    it (``ruled``): what decides re-ingestion, so a changed rule re-ingests what it covers."""
+    it (``ruled``), under this reader (``READER_VERSION``): what decides re-ingestion, so a changed
+    rule re-ingests what it covers, and a better reader re-reads what it reads differently."""
     digest = hashlib.sha256(path.read_bytes())
+    digest.update(f"\0reader\0{READER_VERSION}".encode())
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
     if sidecar.is_file():
         digest.update(b"\0sidecar\0" + sidecar.read_bytes())

@@ -66,6 +66,22 @@ def test_reingest_is_idempotent_and_changed_file_is_replaced(tmp_path: Path, emb
     assert [c.text for c in chunks] == ["A short new version."]
 
 
+def test_a_new_reader_re_reads_every_file(tmp_path: Path, embedder: Embedder, monkeypatch) -> None:
+    import ingest.loaders
+
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    (folder / "waits.md").write_text("# Waits\n\n| Quarter | Wait |\n|---|---|\n| Q1 | 17 weeks |\n")
+    data = tmp_path / "data"
+    assert _ingest([folder], data, embedder).added
+    monkeypatch.setattr(ingest.loaders, "READER_VERSION", ingest.loaders.READER_VERSION + 1)
+    again = _ingest([folder], data, embedder)
+    assert (again.updated, again.skipped) == ([str((folder / "waits.md").resolve())], [])
+    assert [c.text for c in Store(data).document_chunks(_doc_id(folder / "waits.md"))] == [
+        "Quarter: Q1 | Wait: 17 weeks"
+    ]
+
+
 def _doc_id(path: Path) -> str:
     from ingest import doc_id_for
 
