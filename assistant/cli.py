@@ -109,7 +109,6 @@ def main(verbose: int) -> None:
     _offline()
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s %(message)s")
-    logging.getLogger("bm25s").setLevel(max(level, logging.WARNING))
 
 
 @main.command()

@@ -179,6 +179,9 @@ class Conversation:
         else:
             generative = self._generative(groups)
             answer = yield from _relay(generative.stream(message, passages, search_query=query))
+        if filters:  # an answer from part of the library says so, in the chat and the export
+            searched = f"Searched only documents with {'; '.join(f.describe() for f in filters)}."
+            answer = replace(answer, notice=f"{answer.notice} {searched}" if answer.notice else searched)
         self._turns.append(Turn(message, answer))
         yield answer
 

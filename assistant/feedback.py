@@ -23,7 +23,7 @@ import yaml
 from assistant.answers import Answer
 from vectorstore import DataError
 
-Rating = Literal["up", "down"]
+Rating = Literal["up", "down", "withdrawn"]  # withdrawn: the rating was clicked again to undo it
 _LOCK = threading.Lock()
 
 
@@ -35,8 +35,8 @@ class FeedbackLog:
 
     def record(self, answer: Answer, rating: Rating, comment: str = "", user: str | None = None) -> dict:
         """Append one rating of ``answer`` and return the stored entry."""
-        if rating not in ("up", "down"):
-            raise DataError(f"Rating {rating!r} is not 'up' or 'down'")
+        if rating not in ("up", "down", "withdrawn"):
+            raise DataError(f"Rating {rating!r} is not 'up', 'down' or 'withdrawn'")
         entry = {
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "rating": rating,
@@ -95,7 +95,7 @@ class FeedbackLog:
         """Return (YAML question file, questions written, answers awaiting review)."""
         items, review = [], []
         # A question's last entry speaks for it: a comment is written as a second entry of the
-        # same rating, and a changed mind replaces the earlier rating.
+        # same rating, and a changed mind replaces the earlier rating (or withdraws it).
         latest: dict[str, dict[str, Any]] = {}
         for entry in self.entries():
             key = entry["question"].strip().lower()
@@ -103,7 +103,7 @@ class FeedbackLog:
         for entry in latest.values():
             if entry["rating"] == "up":
                 items.append(_as_question(entry, len(items) + 1))
-            else:
+            elif entry["rating"] == "down":
                 review.append(entry)
         text = "# Questions from rated answers (casebook feedback export)\n"
         text += yaml.safe_dump(items, sort_keys=False, allow_unicode=True) if items else "[]\n"

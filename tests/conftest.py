@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,13 +108,18 @@ def start_serve(
         "--data-dir",
         str(data_dir),
     ]
+    # Its output goes to a file: a pipe nobody reads until the end fills after some 64 KB of
+    # request logs, and the server then hangs on its next log line.
+    log = tempfile.NamedTemporaryFile("w+", prefix="casebook-serve-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         [*command, *args],
         env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    process.log_path = Path(log.name)  # type: ignore[attr-defined]
+    log.close()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -130,16 +136,19 @@ def start_serve(
 
 def stop(process: subprocess.Popen) -> str:
     """Stop a server started by ``start_serve`` (again is harmless) and return what it printed."""
-    if process.stdout is None or process.stdout.closed:
-        process.wait()
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    path = getattr(process, "log_path", None)
+    if path is None or not path.exists():
         return ""
-    process.terminate()
-    try:
-        out, _ = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, _ = process.communicate()
-    return out or ""
+    out = path.read_text(encoding="utf-8", errors="replace")
+    path.unlink()
+    return out
 
 
 @contextlib.contextmanager

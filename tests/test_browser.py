@@ -168,6 +168,7 @@ def test_stylesheet_layout_and_footer_at_desktop_size(page) -> None:
 def test_example_click_sends_the_question(page) -> None:
     # Each example shows its whole question, however long, wrapping if it must.
     chips = page.locator("#cb-examples button.cb-example")
+    chips.first.wait_for()
     assert [t.strip() for t in chips.all_inner_texts()] == EXAMPLES
     example = chips.first
     question = example.inner_text().strip()
@@ -190,14 +191,11 @@ def test_filter_changes_the_answer(page) -> None:
     # An empty filter says what it means: no restriction.
     placeholders = {
         name: page.locator(f"#cb-filter-{name} input").get_attribute("placeholder")
-        for name in ("trust", "document_type", "publisher", "year")
+        for name in ("trust", "document_type", "publisher")
     }
-    assert placeholders == {
-        "trust": "Any trust",
-        "document_type": "Any type",
-        "publisher": "Any publisher",
-        "year": "Any year",
-    }
+    assert placeholders == {"trust": "Any trust", "document_type": "Any type", "publisher": "Any publisher"}
+    # "Any year" is a choice, so a year once picked can be unpicked.
+    assert page.locator("#cb-filter-year input").input_value() == "Any year"
     page.locator("#cb-filter-document_type input").click()
     page.get_by_role("option", name="inspection report").click()
     page.keyboard.press("Escape")
@@ -207,9 +205,15 @@ def test_filter_changes_the_answer(page) -> None:
     assert page.evaluate(placeholder) == "rgba(0, 0, 0, 0)"  # no "Any type" beside the picked type
     second = ask(page, question).inner_text()
     assert second != first
+    # The answer says it came from part of the library.
+    assert "Searched only documents with document type inspection report." in second
     cards = page.locator("#cb-sources .cb-card")
     assert cards.count() == 0 or "inspection report" in cards.first.inner_text()
     shot(page, "filtered")
+    # A new conversation starts from the whole library again.
+    page.click("#cb-new")
+    page.wait_for_function("() => !document.querySelector('#cb-filter-document_type .token')")
+    assert "Searched only" not in ask(page, question, answers_before=0).inner_text()
 
 
 def test_follow_up_uses_the_conversation(page) -> None:
@@ -316,8 +320,20 @@ def test_feedback_is_stored_with_the_answer(page, served) -> None:
     assert entry["citations"] and entry["answer"].split(" [")[0].removeprefix("- ") in bubble.inner_text()
     shot(page, "feedback")
 
+    # Clicking the same thumb again withdraws the rating, and says so.
+    page.locator('#cb-chat button[aria-label="Liked"]').last.click()
+    page.get_by_text(f"Your rating of “{question}” was withdrawn.").wait_for(timeout=30_000)
+    assert json.loads((served[1] / "feedback.jsonl").read_text(encoding="utf-8").splitlines()[-1])[
+        "rating"
+    ] == ("withdrawn")
+    page.locator('#cb-chat button[aria-label="Like"]').last.click()
+    page.get_by_text(f"Thank you: your rating of the answer to “{question}” was saved.").wait_for(
+        timeout=30_000
+    )
+
     # Copy and Export give the whole conversation with references, never a server path.
     page.click("#cb-copy")
+    page.get_by_text("The conversation was copied, with its references, as Markdown.").wait_for()
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.startswith("# Casebook conversation")
     assert f"## {first}" in copied and f"## {question}" in copied
@@ -327,6 +343,11 @@ def test_feedback_is_stored_with_the_answer(page, served) -> None:
     with page.expect_download() as download:
         page.click("#cb-export")
     assert Path(download.value.path()).read_text(encoding="utf-8") == copied
+    # A reload shows the conversation with its rating.
+    page.reload()
+    page.wait_for_selector('#cb-chat [data-testid="bot"]', timeout=30_000)
+    page.locator('#cb-chat button[aria-label="Liked"]').wait_for(timeout=30_000)
+    assert page.locator('#cb-chat button[aria-label="Liked"]').count() == 1
 
 
 def test_document_markup_is_shown_as_text_and_never_runs(page) -> None:
@@ -359,7 +380,9 @@ def test_narrow_window_keeps_chat_and_sources_usable(browser, served) -> None:
     page.wait_for_timeout(800)  # the scroll runs after the chat's own scroll to the end
     chat = box_of(page, "#cb-chat")
     question = page.locator('#cb-chat [data-testid="user"]').last.bounding_box()
-    assert question is not None and chat["y"] <= question["y"] <= chat["y"] + 40, (question, chat)
+    assert question is not None and chat["y"] + 30 <= question["y"] <= chat["y"] + 48, (question, chat)
+    clear = box_of(page, '#cb-chat button[aria-label="Clear"]')
+    assert clear["y"] + clear["height"] <= question["y"]  # the clear button covers no text
     # ...right after the input: before the examples and the filters.
     card, examples = box_of(page, "#cb-sources .cb-card"), box_of(page, "#cb-examples")
     assert card["y"] < examples["y"] < box_of(page, "#cb-filters")["y"]

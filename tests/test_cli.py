@@ -81,6 +81,21 @@ def test_ask_on_an_empty_index_says_it_is_empty(tmp_path: Path, embedder: Embedd
     )
 
 
+def test_ingest_prints_its_progress_and_summary_and_no_library_debug_lines(tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "huddle.md").write_text("# Huddles\n\nThe ward team meets each morning to review risks.\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "ingest", str(folder), "--data-dir", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("1 added, 0 updated, 0 unchanged, 0 removed, 0 failed; 1 chunks written")
+    assert "DEBUG" not in done.stdout + done.stderr  # bm25s sets its own logger to DEBUG on import
+
+
 def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -185,3 +185,15 @@ def test_reset_forgets_the_conversation(library):
 
     assert chat.turns == ()
     assert chat.ask(FOLLOW_UP).search_query == FOLLOW_UP
+
+
+def test_an_answer_from_filtered_documents_says_so(library):
+    from vectorstore import Filter
+
+    conversation = Conversation(library)
+    filters = [Filter("document_type", "=", ("case study", "review")), Filter("year", ">=", (2018,))]
+    answer = list(conversation.stream("How did trusts reduce out-of-area placements?", filters))[-1]
+    assert answer.notice == "Searched only documents with document type case study or review; year from 2018."
+    assert conversation.turns[-1].answer.notice == answer.notice  # the export shows it too
+    unfiltered = list(conversation.stream("How did trusts reduce out-of-area placements?"))[-1]
+    assert unfiltered.notice is None

@@ -67,3 +67,6 @@ def test_a_comment_after_a_rating_is_exported_once(library: Casebook, tmp_path: 
     # A changed mind counts as the last rating given.
     log.record(answer, "up")
     assert log.export_questions()[1:] == (1, 0)
+    # A rating clicked again to undo it withdraws the question from the export.
+    log.record(answer, "withdrawn")
+    assert log.export_questions()[1:] == (0, 0)

@@ -16,6 +16,9 @@ import Stemmer
 from vectorstore.files import write_json_atomic
 
 log = logging.getLogger(__name__)
+# bm25s sets its own logger to DEBUG when imported, so "DEBUG bm25s Building index from tokens"
+# reached every ingest's output: its messages show from warnings up, like the other libraries'.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,13 @@ class Filter:
             return value not in self.values
         return value is not None and _COMPARE[self.op](value, self.values[0])
 
+    def describe(self) -> str:
+        """Return the condition in words: "document type case study or review", "year from 2018"."""
+        name = self.field.replace("_", " ")
+        values = " or ".join(str(v) for v in self.values)
+        words = {"=": "", "!=": "not ", ">=": "from ", "<=": "up to ", ">": "after ", "<": "before "}
+        return f"{name} {words[self.op]}{values}"
+
     def to_where(self) -> dict[str, Any]:
         """Return the Chroma ``where`` clause for this condition."""
         if self.op in ("=", "!="):

@@ -41,13 +41,10 @@ FOOTER = (
 )
 CSS_PATH = Path(__file__).with_name("chat.css")
 _EXPORT_SECONDS = 3600
+_THUMBS = {"up": "Like", "down": "Dislike"}  # a rating as the chat's thumbs show it
 _PICKERS = (("trust", "Trust"), ("document_type", "Document type"), ("publisher", "Publisher"))
-_PLACEHOLDERS = {
-    "trust": "Any trust",
-    "document_type": "Any type",
-    "publisher": "Any publisher",
-    "year": "Any year",
-}
+ANY_YEAR = "Any year"  # the year picker's first choice, so a year once picked can be unpicked
+_PLACEHOLDERS = {"trust": "Any trust", "document_type": "Any type", "publisher": "Any publisher"}
 # After an answer: its question at the top of the conversation, so a long answer reads from the
 # start (the chat follows the stream down to its end while it arrives).
 _SCROLL_JS = """() => {
@@ -56,13 +53,22 @@ _SCROLL_JS = """() => {
     const wrap = document.querySelector('#cb-chat .bubble-wrap');
     if (!asked.length || !wrap) { return; }
     const question = asked[asked.length - 1];
-    wrap.scrollTop += question.getBoundingClientRect().top - wrap.getBoundingClientRect().top - 8;
+    // 36px: below the conversation's clear button, which sits over its top right corner.
+    wrap.scrollTop += question.getBoundingClientRect().top - wrap.getBoundingClientRect().top - 36;
     question.scrollIntoView({ block: "nearest" });
   };
   for (const wait of [80, 400]) { setTimeout(top, wait); }  // after the chat's own scroll to the end
+  // The sources column shows the new answer's sources from their start (desktop: it scrolls alone).
+  const right = document.querySelector('#cb-right');
+  if (right && window.innerWidth >= 900) { right.scrollTop = 0; }
   return [];
 }"""
-_COPY_JS = "(text) => { if (text) { navigator.clipboard.writeText(text); } return []; }"
+# The status line says what happened: a copy gives no other sign.
+_COPY_JS = """(text) => {
+  if (!text) { return "Nothing to copy yet: ask a question first."; }
+  navigator.clipboard.writeText(text);
+  return "The conversation was copied, with its references, as Markdown.";
+}"""
 # Gradio 6's Dropdown has no placeholder: set one on each filter's input, again whenever it is redrawn.
 _PLACEHOLDER_JS = """() => {
   const words = WORDS;
@@ -328,24 +334,39 @@ def build_ui(
             yield from respond(message, history, (trust, kind, publisher, year), request, alone=True)
 
         def restart(request: gr.Request):
+            """Start a new conversation, from the whole library: the filters are reset too."""
             sessions.reset(request)
             empty = gr.DownloadButton(value=None, interactive=False)
-            return "", [], sources_html(None), empty, "", gr.Button(visible=False), gr.Row(visible=False), ""
+            unfiltered = [*(gr.Dropdown(value=[]) for _ in _PICKERS), gr.Dropdown(value=ANY_YEAR)]
+            hidden = gr.Button(visible=False), gr.Row(visible=False)
+            return "", [], sources_html(None), empty, "", *hidden, "", *unfiltered
 
         def rate(data: gr.LikeData, history: list[dict[str, Any]], request: gr.Request):
             state = sessions.load(request)
             index = data.index if isinstance(data.index, int) else data.index[0]
             position = sum(1 for m in history[: index + 1] if m["role"] == "assistant") - 1
-            if not 0 <= position < len(state.answers) or data.liked not in (True, False):
+            if not 0 <= position < len(state.answers):
                 return gr.Row(visible=False), gr.skip(), "Only answers from this conversation can be rated."
-            state.rated, state.rating = position, "up" if data.liked else "down"
-            sessions.save(request, state)
             rated = state.answers[position]
-            feedback.record(rated, state.rating, "", _user(request))
+            # The thumb clicked again to undo it comes with neither True nor False.
+            rating = "up" if data.liked is True else "down" if data.liked is False else "withdrawn"
+            state.rated, state.rating = (position, rating) if rating != "withdrawn" else (None, "")
+            if rating == "withdrawn":
+                state.ratings.pop(position, None)
+            else:
+                state.ratings[position] = rating
+            sessions.save(request, state)
+            feedback.record(rated, rating, "", _user(request))
             audit.record(
                 "feedback", identity_of(request), channel="chat", address=address_of(request),
-                question=rated.question, answer_id=state.answer_ids[position], detail=state.rating,
+                question=rated.question, answer_id=state.answer_ids[position], detail=rating,
             )  # fmt: skip
+            if rating == "withdrawn":
+                return (
+                    gr.Row(visible=False),
+                    gr.skip(),
+                    f"Your rating of “{_short(rated.question)}” was withdrawn.",
+                )
             note = f"Thank you: your rating of the answer to “{_short(rated.question)}” was saved."
             return gr.Row(visible=True), gr.Textbox(label=note, value=""), ""
 
@@ -393,11 +414,13 @@ def build_ui(
                     answer_pending, [asked, chat, *pickers], outputs, **asking
                 ).then(**scroll)
             standalone.click(standalone_whole, [chat, *pickers], outputs, **asking).then(**scroll)
-        new.click(restart, None, outputs, **private)
-        chat.clear(restart, None, outputs, **private)
+
+        # A new conversation starts from the whole library: its filters are reset too.
+        new.click(restart, None, [*outputs, *pickers], **private)
+        chat.clear(restart, None, [*outputs, *pickers], **private)
         chat.like(rate, [chat], [comment_row, comment, status], **private)
         comment.submit(remark, [comment], [comment, comment_row, status], **private)
-        copy.click(None, [markdown], None, js=_COPY_JS)
+        copy.click(None, [markdown], [status], js=_COPY_JS)
         ui.load(None, None, None, js=_PLACEHOLDER_JS)
 
         def on_load(previous: str | None, request: gr.Request):
@@ -417,7 +440,9 @@ def build_ui(
                 ]
             text = conversation_markdown(state.turns)
             download = gr.DownloadButton(value=sessions.write_export(request, text), interactive=True)
-            return *filled, history, sources_html(state.answers[-1]), download, text, key
+            thumbs = [_THUMBS.get(state.ratings.get(n, "")) for n in range(len(state.answers))]
+            chat_shown = gr.Chatbot(value=history, feedback_value=thumbs)
+            return *filled, chat_shown, sources_html(state.answers[-1]), download, text, key
 
         ui.load(on_load, last_page, [*pickers, chat, sources, export, markdown, last_page], **private)
 
@@ -531,7 +556,7 @@ def _facets(casebook: Casebook, groups: tuple[str, ...] | None) -> dict[str, lis
 def _choices(facets: dict[str, list[Any]]) -> list[list[str]]:
     """Return each picker's choices: trust, document type, publisher, then years."""
     return [[str(v) for v in facets.get(name, [])] for name, _ in _PICKERS] + [
-        [str(int(y)) for y in facets.get("year", [])]
+        [ANY_YEAR, *(str(int(y)) for y in facets.get("year", []))]
     ]
 
 
@@ -542,7 +567,7 @@ def _filter_pickers(facets: dict[str, list[Any]]) -> list[gr.components.Componen
         for (name, label), choices in zip(_PICKERS, named, strict=True)
     ]
     pickers.append(
-        gr.Dropdown(choices=years, value=None, label="Published in or after", elem_id="cb-filter-year")
+        gr.Dropdown(choices=years, value=ANY_YEAR, label="Published in or after", elem_id="cb-filter-year")
     )
     return pickers
 
@@ -554,6 +579,6 @@ def _filters(picked: tuple[Any, ...]) -> list[Filter]:
         if values
     ]
     year = picked[len(_PICKERS)] if len(picked) > len(_PICKERS) else None
-    if year:
+    if year and year != ANY_YEAR:
         filters.append(Filter("year", ">=", (int(year),)))
     return filters

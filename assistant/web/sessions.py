@@ -46,6 +46,7 @@ class ChatState:
     rated: int | None = None  # the answer last rated, which a comment is attached to
     rating: str = ""
     owner: str | None = None  # the signed-in user whose conversation this is (None: no sign-in)
+    ratings: dict[int, str] = field(default_factory=dict)  # answer -> "up"/"down", shown after a reload
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +57,7 @@ class ChatState:
             "rated": self.rated,
             "rating": self.rating,
             "owner": self.owner,
+            "ratings": {str(k): v for k, v in self.ratings.items()},
         }
 
     @classmethod
@@ -67,6 +69,7 @@ class ChatState:
             answer_ids=list(data.get("answer_ids", [])),
             follow_up=data.get("follow_up"),
             rated=data.get("rated"),
+            ratings={int(k): str(v) for k, v in (data.get("ratings") or {}).items()},
             rating=data.get("rating", ""),
             owner=data.get("owner"),
         )

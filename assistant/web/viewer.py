@@ -378,7 +378,7 @@ def _shell(title: str, main: str, header_extra: str = "") -> str:
         '<meta name="referrer" content="no-referrer">'
         f"<title>{html.escape(title)} · Casebook</title><style>{_css()}</style></head><body>"
         '<header class="cb-bar"><a class="cb-brand" href="../">Casebook</a>'
-        '<span class="cb-bar-note">source viewer</span></header>'
+        f'<span class="cb-bar-note">{html.escape(title)}</span></header>'
         f'<main class="cb-main"><h1 class="cb-title">{html.escape(title)}</h1>{header_extra}{main}</main>'
         "</body></html>"
     )
