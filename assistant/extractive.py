@@ -676,10 +676,16 @@ class ExtractiveAnswerer:
                 naming = [i for i in lines if any(within(alt, scored.words[i]) for alt in runs)]
                 lines = naming or lines
         support = [i for s, i in found[central][1:] if s >= floor and i not in chosen and i not in lines]
+        answers = len(chosen)
         for i in support[: p.support if not lines else 0]:
             if not self._repeats(i, chosen, scored):
                 chosen.append(i)
-        chosen += [j for j in self._continuations(chosen, units) if j not in chosen and j not in lines]
+        # The supporting sentences, chosen by score, read in their documents' order after the
+        # answers; a sentence that goes on from a chosen one ("It did not ...") comes right after it.
+        chosen[answers:] = _in_reading_order(chosen[answers:], chosen, units, passages)
+        for j in self._continuations(chosen, units):
+            if j not in chosen and j not in lines:
+                chosen.insert(chosen.index(j - 1) + 1, j)
         chosen = _with_antecedents(chosen, units, lines)
         listed: dict[int, list[int]] = {}
         for i in chosen:
@@ -850,6 +856,19 @@ def _with_query_subject(intent: Intent, query: str) -> Intent:
     if not carried or searched.strip() == intent.question.strip():
         return intent
     return Intent(intent.question, (replace(central, terms=central.terms + carried), *intent.parts[1:]))
+
+
+def _in_reading_order(
+    indices: list[int], chosen: list[int], units: list[Unit], passages: Sequence[Passage]
+) -> list[int]:
+    """Return ``indices`` as their documents print them, documents in the order ``chosen`` cites them."""
+    docs: dict[str, int] = {}
+    for i in chosen:
+        docs.setdefault(units[i].doc, len(docs))
+    return sorted(
+        indices,
+        key=lambda i: (docs[units[i].doc], passages[units[i].passage].chunk.position, units[i].position),
+    )
 
 
 def _with_antecedents(chosen: list[int], units: list[Unit], lines: list[int]) -> list[int]:
