@@ -19,6 +19,7 @@ from assistant.answers import Answer, Citation
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
 _MARKER = re.compile(r"\\\[(\d+)\\\]")
 _RAW_MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
+_LINE_MARKER = re.compile(r"\s*\[(\d+)\]\s*$")  # the marker ending a list line
 _MEANINGS = re.compile(r"\s+\([^()]*\)$")  # the acronym meanings the search appends
 SEARCHING = '<span class="cb-spinner" aria-hidden="true"></span> Searching the library...'
 
@@ -79,9 +80,18 @@ def answer_markdown(answer: Answer) -> str:
 
 
 def _paragraph(paragraph: str, links: dict[int, str]) -> str:
-    """Return one paragraph escaped, its "- " lines kept as a list and its markers as links."""
+    """Return one paragraph escaped, its "- " lines kept as a list and its markers as links.
+
+    A run of list lines citing one source shows its marker once, on the run's last line (a list
+    of 23 trusts from one passage is not 23 "[1]"s); ``Answer.text`` keeps one on every line.
+    """
+    raw = paragraph.strip().splitlines()
+    ends = [_LINE_MARKER.search(line) if line.lstrip().startswith("- ") else None for line in raw]
+    for k, end in enumerate(ends[:-1]):
+        if end and ends[k + 1] and end.group(1) == ends[k + 1].group(1):
+            raw[k] = raw[k][: end.start()]
     lines = []
-    for line in paragraph.strip().splitlines():
+    for line in raw:
         item = line.lstrip()
         if item.startswith("- "):
             lines.append("- " + _linked(escape_markdown(item[2:].strip()), links))

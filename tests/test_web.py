@@ -112,6 +112,10 @@ def test_answer_keeps_its_structure_with_markers_linked_to_the_passage() -> None
     assert '<div class="cb-gap">Not in the library: the cost of the crisis line</div>' in rendered
     assert "The library does not give" not in rendered
     assert f"1. [Crisis house]({citation.url[1:]}) — page 4, What the trust did" in rendered
+    # A list citing one source shows its marker once, at the end of the list.
+    listed = Answer("q", "- Ash Ward [1]\n- Beech Ward [1]\n- Cedar Ward [1]", False, (citation,))
+    shown = answer_markdown(listed).split("\n\n")[0]
+    assert shown.count('class="cb-ref"') == 1 and shown.startswith("- Ash Ward\n- Beech Ward\n- Cedar Ward ")
 
 
 def test_source_card_shows_its_facts_and_only_web_originals() -> None:
