@@ -170,6 +170,7 @@ def test_example_click_sends_the_question(page) -> None:
     chips = page.locator("#cb-examples button.cb-example")
     chips.first.wait_for()
     assert [t.strip() for t in chips.all_inner_texts()] == EXAMPLES
+    assert abs(box_of(page, ".cb-examples-title")["x"] - chips.first.bounding_box()["x"]) <= 2  # lined up
     example = chips.first
     question = example.inner_text().strip()
     example.click()
