@@ -156,6 +156,11 @@ class Unit:
         return self.text.rstrip("\"'”’)]").endswith("?")
 
     @property
+    def row(self) -> bool:
+        """Return whether the unit is a table row ("Staff group: Nurses | March 2023: 6.8")."""
+        return _ROW in self.text
+
+    @property
     def continues(self) -> bool:
         """Return whether the unit leans on the one before it ("This meant...", "They...")."""
         return bool(_CONTINUES.match(self.text))

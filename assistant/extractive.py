@@ -417,8 +417,12 @@ class ExtractiveAnswerer:
             # diagnostic exercise", listed under phase 1 beside phase 2, is not about phase 2.
             if (figures & scored.text_figures[unit.passage]) - scored.figures[i]:
                 continue
+            # A table row whose first cell names the thing counts it: its other cells are the
+            # figures ("Staff group: Nurses | March 2023 (WTE): 6.8"), not a column's name.
             if focus and not (
-                _counts(focus[0], scored.words[i], set(own) | name_tokens) or focus[0] in scored.echoes[i]
+                _counts(focus[0], scored.words[i], set(own) | name_tokens)
+                or focus[0] in scored.echoes[i]
+                or (unit.row and focus[0] in self.tokenize([unit.text.split(" | ", 1)[0]])[0])
             ):
                 continue
             if attribute and not attribute & held:

@@ -558,3 +558,23 @@ def test_a_counted_list_a_set_up_cost_and_a_section_of_another_ward(
     ash = casebook.ask("How many ligature points were identified on Ash Ward?")
     assert "11 ligature points" in ash.text.split("[1]")[0], ash.text
     assert ash.citations[0].section == "1. ASH WARD (adult acute, 18 beds)", ash.citations[0]
+
+
+def test_a_table_row_named_by_the_question_answers_how_many(tmp_path: Path, embedder: Embedder) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "staffing.md",
+        "# Staffing of the Hollybank eating disorder service\n\n"
+        "The service grew over two years as its waiting list fell.\n\n"
+        "| Staff group | March 2021 (WTE) | March 2023 (WTE) |\n|---|---|---|\n"
+        "| Nurses | 4.0 | 6.8 |\n| Dietitians | 1.6 | 3.0 |\n\n"
+        "| Quarter | Median wait: referral to assessment |\n|---|---|\n| Q1 2022/23 | 8 weeks |\n",
+    )
+    nurses = casebook.ask("How many nurses did the Hollybank eating disorder service have in March 2023?")
+    assert nurses.text.startswith("Staff group: Nurses | March 2021 (WTE): 4.0 | March 2023 (WTE): 6.8 [1]")
+    # "referral" names a column there, not what a row counts: no row gives a number of referrals.
+    referrals = casebook.ask(
+        "How many referrals did the Hollybank eating disorder service receive in Q1 2022/23?"
+    )
+    assert referrals.abstained, referrals.text

@@ -195,6 +195,22 @@ def test_a_table_row_is_quoted_with_its_columns_and_marked_in_the_rendered_table
     assert len(marked.select("mark")) == 3 and soup.select_one(".cb-passage") is None
 
 
+def test_a_row_quoted_beside_a_sentence_is_marked_too() -> None:
+    from assistant.web.viewer import _mark
+    from ingest.markup import render_markdown
+    from vectorstore import Chunk
+
+    page = BeautifulSoup(render_markdown(TABLE.split("---\n", 2)[2]), "html.parser")
+    row = (
+        "Quarter: Q3 2022/23 | Median wait: referral to assessment: 6 weeks | "
+        "Median wait: referral to start of treatment: 11 weeks"
+    )
+    text = f"The service cut its waits after it changed triage.\n\n{row}"
+    assert _mark(page, Chunk("d:0001", "d", text, "Waits", "waits.md", 1), [0, 1]) == ""
+    assert page.select_one("mark#cited").get_text() == "The service cut its waits after it changed triage."
+    assert [m.get_text() for m in page.select("tr mark")] == ["Q3 2022/23", "6 weeks", "11 weeks"]
+
+
 def test_pdf_shows_extracted_pages_and_links_the_file_at_the_cited_page(viewer_server) -> None:
     url, library = viewer_server
     pdf = library / "driving-improvement-report.pdf"

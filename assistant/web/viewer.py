@@ -43,6 +43,7 @@ _BLOCKS = (
     "p", "li", "td", "th", "pre", "blockquote", "dd", "dt", "figcaption", "caption",
     "h1", "h2", "h3", "h4", "h5", "h6", "div", "section", "article", "main", "body",
 )  # fmt: skip
+_CONTAINERS = {"div", "section", "article", "main", "body"}
 _FIRST_WORDS = 6
 
 
@@ -271,16 +272,21 @@ def _mark(soup: BeautifulSoup, chunk: Chunk | None, indexes: list[int] | None) -
     # Search from where the passage starts, so a sentence repeated elsewhere is marked here.
     anchor = text.find(chunk.text[:200]) or text.find(" ".join(chunk.text.split()[:_FIRST_WORDS]))
     origin = anchor[0] if anchor else 0
-    ranges = [r for r in (text.find(s, origin) for s in sentences) if r is not None]
+    found = [(s, text.find(s, origin)) for s in sentences]
+    ranges = [r for _, r in found if r is not None]
+    # A quote the page does not hold word for word (a table row, printed with its columns' names)
+    # marks its block instead: beside found sentences, only a row, paragraph or item, never a
+    # whole container.
+    missing = [s for s, r in found if r is None]
+    blocks = [b for b in (_block_of(text, s, origin) for s in missing) if b is not None]
+    if ranges:
+        blocks = [b for b in blocks if b.name not in _CONTAINERS]
+    blocks = list(dict.fromkeys(blocks))
     if ranges:
         _wrap(text, _merged(ranges))
-        return ""
-    blocks = [b for b in (_block_of(text, s, origin) for s in sentences) if b is not None]
-    if blocks:
-        for n, block in enumerate(dict.fromkeys(blocks)):
-            _mark_block(soup, block, first=n == 0)
-        return ""
-    return _passage_box(chunk.text, sentences)
+    for n, block in enumerate(blocks):
+        _mark_block(soup, block, first=n == 0 and not ranges)
+    return "" if ranges or blocks else _passage_box(chunk.text, sentences)
 
 
 def _wrap(text: _Text, ranges: list[tuple[int, int]]) -> None:
