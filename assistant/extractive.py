@@ -985,8 +985,8 @@ def _counts(focus: str, words: list[str], asked: set[str]) -> bool:
             while j >= 0 and words[j] in _MODALS:
                 j -= 1
             before = words[j] if j >= 0 else ""
-            if before in _PARTICLES and j >= 1:  # "set-up cost", "roll-out cost": the verb names it
-                before = words[j - 1]
+            if before in _PARTICLES and j >= 1:  # "set-up cost", "roll-out cost": a cost of doing
+                return True  # something to the subject, not the cost of another thing ("bed costs")
             if not before or before in asked or before in _COUNTING or is_number(before):
                 return True
     return False

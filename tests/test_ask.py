@@ -549,6 +549,9 @@ def test_a_counted_list_a_set_up_cost_and_a_section_of_another_ward(
     # "set-up cost" is the cost of setting up.
     cost = casebook.ask("How much did the carers' day unit cost to set up?")
     assert "£465,000" in cost.text.split("[1]")[0], cost.text
+    # ... and so does "how much did it cost": its set-up cost is a cost of the unit.
+    spent = casebook.ask("How much did the carers' day unit cost, and how many carers did it support?")
+    assert "£465,000" in spent.text.split("[1]")[0], spent.text
     # "Findings:" and "Window restrictors ..." are no wards: Linden Ward's own finding answers.
     window = casebook.ask("What did the audit find about window restrictors on Linden Ward?")
     assert window.text.startswith("Window restrictors in four bedrooms"), window.text
