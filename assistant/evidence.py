@@ -14,7 +14,7 @@ from vectorstore.sentences import split_sentences
 _MIN_WORDS = 5
 _BULLET = re.compile(r"^\s*(?:[-•*–]|\d+[.)])\s+")
 _ENDS = (".", "!", "?", ":", ";")
-_ROW = " | "  # how ingestion prints a table row's cells
+ROW = " | "  # how ingestion prints a table row's cells (ingest.markup, ingest.cleaning)
 # Sentences that go on from the one before them rather than start a new point.
 _CONTINUES = re.compile(r"^(This|These|That|Those|It|They|Its|Their|He|She|His|Her)\b")
 # Sentences that only make sense after the one before them ("a saving of this size").
@@ -158,7 +158,12 @@ class Unit:
     @property
     def row(self) -> bool:
         """Return whether the unit is a table row ("Staff group: Nurses | March 2023: 6.8")."""
-        return _ROW in self.text
+        return ROW in self.text
+
+    @property
+    def first_cell(self) -> str:
+        """Return a table row's first cell ("Staff group: Nurses"), or the whole unit."""
+        return first_cell(self.text)
 
     @property
     def continues(self) -> bool:
@@ -170,7 +175,7 @@ def units_of(passage: int, text: str, doc: str = "") -> list[Unit]:
     """Return the quotable units of a passage: its sentences, and its list items and table rows."""
     units: list[Unit] = []
     blocks = [b for b in re.split(r"\n+", text) if b.strip()]
-    rows = [_ROW in b for b in blocks]
+    rows = [ROW in b for b in blocks]
     short = [
         not rows[k] and not _BULLET.match(b) and len(b.split()) <= 8 and not b.rstrip().endswith(_ENDS)
         for k, b in enumerate(blocks)
@@ -197,6 +202,11 @@ def units_of(passage: int, text: str, doc: str = "") -> list[Unit]:
                 kind = (item and not sentence_like) or bulleted
                 units.append(Unit(sentence, passage, len(units), item=kind, doc=doc))
     return units
+
+
+def first_cell(text: str) -> str:
+    """Return the first cell of a table row as ingestion prints it, or ``text`` itself."""
+    return text.split(ROW, 1)[0]
 
 
 def is_number(word: str) -> bool:

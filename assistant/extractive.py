@@ -379,17 +379,11 @@ class ExtractiveAnswerer:
                 continue
             if unit.asks:
                 continue
-            if (
-                peers
-                and any(within(peer, scored.words[i]) for peer in peers)
-                and not any(within(alt, scored.words[i]) for alts in names for alt in alts)
-            ):
-                continue
-            # "How many referrals has the Eskby site had?" is not answered under the heading
-            # "Hollin Vale site" of a document with a section headed by Eskby, unless it names Eskby.
-            if unit.passage in elsewhere and not any(
-                within(alt, scored.words[i]) for alts in names for alt in alts
-            ):
+            # A sentence naming another member of the subject's list, or under a heading about
+            # something else ("Hollin Vale site", in a document with a section headed by Eskby), is
+            # about that other thing unless it names the subject.
+            about_other = unit.passage in elsewhere or any(within(peer, scored.words[i]) for peer in peers)
+            if about_other and not any(within(alt, scored.words[i]) for alts in names for alt in alts):
                 continue
             if unit.item and modifiers and not modifiers <= held:
                 continue
@@ -422,7 +416,7 @@ class ExtractiveAnswerer:
             if focus and not (
                 _counts(focus[0], scored.words[i], set(own) | name_tokens)
                 or focus[0] in scored.echoes[i]
-                or (unit.row and focus[0] in self.tokenize([unit.text.split(" | ", 1)[0]])[0])
+                or (unit.row and focus[0] in self.tokenize([unit.first_cell])[0])
             ):
                 continue
             if attribute and not attribute & held:

@@ -25,6 +25,7 @@ from typing import Any
 from bs4 import BeautifulSoup, NavigableString, Tag
 from fastapi.responses import HTMLResponse
 
+from assistant.evidence import ROW, first_cell
 from vectorstore import CasebookError, Chunk
 from vectorstore.sentences import split_sentences
 
@@ -278,11 +279,9 @@ def _mark(soup: BeautifulSoup, chunk: Chunk | None, indexes: list[int] | None) -
     # marks its block instead: beside found sentences, only a row, paragraph or item, never a
     # whole container.
     missing = [s for s, r in found if r is None]
-    blocks = [b for b in (_block_of(text, s, origin) for s in missing) if b is not None]
+    blocks = list(dict.fromkeys(b for b in (_block_of(text, s, origin) for s in missing) if b is not None))
     if ranges:
         blocks = [b for b in blocks if b.name not in _CONTAINERS]
-    blocks = list(dict.fromkeys(blocks))
-    if ranges:
         _wrap(text, _merged(ranges))
     for n, block in enumerate(blocks):
         _mark_block(soup, block, first=n == 0 and not ranges)
@@ -328,8 +327,8 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def _block_of(text: _Text, sentence: str, origin: int) -> Tag | None:
     """Return the closest block element holding the sentence's first words; for a table row
     ("Quarter: Q3 2022/23 | Median wait: 11 weeks"), the row whose first cell it starts with."""
-    if " | " in sentence:
-        first = sentence.split(" | ", 1)[0]
+    if ROW in sentence:
+        first = first_cell(sentence)
         # The cell follows its column's name, which may itself hold ": ".
         cells = [first] + [first[m.end() :] for m in re.finditer(r": ", first)]
         for cell in cells:
