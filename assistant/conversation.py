@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from assistant.answers import Answer, abstain
 from assistant.engine import Casebook
 from assistant.generative import FALLBACK_SUFFIX, GenerativeAnswerer, neutralise
+from assistant.glossary import unexpanded
 from vectorstore import Filter, LLMError, Passage
 
 if TYPE_CHECKING:
@@ -29,6 +30,20 @@ HISTORY_TURNS = 3
 _ANSWER_CHARS = 400
 _WORD = re.compile(r"[\w'’-]+")
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+# "Tell me more", "what else?": the last question again, without the sentences already quoted.
+_MORE = re.compile(
+    r"^\W*(?:(?:please\s+)?(?:tell|show|give)\s+me\s+(?:some\s+|a\s+bit\s+|a\s+little\s+)?more"
+    r"|(?:any|some)?\s*more|what\s+else|anything\s+else|go\s+on|continue|keep\s+going|elaborate"
+    r"|expand|say\s+more)\b(?:\s+(?:please|details?|on\s+(?:that|this|it)|about\s+(?:that|this|it)))*\W*$",
+    re.IGNORECASE,
+)
+# "Why?", "How much?": asking words alone ask them of the last question's subject.
+_ASKING = re.compile(r"^\W*(how\s+(?:much|many|long|often|far)|why|how|when|where|who)\b", re.IGNORECASE)
+_OPENER = re.compile(
+    r"^\s*(?:how\s+(?:much|many|long|often|far)|in\s+what\s+way|why|how|when|where|who|whom|whose|what"
+    r"|which(?:\s+[a-z-]+s\b(?=\s+(?:did|do|does|were|are|was|is|have|has|had)\b))?)\b\s*",
+    re.IGNORECASE,
+)
 _CONNECTIVE = re.compile(r"^\W*(and|but|also|so|then|or|what about|how about|what else)\b", re.IGNORECASE)
 _REFERS_BACK = frozenset(
     {
@@ -110,6 +125,19 @@ def follow_up_query(message: str, previous: str) -> str:
     return " ".join(own + list(dict.fromkeys(carried))) or message
 
 
+def asked_again(message: str, previous: str) -> str | None:
+    """Return ``message`` as a whole question when it is only asking words ("Why?", "How
+    much?"), asked of ``previous``: "Why?" after "How much did the crisis line save?" asks "Why
+    did the crisis line save?". None when ``message`` says more than that."""
+    found = _ASKING.match(message)
+    if not found or content_words(message) or not previous.strip():
+        return None
+    rest = _OPENER.sub("", previous.strip(), count=1) or previous.strip()
+    if rest[:2] != rest[:2].upper():  # "Did" reads "did"; "NTW" stays
+        rest = rest[:1].lower() + rest[1:]
+    return f"{found.group(1).capitalize()} {rest.rstrip(' ?.!')}?"
+
+
 def _is_name(word: str) -> bool:
     return word[:1].isupper()
 
@@ -147,7 +175,7 @@ class Conversation:
         """
         query, failure = (message, None) if standalone else self._query(message)
         if self.generative is None or failure:
-            answer = self._quoted(message, query, filters, failure, groups)
+            answer = self._quoted(message, query, filters, failure, groups, standalone)
         else:
             passages = self._passages(query, filters, groups)
             answer = (
@@ -173,7 +201,7 @@ class Conversation:
         """
         query, failure = (message, None) if standalone else self._query(message)
         if self.generative is None or failure:
-            answer = self._quoted(message, query, filters, failure, groups)
+            answer = self._quoted(message, query, filters, failure, groups, standalone)
         elif not (passages := self._passages(query, filters, groups)):
             answer = abstain(message, query)
         else:
@@ -226,9 +254,32 @@ class Conversation:
         filters: Sequence[Filter],
         failure: str | None,
         groups: Iterable[str] | None,
+        standalone: bool = False,
     ) -> Answer:
-        """Return the extractive answer, noting the model's failure when there was one."""
-        answer = self.casebook.ask(message, filters=filters, search_query=query, groups=groups)
+        """Return the extractive answer, noting the model's failure when there was one.
+
+        With no model to read a follow-up, "tell me more" answers the last question again from
+        sentences not yet quoted, and "why?" asks why of the last question's subject."""
+        last = self._turns[-1] if self._turns and not standalone else None
+        previous = unexpanded(last.answer.search_query or last.question) if last else ""
+        if last is not None and _MORE.match(message):
+            quoted = {s for turn in self._turns for c in turn.answer.citations for s in c.quoted}
+            # The question again; else what else the library says of its subject ("NTW crisis line").
+            for asked in (previous, " ".join(content_words(previous))):
+                answer = self.casebook.ask(
+                    asked, filters=filters, search_query=asked, groups=groups, exclude=quoted
+                )
+                if not answer.abstained:
+                    break
+            else:
+                said = f"Nothing more in the library on “{previous}”: what it holds is quoted above."
+                answer = Answer(message, said, True, (), previous)
+            answer = replace(answer, question=message)
+        elif last is not None and (again := asked_again(message, previous)):
+            answer = self.casebook.ask(again, filters=filters, search_query=again, groups=groups)
+            answer = replace(answer, question=message)
+        else:
+            answer = self.casebook.ask(message, filters=filters, search_query=query, groups=groups)
         if failure:
             answer = replace(answer, notice=f"{failure}{FALLBACK_SUFFIX}")
         return answer

@@ -7,7 +7,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -262,20 +262,23 @@ class Casebook:
         filters: Sequence[Filter] = (),
         search_query: str | None = None,
         groups: Groups = None,
+        exclude: Collection[str] = (),
     ) -> Answer:
         """Return the cited answer to ``question``, or an abstention when the library lacks one.
 
         ``search_query`` (e.g. a follow-up rewritten with the conversation's subject) is what
         is searched and quoted against; ``question`` is what the user asked. ``groups`` are the
         signed-in user's: only documents they allow are searched, quoted or mentioned (None,
-        with sign-in off: every document).
+        with sign-in off: every document). ``exclude``: sentences not to quote again.
         """
         self.refresh()
         found = self.retrieve(search_query or question, k=k, filters=filters, groups=groups)
         answerer = self.answerer_for(groups)
         if not found.passages:
             return answerer.missing(question, found.query, found.reason)
-        return answerer.answer(question, found.passages, search_query=found.query, query_vector=found.vector)
+        return answerer.answer(
+            question, found.passages, search_query=found.query, query_vector=found.vector, exclude=exclude
+        )
 
     def unknown_names(self, question: str, *, groups: Groups = None) -> list[str]:
         """Return the names and years in ``question`` that no passage of the library contains.

@@ -13,13 +13,14 @@ central part is missing Casebook abstains, saying which documents mention the qu
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from assistant.answers import Answer, Citation, abstain
 from assistant.evidence import TITLES, Unit, is_number, kind_fits, listed_bodies, units_of
+from assistant.glossary import unexpanded
 from assistant.intent import Intent, Part, read_question, verb_forms
 from vectorstore import Chunk, Embedder, Passage
 
@@ -144,8 +145,12 @@ class ExtractiveAnswerer:
         *,
         search_query: str = "",
         query_vector: np.ndarray | None = None,
+        exclude: Collection[str] = (),
     ) -> Answer:
-        """Return the answer to ``question`` quoted from ``passages`` (best passage first)."""
+        """Return the answer to ``question`` quoted from ``passages`` (best passage first).
+
+        ``exclude``: sentences never to answer with (those an earlier answer quoted, when the
+        user asks for more)."""
         query = search_query or question
         intent = _with_query_subject(read_question(question), query)
         units = [u for i, p in enumerate(passages) for u in units_of(i, p.chunk.text, p.chunk.doc_id)]
@@ -160,6 +165,8 @@ class ExtractiveAnswerer:
         anchors = {scored.units[i].doc for _, i in found[intent.central][:1]}
         for part in intent.parts[1:]:
             found[part] = self._ranked(part, scored, passages, query, anchors, alone=alone)
+        if exclude:
+            found = {part: [(s, i) for s, i in found[part] if units[i].text not in exclude] for part in found}
         if not any(found.values()):
             return self.missing(question, query)
         if not found[intent.central]:
@@ -847,7 +854,7 @@ def _as_written(question: str, names: Sequence[str]) -> str:
 def _with_query_subject(intent: Intent, query: str) -> Intent:
     """Return ``intent`` with the subject words a follow-up's search query carried over ("what
     about East London?" searched as "East London crisis line" is about the crisis line)."""
-    searched = re.sub(r"\s*\([^()]*\)\s*$", "", query)  # acronym meanings appended in brackets
+    searched = unexpanded(query)
     central = intent.central
     asked = set(central.terms) | {t for part in intent.parts for t in part.terms}
     carried = tuple(t for t in read_question(searched).central.terms if t not in asked)

@@ -20,6 +20,7 @@ from vectorstore import DataError
 
 DEFAULT_FILE = Path(__file__).with_name("acronyms.yaml")
 _TOKEN = re.compile(r"\b([A-Z][A-Z&]{1,5})(s?)\b")
+_MEANINGS = re.compile(r"\s*\([^()]*\)\s*$")  # what expand() appends
 _CONNECTORS = frozenset({"and", "of", "the", "&", "for", "in", "on"})
 # Runs of capitalised words, joined by connectors or commas: "Northumberland, Tyne and Wear".
 _RUN = re.compile(r"[A-Z][\w'’&-]*(?:(?:,\s|\s(?:and|of|the|&|for|in|on)\s|\s)[A-Z][\w'’&-]*)*")
@@ -77,6 +78,11 @@ class Glossary:
             if meaning and meaning not in meanings and meaning.lower() not in question.lower():
                 meanings.append(meaning + plural)
         return f"{question} ({'; '.join(meanings)})" if meanings else question
+
+
+def unexpanded(query: str) -> str:
+    """Return ``query`` without the acronym meanings :meth:`Glossary.expand` appended."""
+    return _MEANINGS.sub("", query)
 
 
 def _plain(name: str) -> str:

@@ -15,12 +15,12 @@ import html
 import re
 
 from assistant.answers import Answer, Citation
+from assistant.glossary import unexpanded
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
 _MARKER = re.compile(r"\\\[(\d+)\\\]")
 _RAW_MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 _LINE_MARKER = re.compile(r"\s*\[(\d+)\]\s*$")  # the marker ending a list line
-_MEANINGS = re.compile(r"\s+\([^()]*\)$")  # the acronym meanings the search appends
 SEARCHING = '<span class="cb-spinner" aria-hidden="true"></span> Searching the library...'
 
 
@@ -36,7 +36,7 @@ def rewritten(question: str, search_query: str) -> bool:
         return False
     query = " ".join(search_query.split())
     if query != " ".join(question.split()):
-        query = _MEANINGS.sub("", query)
+        query = unexpanded(query)
     return query.casefold() != " ".join(question.split()).casefold()
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import prompts
 from assistant import NOT_IN_LIBRARY, Answer, Casebook, Settings
-from assistant.conversation import Conversation, follow_up_query, is_follow_up
+from assistant.conversation import Conversation, asked_again, follow_up_query, is_follow_up
 from assistant.generative import build_llm
 from tests.openai_stub import LLMStub, messages_of, running
 
@@ -197,3 +197,49 @@ def test_an_answer_from_filtered_documents_says_so(library):
     assert conversation.turns[-1].answer.notice == answer.notice  # the export shows it too
     unfiltered = list(conversation.stream("How did trusts reduce out-of-area placements?"))[-1]
     assert unfiltered.notice is None
+
+
+def test_tell_me_more_quotes_what_the_answer_left_out(library):
+    chat = Conversation(library)
+    first = chat.ask("How did Lancashire Care reduce out-of-area placements?")
+    assert "by opening a crisis house" in first.text
+    shown = {s for c in first.citations for s in c.quoted}
+
+    more = chat.ask("Tell me more")
+    quoted = [s for c in more.citations for s in c.quoted]
+    assert not more.abstained and more.question == "Tell me more"
+    assert quoted and not shown & set(quoted)  # nothing the first answer quoted, quoted again
+    assert all(c.title == "Cutting out-of-area placements with a crisis house" for c in more.citations[:1])
+
+    # Asked until the library has nothing new on the subject, it says so instead of repeating.
+    for _ in range(6):
+        more = chat.ask("What else?")
+        if more.abstained:
+            break
+    assert more.abstained and more.text.startswith("Nothing more in the library on “")
+    assert not more.citations
+
+
+def test_asking_words_alone_ask_them_of_the_last_question(library):
+    chat = Conversation(library)
+    chat.ask("How much did NTW's crisis line save?")
+    why = chat.ask("Why?")
+    assert why.search_query.startswith("Why did NTW's crisis line save?")
+    assert why.question == "Why?"
+    # Why it saved: the sentences on improving access to the line, not the amount alone.
+    assert "improving access" in why.text
+
+
+@pytest.mark.parametrize(
+    ("message", "previous", "expected"),
+    [
+        ("Why?", "How much did NTW's crisis line save?", "Why did NTW's crisis line save?"),
+        ("when?", "Did Oxleas go on to be rated good?", "When did Oxleas go on to be rated good?"),
+        ("How much?", "What did NTW spend on its crisis line", "How much did NTW spend on its crisis line?"),
+        ("Which trusts?", "How did trusts cut placements?", None),  # names its own subject
+        ("Why not Oxleas?", "Did NTW improve?", None),
+        ("Why?", "", None),
+    ],
+)
+def test_asked_again(message, previous, expected):
+    assert asked_again(message, previous) == expected
