@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from assistant.answers import Citation
 from assistant.conversation import Turn
-from assistant.rendering import rewritten
+from assistant.rendering import GAPS, answer_paragraphs, rewritten
 
 TITLE = "# Casebook conversation"
 NOTE = "Answers quoted from the library; each [n] refers to the references under its answer."
@@ -26,7 +26,9 @@ def conversation_markdown(turns: Sequence[Turn]) -> str:
             lines += [f"*Searched for: {answer.search_query}*", ""]
         if answer.notice:
             lines += [f"*{answer.notice}*", ""]
-        lines += [answer.text.strip(), ""]
+        lines += ["\n\n".join(answer_paragraphs(answer)), ""]
+        if answer.unanswered:
+            lines += [GAPS + "; ".join(answer.unanswered), ""]
         if answer.citations:
             lines += ["### References", ""]
             lines += [reference(c) for c in answer.citations]

@@ -50,16 +50,26 @@ def web_url(url: str | None) -> str | None:
     return url if url and url.strip().lower().startswith(("https://", "http://")) else None
 
 
+GAPS = "Not in the library: "  # before the parts of a question the answer leaves unanswered
+
+
+def answer_paragraphs(answer: Answer) -> list[str]:
+    """Return the answer's paragraphs without its notes of what is unanswered (the chat and the
+    export show those as one line, ``GAPS`` and the parts)."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", answer.text.strip()) if p.strip()]
+    if answer.unanswered and paragraphs and not answer.abstained and not _RAW_MARKER.search(paragraphs[-1]):
+        paragraphs.pop()
+    return paragraphs
+
+
 def answer_markdown(answer: Answer) -> str:
     """Return the chat bubble for an answer: its paragraphs and lists with linked [n], then sources."""
     links = {c.n: document_url(c) for c in answer.citations}
-    paragraphs = [p for p in re.split(r"\n\s*\n", answer.text.strip()) if p.strip()]
+    paragraphs = answer_paragraphs(answer)
     gaps = ""
     if answer.unanswered:
-        if paragraphs and not answer.abstained and not _RAW_MARKER.search(paragraphs[-1]):
-            paragraphs.pop()  # the gap notes, shown below as one note
         parts = "; ".join(escape_markdown(u) for u in answer.unanswered)
-        gaps = f'<div class="cb-gap">Not in the library: {parts}</div>'
+        gaps = f'<div class="cb-gap">{GAPS}{parts}</div>'
     blocks = []
     if answer.notice:
         blocks.append(f"*{escape_markdown(answer.notice)}*")

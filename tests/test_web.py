@@ -151,6 +151,14 @@ def test_conversation_export_has_every_turn_and_no_server_path() -> None:
     assert "## and Leeds?\n\n*Searched for: Leeds crisis house*" in text
     assert "/srv/library" not in text
 
+    # What the library lacks reads as the chat shows it, on one line after the answer.
+    text = "It saved £3.5m [1].\n\nThe library does not answer “How much did it cost?”."
+    partial = Answer("q", text, False, (_citation(1),), unanswered=("the cost of the crisis line",))
+    exported = conversation_markdown([Turn("How much did it cost and save?", partial)])
+    gap = "Not in the library: the cost of the crisis line"
+    assert f"It saved £3.5m [1].\n\n{gap}\n\n### References" in exported
+    assert "does not answer" not in exported
+
 
 def test_searched_for_shows_only_a_real_rewrite_not_appended_acronym_meanings() -> None:
     question = "What themes drove improvement in the trusts CQC studied?"
