@@ -164,7 +164,8 @@ class ExtractiveAnswerer:
         # the documents that answer the first part, whatever words the first part used.
         anchors = {scored.units[i].doc for _, i in found[intent.central][:1]}
         for part in intent.parts[1:]:
-            found[part] = self._ranked(part, scored, passages, query, anchors, alone=alone)
+            framing = _framing(intent.central.text, part.text)
+            found[part] = self._ranked(part, scored, passages, query, anchors, alone=alone, framing=framing)
         if exclude:
             found = {part: [(s, i) for s, i in found[part] if units[i].text not in exclude] for part in found}
         if not any(found.values()):
@@ -322,10 +323,12 @@ class ExtractiveAnswerer:
         *,
         alone: Mapping[str, np.ndarray] | None = None,
         vectors: Mapping[str, np.ndarray] | None = None,
+        framing: set[str] = frozenset(),  # type: ignore[assignment]
     ) -> list[tuple[float, int]]:
         """Return (score, unit index) of the units that answer ``part``, best first; ``alone``
         holds each part's own vector when the question has several, for a later part (``vectors``
-        for the first: its sentence may be far from the whole question, not from the part)."""
+        for the first: its sentence may be far from the whole question, not from the part);
+        ``framing``, the period or code the question set for every part ("In Q3 2022/23")."""
         p = self.params
         # Names are checked against the whole passage; a sentence must hold the other words.
         named = {w.lower() for n in part.names for w in n.split()}
@@ -356,7 +359,11 @@ class ExtractiveAnswerer:
         # and not the subject, is about that member.
         peers = self._peers(names, scored) if part.kind != "which" else []
         elsewhere = self._other_sections(names, passages) if part.kind != "which" else set()
-        figures = _figures(part.text)
+        figures = _figures(part.text) | framing
+        years = {f for f in figures if _YEAR.fullmatch(f)}
+        doc_figures: dict[str, set[str]] = {}
+        for k, passage in enumerate(passages):
+            doc_figures.setdefault(passage.chunk.doc_id, set()).update(scored.text_figures[k])
         kept: list[tuple[int, float]] = []  # (unit, coverage) of the units only a cosine can rule out
         for i, unit in enumerate(scored.units):
             held = scored.tokens[i]
@@ -416,7 +423,12 @@ class ExtractiveAnswerer:
                     continue
             # So does a figure the question names ("phase 2", "in 2019"): "24 trusts took part in a
             # diagnostic exercise", listed under phase 1 beside phase 2, is not about phase 2.
-            if (figures & scored.text_figures[unit.passage]) - scored.figures[i]:
+            # Years are the exception when the question gives several ("between 2019/20 and
+            # 2021/22"): a table prints one a row, and a row holding one of them answers.
+            # A table row, by the rows of its whole document: tables are chunked between rows.
+            printed = doc_figures[unit.doc] if unit.row else scored.text_figures[unit.passage]
+            lacking = (figures & printed) - scored.figures[i]
+            if lacking - years or (lacking and not (len(years) > 1 and years & scored.figures[i])):
                 continue
             # A table row whose first cell names the thing counts it: its other cells are the
             # figures ("Staff group: Nurses | March 2023 (WTE): 6.8"), not a column's name.
@@ -927,8 +939,22 @@ def _items_after(i: int, units: list[Unit], passages: Sequence[Passage]) -> list
 
 def _figures(text: str) -> set[str]:
     """Return the figures ``text`` prints as words ("2" and "2019" in "phase 2 ... in 2019"; not
-    the spans "24/7" or "2018/19"), and the codes of a letter and a number ("Q3", "A1")."""
-    return set(re.findall(r"(?<![\w.,/])(?:[A-Z]\d{1,2}\b|\d+(?:[.,]\d+)*)(?![\w/]|[.,]\d)", text))
+    the span "24/7"), financial years ("2018/19"), and the codes of a letter and a number ("Q3")."""
+    return set(
+        re.findall(r"(?<![\w.,/])(?:[A-Z]\d{1,2}\b|(?:19|20)\d\d/\d\d|\d+(?:[.,]\d+)*)(?![\w/]|[.,]\d)", text)
+    )
+
+
+_YEAR = re.compile(r"(?:19|20)\d\d(?:/\d\d)?")  # "2019", "2019/20"
+_PERIOD = re.compile(r"(?:19|20)\d\d(?:/\d\d)?|[A-Z]\d{1,2}")  # a year or a code ("Q3")
+
+
+def _framing(first: str, later: str) -> set[str]:
+    """Return the years and codes of the question's first part that a later part giving none of
+    its own asks about too: "In Q3 2022/23, what was the median wait, and what percentage
+    started within 18 weeks?" asks the percentage of Q3 2022/23."""
+    periods = lambda text: {f for f in _figures(text) if _PERIOD.fullmatch(f)}  # noqa: E731
+    return set() if periods(later) else periods(first)
 
 
 _LEADING_NAME = re.compile(r"^[-•*\s]*([A-Z][\w'’&-]*)")  # the first word of a list item's name

@@ -581,3 +581,26 @@ def test_a_table_row_named_by_the_question_answers_how_many(tmp_path: Path, embe
         "How many referrals did the Hollybank eating disorder service receive in Q1 2022/23?"
     )
     assert referrals.abstained, referrals.text
+
+
+def test_a_period_the_question_sets_picks_its_own_table_rows(tmp_path: Path, embedder: Embedder) -> None:
+    rows = "".join(
+        f"| {quarter} | {wait} weeks | {share}% |\n"
+        for quarter, wait, share in [("Q3 2021/22", 26, 30), ("Q1 2022/23", 17, 51), ("Q3 2022/23", 11, 74)]
+    )
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "waits.md",
+        "# Waiting times at the Marshbrook eating disorder service\n\n"
+        "The service cut its waits over two years.\n\n"
+        "| Quarter | Median wait: referral to start of treatment | Started within 18 weeks |\n|---|---|---|\n"
+        + rows,
+    )
+    asked = casebook.ask(
+        "In Q3 2022/23, what was the median wait from referral to start of treatment at Marshbrook, "
+        "and what percentage started treatment within 18 weeks?"
+    )
+    assert asked.text.startswith("Quarter: Q3 2022/23 | "), asked.text
+    # The second part asks of Q3 2022/23 too: the same quarter a year before is not its answer.
+    assert "Q3 2021/22" not in asked.text and "Q1 2022/23" not in asked.text, asked.text
