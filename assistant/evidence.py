@@ -12,7 +12,7 @@ from assistant.intent import ASKS_NAME, Part
 from vectorstore.sentences import split_sentences
 
 _MIN_WORDS = 5
-_BULLET = re.compile(r"^\s*(?:[-•*–]|\d+[.)])\s+")
+_BULLET = re.compile(r"^\s*(?:[-•*–]|[A-Z]?\d{1,3}[.)])\s+")
 _ENDS = (".", "!", "?", ":", ";")
 ROW = " | "  # how ingestion prints a table row's cells (ingest.markup, ingest.cleaning)
 # Sentences that go on from the one before them rather than start a new point.

@@ -68,8 +68,9 @@ def load(
 
 
 # How files are read into passages. Raise it when a change to reading gives a file other passages
-# (2: Markdown tables, table columns, plain-text headings): the next ingest re-reads every file.
-READER_VERSION = 2
+# or other sentences (2: Markdown tables, table columns, plain-text headings; 3: a list item's
+# label, "B1.", kept in its first sentence): the next ingest re-reads every file.
+READER_VERSION = 3
 
 
 def fingerprint(path: Path, ruled: tuple[str, ...] | None = None) -> str:

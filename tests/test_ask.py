@@ -604,3 +604,32 @@ def test_a_period_the_question_sets_picks_its_own_table_rows(tmp_path: Path, emb
     assert asked.text.startswith("Quarter: Q3 2022/23 | "), asked.text
     # The second part asks of Q3 2022/23 too: the same quarter a year before is not its answer.
     assert "Q3 2021/22" not in asked.text and "Q1 2022/23" not in asked.text, asked.text
+
+
+def test_a_labelled_action_is_one_item_with_its_deadline(tmp_path: Path, embedder: Embedder) -> None:
+    letter = (
+        "FOLLOW-UP INSPECTION OF RAVENSHOLME HOSPITAL\n\nDear Ms Teale\n\n"
+        "We visited four wards. These are our findings, ward by ward.\n\n"
+        "2. BEECH WARD (adult acute, 16 beds)\n\n"
+        "Findings:\n- The ward ligature risk assessment had not been reviewed since March 2022.\n\n"
+        "Actions required:\n"
+        "B1. Review and update the ward ligature risk assessment, including the garden. "
+        "Deadline: 14 April 2023.\n"
+        "B2. Audit observation records every week for 12 weeks. Deadline: first report by 28 April 2023.\n\n"
+        "3. CEDAR WARD (psychiatric intensive care unit, 10 beds)\n\n"
+        "Actions required:\n"
+        "C1. Replace the window restrictors in the four affected bedrooms. Deadline: 31 May 2023.\n"
+    )
+    # "B1." labels its item (punkt alone ends a sentence there); "Deadline: ..." belongs to it.
+    assert split_sentences("B1. Review the assessment. Deadline: 14 April 2023.\nC1. Replace it.") == [
+        "B1. Review the assessment. Deadline: 14 April 2023.",
+        "C1. Replace it.",
+    ]
+    casebook = _one_document_library(tmp_path, embedder, "letter.txt", letter)
+    actions = casebook.ask("What actions are required on Beech Ward?")
+    assert "- B1. Review and update the ward ligature risk assessment, including the garden. " in actions.text
+    assert "- B2. Audit observation records every week for 12 weeks." in actions.text, actions.text
+    deadline = casebook.ask("When is the deadline for replacing the window restrictors on Cedar Ward?")
+    assert deadline.text.startswith(
+        "C1. Replace the window restrictors in the four affected bedrooms. Deadline: 31 May 2023. [1]"
+    ), deadline.text

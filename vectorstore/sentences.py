@@ -19,6 +19,11 @@ from vectorstore.records import Chunk
 WINDOW_SIZE = 3
 WINDOW_STEP = 2
 _BULLET = re.compile(r"^[\s•*\-–]+")
+# A list item's label ("B1. Review ...", "2) Audit ..."): part of its first sentence, never one.
+_LABEL = re.compile(r"(?:[A-Z]?\d{1,3}|[a-z])[.)]\s+(?=\S)")
+# A field of a list item ("Deadline: 14 April 2023.", "Lead: ward manager."): it says something of
+# the item's sentence before it, and is quoted with it.
+_FIELD = re.compile(r"[A-Z][\w’'-]*(?: [\w’'-]+){0,3}: \S")
 
 
 @dataclass(frozen=True)
@@ -49,11 +54,19 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     for block in re.finditer(r"[^\n]+", text):
         bullet = _BULLET.match(block.group())
         offset = block.start() + (bullet.end() if bullet else 0)
-        for start, end in tokenizer.span_tokenize(text[offset : block.end()]):
-            piece = text[offset + start : offset + end]
+        label = _LABEL.match(text, offset, block.end())
+        body = label.end() if label else offset  # punkt alone would end a sentence at "B1."
+        first = True
+        for start, end in tokenizer.span_tokenize(text[body : block.end()]):
+            piece = text[body + start : body + end]
             lead = len(piece) - len(piece.lstrip())
             if piece.strip():
-                out.append((offset + start + lead, offset + start + lead + len(piece.strip())))
+                begin, stop = body + start + lead, body + start + lead + len(piece.strip())
+                if (bullet or label) and not first and _FIELD.match(text, begin):
+                    out[-1] = (out[-1][0], stop)
+                else:
+                    out.append((offset if label and first else begin, stop))
+                first = False
     return out
 
 
