@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from assistant.answers import Answer, abstain
+from assistant.answers import Answer, Citation, abstain
 from assistant.engine import Casebook
 from assistant.generative import FALLBACK_SUFFIX, GenerativeAnswerer, neutralise
 from assistant.glossary import unexpanded
 from vectorstore import Filter, LLMError, Passage
+from vectorstore.sentences import split_sentences
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
@@ -36,6 +37,16 @@ _MORE = re.compile(
     r"|(?:any|some)?\s*more|what\s+else|anything\s+else|go\s+on|continue|keep\s+going|elaborate"
     r"|expand|say\s+more)\b(?:\s+(?:please|details?|on\s+(?:that|this|it)|about\s+(?:that|this|it)))*\W*$",
     re.IGNORECASE,
+)
+_GREETING = re.compile(
+    r"^\W*(?:hello|hi|hey|thanks|thank you|ok|okay|cheers|good (?:morning|afternoon|evening))\W*$",
+    re.IGNORECASE,
+)
+_FILTERED = "Not in the documents your filters allow. Without the filters,"
+_TRY = "Try other words, or ask about something else."
+ASK_WHOLE = (
+    "Ask a whole question, naming what you want to know about (a trust, a service, a topic): "
+    "this message names nothing to search the library for."
 )
 # "Why?", "How much?": asking words alone ask them of the last question's subject.
 _ASKING = re.compile(r"^\W*(how\s+(?:much|many|long|often|far)|why|how|when|where|who)\b", re.IGNORECASE)
@@ -123,6 +134,27 @@ def follow_up_query(message: str, previous: str) -> str:
     names = any(_is_name(w) for w in own)
     carried = [w for w in content_words(previous) if w.lower() not in seen and not (names and _is_name(w))]
     return " ".join(own + list(dict.fromkeys(carried))) or message
+
+
+def _around(answer: Answer, quoted: Collection[str], most: int = 4) -> Answer | None:
+    """Return the sentences next to those ``answer`` quoted, in its cited passages, that nothing
+    has quoted yet: "tell me more" when the library holds no other answer. None if there are none."""
+    said: list[str] = []
+    cited: list[Citation] = []
+    for citation in answer.citations:
+        sentences = split_sentences(citation.text)
+        near = sorted(
+            {j for i, s in enumerate(sentences) if s in citation.quoted for j in (i - 2, i - 1, i + 1, i + 2)}
+        )
+        new = [sentences[j] for j in near if 0 <= j < len(sentences) and sentences[j] not in quoted]
+        new = new[: most - sum(len(c.quoted) for c in cited)]
+        if new:
+            n = len(cited) + 1
+            cited.append(replace(citation, n=n, quoted=tuple(new)))
+            said += [f"{s} [{n}]" for s in new]
+    if not cited:
+        return None
+    return Answer(answer.question, " ".join(said), False, tuple(cited), answer.search_query)
 
 
 def asked_again(message: str, previous: str) -> str | None:
@@ -262,24 +294,43 @@ class Conversation:
         sentences not yet quoted, and "why?" asks why of the last question's subject."""
         last = self._turns[-1] if self._turns and not standalone else None
         previous = unexpanded(last.answer.search_query or last.question) if last else ""
+        asked, searched, exclude = message, query, frozenset[str]()
+        if last is None and (_GREETING.match(message) or not content_words(message)):
+            return Answer(message, ASK_WHOLE, True, (), message)
         if last is not None and _MORE.match(message):
-            quoted = {s for turn in self._turns for c in turn.answer.citations for s in c.quoted}
-            # The question again; else what else the library says of its subject ("NTW crisis line").
+            if last.answer.abstained:
+                said = f"Nothing more: the library does not answer “{previous}”. {_TRY}"
+                return Answer(message, said, True, (), previous)
+            exclude = frozenset(s for turn in self._turns for c in turn.answer.citations for s in c.quoted)
+            # The question again; else what else the library says of its subject ("NTW crisis
+            # line"); else the sentences around those the last answer quoted.
             for asked in (previous, " ".join(content_words(previous))):
+                searched = asked
                 answer = self.casebook.ask(
-                    asked, filters=filters, search_query=asked, groups=groups, exclude=quoted
+                    asked, filters=filters, search_query=asked, groups=groups, exclude=exclude
                 )
                 if not answer.abstained:
                     break
             else:
-                said = f"Nothing more in the library on “{previous}”: what it holds is quoted above."
-                answer = Answer(message, said, True, (), previous)
-            answer = replace(answer, question=message)
-        elif last is not None and (again := asked_again(message, previous)):
-            answer = self.casebook.ask(again, filters=filters, search_query=again, groups=groups)
-            answer = replace(answer, question=message)
+                answer = _around(last.answer, exclude) or Answer(
+                    message,
+                    f"Nothing more in the library on “{previous}”: what it holds is quoted above.",
+                    True,
+                    (),
+                    previous,
+                )
         else:
-            answer = self.casebook.ask(message, filters=filters, search_query=query, groups=groups)
+            if last is not None and (again := asked_again(message, previous)):
+                asked = searched = again
+            answer = self.casebook.ask(asked, filters=filters, search_query=searched, groups=groups)
+        if filters and answer.abstained and not exclude:
+            # The filters may have left out the documents that answer: say so, and which.
+            unfiltered = self.casebook.ask(asked, search_query=searched, groups=groups)
+            if not unfiltered.abstained:
+                titles = "; ".join(f"“{c.title}”" for c in unfiltered.citations)
+                said = f"{_FILTERED} the library answers this from {titles}."
+                answer = Answer(message, said, True, (), answer.search_query)
+        answer = replace(answer, question=message)
         if failure:
             answer = replace(answer, notice=f"{failure}{FALLBACK_SUFFIX}")
         return answer

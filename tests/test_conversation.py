@@ -9,7 +9,7 @@ import pytest
 
 import prompts
 from assistant import NOT_IN_LIBRARY, Answer, Casebook, Settings
-from assistant.conversation import Conversation, asked_again, follow_up_query, is_follow_up
+from assistant.conversation import ASK_WHOLE, Conversation, asked_again, follow_up_query, is_follow_up
 from assistant.generative import build_llm
 from tests.openai_stub import LLMStub, messages_of, running
 
@@ -243,3 +243,34 @@ def test_asking_words_alone_ask_them_of_the_last_question(library):
 )
 def test_asked_again(message, previous, expected):
     assert asked_again(message, previous) == expected
+
+
+def test_a_filter_that_leaves_out_the_answer_says_which_document_holds_it(library):
+    from vectorstore import Filter
+
+    chat = Conversation(library)
+    question = "How much did NTW's crisis line save?"
+    whole = library.ask(question)
+    assert not whole.abstained
+    holder = whole.citations[0].title
+    # A filter on another publisher than the holder's leaves the answer out.
+    other = Filter("publisher", "!=", (whole.citations[0].publisher,))
+    answer = list(chat.stream(question, [other]))[-1]
+    assert answer.abstained and not answer.citations
+    said = "Not in the documents your filters allow. Without the filters, the library answers this from"
+    assert answer.text == f"{said} “{holder}”."
+
+
+def test_nothing_to_search_for_asks_for_a_whole_question(library):
+    for message in ("hello", "How much?", "Thanks!"):
+        answer = Conversation(library).ask(message)
+        assert answer.abstained and answer.text == ASK_WHOLE and not answer.citations
+
+
+def test_more_after_an_abstention_says_the_library_does_not_answer(library):
+    chat = Conversation(library)
+    assert chat.ask("How many beds does Oxleas have?").abstained
+    more = chat.ask("Tell me more")
+    assert more.text.startswith(
+        "Nothing more: the library does not answer “How many beds does Oxleas have?”."
+    )
