@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from assistant.answers import Citation
 from assistant.conversation import Turn
-from assistant.rendering import GAPS, answer_paragraphs, rewritten
+from assistant.rendering import GAPS, MENTIONS, answer_paragraphs, rewritten
 
 TITLE = "# Casebook conversation"
 NOTE = "Answers quoted from the library; each [n] refers to the references under its answer."
@@ -29,8 +29,8 @@ def conversation_markdown(turns: Sequence[Turn]) -> str:
         lines += ["\n\n".join(answer_paragraphs(answer)), ""]
         if answer.unanswered:
             lines += [GAPS + "; ".join(answer.unanswered), ""]
-        if answer.citations:
-            lines += ["### References", ""]
+        if answer.citations:  # an answer's sources, or the documents an abstention names
+            lines += ["### References" if not answer.abstained else f"### {MENTIONS}", ""]
             lines += [reference(c) for c in answer.citations]
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"

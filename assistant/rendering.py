@@ -125,6 +125,9 @@ def _linked(escaped: str, links: dict[int, str]) -> str:
     return _MARKER.sub(link, escaped)
 
 
+MENTIONS = "Documents that mention the subject; none of them answers the question."
+
+
 def sources_html(answer: Answer | None) -> str:
     """Return the source cards of an answer: title, metadata, location, passage, quoted part."""
     if answer is None:
@@ -134,6 +137,8 @@ def sources_html(answer: Answer | None) -> str:
     asked = " ".join(answer.question.split())
     asked = asked if len(asked) <= 160 else asked[:160].rsplit(" ", 1)[0] + "…"
     head = f'<div class="cb-sources-for">For: {html.escape(asked)}</div>'
+    if answer.abstained:  # the documents that name the subject: not evidence of an answer
+        head += f'<div class="cb-sources-for">{MENTIONS}</div>'
     return head + "\n".join(_card(c) for c in answer.citations)
 
 

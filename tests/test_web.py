@@ -12,7 +12,7 @@ import pytest
 from assistant.answers import NOT_IN_LIBRARY, Answer, Citation
 from assistant.conversation import Turn
 from assistant.export import conversation_markdown
-from assistant.rendering import answer_markdown, rewritten, sources_html
+from assistant.rendering import MENTIONS, answer_markdown, rewritten, sources_html
 from tests.conftest import serving, start_serve, stop
 
 OAP = "How did trusts reduce out-of-area placements?"
@@ -150,6 +150,11 @@ def test_conversation_export_has_every_turn_and_no_server_path() -> None:
     assert "1. Crisis house · NHSI · page 4, What the trust did" in text
     assert "## and Leeds?\n\n*Searched for: Leeds crisis house*" in text
     assert "/srv/library" not in text
+
+    # The documents an abstention names are not references for an answer.
+    named = Answer("Beds?", "Not in the library: ... mentions Oxleas in 1 document", True, (_citation(1),))
+    assert f"### {MENTIONS}\n\n1. Crisis house" in conversation_markdown([Turn("Beds?", named)])
+    assert MENTIONS in sources_html(named) and MENTIONS not in sources_html(first)
 
     # What the library lacks reads as the chat shows it, on one line after the answer.
     text = "It saved £3.5m [1].\n\nThe library does not answer “How much did it cost?”."
