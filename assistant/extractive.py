@@ -704,8 +704,17 @@ class ExtractiveAnswerer:
             if j not in chosen and j not in lines:
                 chosen.insert(chosen.index(j - 1) + 1, j)
         chosen = _with_antecedents(chosen, units, lines)
+        # A list item quoted alone ("- Sussex Partnership NHS Foundation Trust", "several routes
+        # for raising concerns, ...;") is read under its list's lead-in ("The cohort named by NHSI is:").
         listed: dict[int, list[int]] = {}
         for i in chosen:
+            j = _lead_in_of(i, units) if units[i].item and not units[i].row else None
+            if j is not None and j not in chosen:
+                listed.setdefault(j, []).append(i)
+        chosen = list(dict.fromkeys(next((j for j, its in listed.items() if i in its), i) for i in chosen))
+        for i in chosen:
+            if i in listed:
+                continue
             if _opens_list(units[i].text):  # "Its topics include:" brings its items, right after it
                 after = _items_after(i, units, passages)[: p.list_lines]
                 listed[i] = [j for j in after if j not in lines]
@@ -909,6 +918,17 @@ def _with_antecedents(chosen: list[int], units: list[Unit], lines: list[int]) ->
         if i not in out:
             out.append(i)
     return out
+
+
+def _lead_in_of(i: int, units: list[Unit]) -> int | None:
+    """Return the lead-in ("Its topics include:") of the list item ``i`` belongs to, if it has one
+    in the same passage."""
+    k = i - 1
+    while k >= 0 and units[k].passage == units[i].passage and units[k].item:
+        k -= 1
+    if k >= 0 and units[k].passage == units[i].passage and _opens_list(units[k].text):
+        return k
+    return None
 
 
 def _items_after(i: int, units: list[Unit], passages: Sequence[Passage]) -> list[int]:

@@ -633,3 +633,13 @@ def test_a_labelled_action_is_one_item_with_its_deadline(tmp_path: Path, embedde
     assert deadline.text.startswith(
         "C1. Replace the window restrictors in the four affected bedrooms. Deadline: 31 May 2023. [1]"
     ), deadline.text
+
+
+def test_a_list_item_quoted_alone_comes_under_its_lead_in(library: Casebook) -> None:
+    answer = library.ask("What routes do staff have for raising concerns?")
+    # Not the bare fragment "several routes for raising concerns, ...;": the list's lead-in first.
+    assert answer.text.startswith(
+        "Practical steps that many trusts use include:\n- several routes for raising concerns, including a "
+        "Freedom to Speak Up guardian"
+    ), answer.text
+    assert "Practical steps that many trusts use include:" in answer.citations[0].quoted
