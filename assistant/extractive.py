@@ -360,6 +360,23 @@ class ExtractiveAnswerer:
         peers = self._peers(names, scored) if part.kind != "which" else []
         elsewhere = self._other_sections(names, passages) if part.kind != "which" else set()
         figures = _figures(part.text) | framing
+        lead_ins: dict[int, set[str]] = {}
+
+        def introduced(i: int) -> set[str]:
+            """The words of the lead-in of the list holding item ``i`` (perhaps in the passage before)."""
+            start = i
+            while (
+                start > 0
+                and scored.units[start - 1].item
+                and scored.units[start - 1].passage == scored.units[i].passage
+            ):
+                start -= 1
+            if start not in lead_ins:
+                chunk = passages[scored.units[start].passage].chunk
+                framing_words = set(self.tokenize([f"{chunk.title} {chunk.section or ''}"])[0])
+                lead_ins[start] = self._lead_in(start, scored, passages) - framing_words
+            return lead_ins[start]
+
         years = {f for f in figures if _YEAR.fullmatch(f)}
         doc_figures: dict[str, set[str]] = {}
         for k, passage in enumerate(passages):
@@ -367,6 +384,10 @@ class ExtractiveAnswerer:
         kept: list[tuple[int, float]] = []  # (unit, coverage) of the units only a cosine can rule out
         for i, unit in enumerate(scored.units):
             held = scored.tokens[i]
+            if unit.item and part.kind == "yes_no" and _only_a_name(unit.text):
+                # "Is Sussex Partnership in the cohort?": "- Sussex Partnership ..." is read under
+                # "The cohort named by NHSI is:" (membership is what the lead-in says)
+                held = held | introduced(i)
             # "led by" holds the "leads" asked; so does a sentence under "How it was developed".
             if acts & (held | scored.heading_tokens[unit.passage]):
                 held = held | verb
@@ -708,9 +729,9 @@ class ExtractiveAnswerer:
         # for raising concerns, ...;") is read under its list's lead-in ("The cohort named by NHSI is:").
         listed: dict[int, list[int]] = {}
         for i in chosen:
-            j = _lead_in_of(i, units) if units[i].item and not units[i].row else None
-            if j is not None and j not in chosen:
-                listed.setdefault(j, []).append(i)
+            j = _lead_in_of(i, units, passages) if units[i].item and not units[i].row else None
+            if j is not None and (j not in chosen or chosen.index(j) > chosen.index(i)):
+                listed.setdefault(j, []).append(i)  # (a lead-in chosen first brings its whole list)
         chosen = list(dict.fromkeys(next((j for j, its in listed.items() if i in its), i) for i in chosen))
         for i in chosen:
             if i in listed:
@@ -920,15 +941,40 @@ def _with_antecedents(chosen: list[int], units: list[Unit], lines: list[int]) ->
     return out
 
 
-def _lead_in_of(i: int, units: list[Unit]) -> int | None:
-    """Return the lead-in ("Its topics include:") of the list item ``i`` belongs to, if it has one
-    in the same passage."""
-    k = i - 1
-    while k >= 0 and units[k].passage == units[i].passage and units[k].item:
-        k -= 1
-    if k >= 0 and units[k].passage == units[i].passage and _opens_list(units[k].text):
-        return k
-    return None
+def _only_a_name(text: str) -> bool:
+    """Return whether a list item is a name and nothing else ("Sussex Partnership NHS Foundation
+    Trust"), saying no more than that it is a member of its list."""
+    words = re.findall(r"[\w'’&-]+", text)
+    return bool(words) and all(
+        w[0].isupper() or w[0].isdigit() or w in ("and", "of", "the", "for", "&") for w in words
+    )
+
+
+def _lead_in_of(i: int, units: list[Unit], passages: Sequence[Passage]) -> int | None:
+    """Return the lead-in ("Its topics include:") of the list item ``i`` belongs to, if it has
+    one: in its passage, or at the end of the passage before it in the document (a list that
+    chunking split)."""
+    passage, k = units[i].passage, i - 1
+    while True:
+        while k >= 0 and units[k].passage == passage and units[k].item:
+            k -= 1
+        if k >= 0 and units[k].passage == passage:
+            return k if _opens_list(units[k].text) else None
+        chunk = passages[passage].chunk
+        before = next(
+            (
+                n
+                for n, p in enumerate(passages)
+                if p.chunk.doc_id == chunk.doc_id and p.chunk.position == chunk.position - 1
+            ),
+            None,
+        )
+        if before is None:
+            return None
+        ends = [n for n, u in enumerate(units) if u.passage == before]
+        if not ends:
+            return None
+        passage, k = before, ends[-1]
 
 
 def _items_after(i: int, units: list[Unit], passages: Sequence[Passage]) -> list[int]:

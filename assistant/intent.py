@@ -63,7 +63,9 @@ _QUANTITY = re.compile(
     r"|what (?:was|is|were|are) (?:its|their|his|her|(?:[\w-]+ ){0,4}?[\w-]+['’]s) (?:[a-z-]+ ){0,3}"
     r"(?:cost|number|amount|total|size|percentage|proportion|rate|budget|saving|savings)\b"
     # "what did the crisis line save?": a verb of money closing the question asks an amount
-    r"|what (?:did|does|do|will|would) .+\b(?:save|cost|spend|earn|raise|lose)\W*$)",
+    # ... or its verb before how it came about: "what did NTW save by improving its line?"
+    r"|what (?:did|does|do|will|would|could) .+\b(?:save|cost|spend|earn|raise|lose)(?:\W*$|\s+(?:by|from"
+    r"|through|after|over|each|per|a|an|the|its|their|in|on|to)\b))",
     re.IGNORECASE,
 )
 _WHEN = re.compile(

@@ -631,7 +631,8 @@ def test_a_labelled_action_is_one_item_with_its_deadline(tmp_path: Path, embedde
     assert "- B2. Audit observation records every week for 12 weeks." in actions.text, actions.text
     deadline = casebook.ask("When is the deadline for replacing the window restrictors on Cedar Ward?")
     assert deadline.text.startswith(
-        "C1. Replace the window restrictors in the four affected bedrooms. Deadline: 31 May 2023. [1]"
+        "Actions required:\n"
+        "- C1. Replace the window restrictors in the four affected bedrooms. Deadline: 31 May 2023. [1]"
     ), deadline.text
 
 
@@ -643,3 +644,12 @@ def test_a_list_item_quoted_alone_comes_under_its_lead_in(library: Casebook) -> 
         "Freedom to Speak Up guardian"
     ), answer.text
     assert "Practical steps that many trusts use include:" in answer.citations[0].quoted
+
+
+def test_a_member_named_in_a_list_that_chunking_split_answers_is_it_in(library: Casebook) -> None:
+    answer = library.ask("Is Sussex Partnership in the Carter cohort?")
+    # The list's lead-in is in the passage before the item's: the item is read, and shown, under it.
+    member = "The cohort named by NHSI is:\n- Sussex Partnership NHS Foundation Trust [1]\n"
+    assert answer.text.startswith(member), answer.text
+    assert "- 2Gether NHS Foundation Trust" not in answer.text  # not the whole list
+    assert library.ask("Is Oxleas in the Carter cohort?").abstained

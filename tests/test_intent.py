@@ -73,6 +73,8 @@ def test_a_which_question_lists_the_noun_before_its_verb(question: str, head: st
     ("question", "kinds"),
     [
         ("What did the crisis line save?", ["quantity"]),  # a verb of money asks an amount
+        ("What did NTW save by improving its crisis line?", ["quantity"]),  # ... before how
+        ("What did NTW save time on?", ["what"]),  # not an amount of money
         ("What did they do to save money?", ["how"]),
         ("How did NTW improve its crisis line, and by how much did calls rise?", ["how", "quantity"]),
         ("In which year did it open?", ["when"]),
