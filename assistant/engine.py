@@ -9,6 +9,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -178,6 +179,11 @@ class Casebook:
     def documents(self, *, groups: Groups = None) -> dict[str, str]:
         """Return doc_id -> title of every document ``groups`` may read."""
         return self.store.visible_documents(Access.of(groups))
+
+    def catalogue(self, *, groups: Groups = None) -> list[dict[str, Any]]:
+        """Return every document ``groups`` may read, by title, with its trust, type, publisher and year."""
+        self.refresh()
+        return self.store.catalogue(Access.of(groups))
 
     def parse_filters(self, expressions: Sequence[str], *, groups: Groups = None) -> list[Filter]:
         """Return the filters the expressions mean, resolved against the values of the documents

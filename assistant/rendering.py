@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
+from urllib.parse import quote
 
 from assistant.answers import Answer, Citation
 from assistant.glossary import unexpanded
@@ -140,6 +142,25 @@ def sources_html(answer: Answer | None) -> str:
     if answer.abstained:  # the documents that name the subject: not evidence of an answer
         head += f'<div class="cb-sources-for">{MENTIONS}</div>'
     return head + "\n".join(_card(c) for c in answer.citations)
+
+
+def catalogue_html(documents: list[dict[str, Any]]) -> str:
+    """Return the list of the documents a user may read: title (opening the document), then its
+    publisher, year, trust and type."""
+    if not documents:
+        return '<div class="cb-empty">The library is empty.</div>'
+    items = []
+    for d in documents:
+        url = html.escape(f"documents/{quote(str(d['doc_id']))}")
+        year = int(d["year"]) if isinstance(d.get("year"), int | float) else d.get("year")
+        facts = [d.get("publisher"), year, d.get("trust"), d.get("document_type")]
+        shown = " · ".join(html.escape(str(f)) for f in dict.fromkeys(f for f in facts if f))
+        items.append(
+            f'<li><a href="{url}" target="_blank" rel="noopener">{html.escape(str(d["title"]))}</a>'
+            + (f'<span class="cb-meta"> · {shown}</span>' if shown else "")
+            + "</li>"
+        )
+    return f'<ul class="cb-catalogue">{"".join(items)}</ul>'
 
 
 def _card(c: Citation) -> str:

@@ -124,6 +124,10 @@ def test_groups_decide_what_retrieval_facets_glossary_and_mentions_see(indexed: 
     # The library panel's list of documents, too.
     assert "Kestrel ward restraint review" in indexed.documents(groups=nurse).values()
     assert "Kestrel ward restraint review" not in indexed.documents(groups=finance).values()
+    # ... and the chat's list of what the library holds, with each document's facts.
+    listed = {d["title"]: d for d in indexed.catalogue(groups=nurse)}
+    assert listed["Kestrel ward restraint review"]["trust"] == trust
+    assert "Kestrel ward restraint review" not in {d["title"] for d in indexed.catalogue(groups=finance)}
     # Sign-in off (groups None): everything is visible.
     assert indexed.ask(RESTRAINT).citations[0].title == "Kestrel ward restraint review"
 
@@ -415,6 +419,10 @@ def test_in_the_browser_each_reader_sees_only_their_groups_documents(chromium, s
             sources = page.locator("#cb-sources").inner_text()
             assert ("41 per cent" in bubble.inner_text()) is allowed
             assert ("Kestrel ward restraint review" in sources) is allowed
+            page.locator("#cb-catalogue").get_by_text("Documents in the library").click()
+            holdings = page.locator("#cb-catalogue-list").inner_text()
+            assert ("Kestrel ward restraint review" in holdings) is allowed
+            assert "Cutting out-of-area placements with a crisis house" in holdings
             assert page.locator("#cb-library").count() == 0 or not page.locator("#cb-library").is_visible()
         finally:
             context.close()

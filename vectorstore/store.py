@@ -626,6 +626,24 @@ class Store:
         held = {cid.rsplit(":", 1)[0] for cid, seen in zip(snapshot.chunks.ids, visible, strict=True) if seen}
         return {d: r.title for d, r in self.ledger.documents().items() if d in held}
 
+    def catalogue(self, access: Access = EVERYTHING) -> list[dict[str, Any]]:
+        """Return every complete document ``access`` may read, by title: its id, title and filter
+        fields (trust, document type, publisher, year, as its first passage carries them)."""
+        if not self.exists():
+            return []
+        snapshot = self.derived()
+        columns, first = snapshot.columns, {}
+        for n, (cid, seen) in enumerate(zip(snapshot.chunks.ids, columns.visible(access), strict=True)):
+            if seen:
+                first.setdefault(cid.rsplit(":", 1)[0], n)
+        out = []
+        for doc_id, record in self.ledger.documents().items():
+            if doc_id in first:
+                codes = {f: int(columns.codes[f][first[doc_id]]) for f in FILTER_FIELDS}
+                fields = {f: columns.values[f][c] for f, c in codes.items() if c >= 0}
+                out.append({"doc_id": doc_id, "title": record.title, **fields})
+        return sorted(out, key=lambda d: str(d["title"]).casefold())
+
     def document_frequency(self, tokens: set[str], access: Access = EVERYTHING) -> dict[str, int]:
         """Return how many chunks ``access`` may read hold each (already tokenised) term."""
         return self.derived().document_frequency(tokens, access)

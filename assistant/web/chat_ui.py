@@ -22,7 +22,14 @@ from assistant.conversation import Conversation
 from assistant.engine import Casebook
 from assistant.export import conversation_markdown
 from assistant.feedback import FeedbackLog
-from assistant.rendering import SEARCHING, answer_markdown, escape_markdown, rewritten, sources_html
+from assistant.rendering import (
+    SEARCHING,
+    answer_markdown,
+    catalogue_html,
+    escape_markdown,
+    rewritten,
+    sources_html,
+)
 from assistant.web.audit import AuditLog
 from assistant.web.auth import address_of, groups_of, identity_of
 from assistant.web.guard import text_problem
@@ -252,6 +259,9 @@ def build_ui(
                     # The page itself lists only open documents' values; each user's own are
                     # filled in when their page loads (another group's trust must not show).
                     pickers = _filter_pickers(_facets(casebook, ()))
+                # What a user may read, filled in per user when the page loads.
+                with gr.Accordion("Documents in the library", open=False, elem_id="cb-catalogue"):
+                    catalogue = gr.HTML("", elem_id="cb-catalogue-list")
                 if uploads is not None:  # editors add and remove documents (assistant.web.library_panel)
                     from assistant.web.library_panel import library_panel
 
@@ -426,8 +436,10 @@ def build_ui(
         def on_load(previous: str | None, request: gr.Request):
             """Fill the filters with this user's values; show the conversation of this browser's
             last page (a reload) and remember this page's. One request per page load."""
-            facets = _facets(casebook, groups_of(identity_of(request)))
+            groups = groups_of(identity_of(request))
+            facets = _facets(casebook, groups)
             filled = [gr.Dropdown(choices=choices) for choices in _choices(facets)]
+            filled.append(catalogue_html(_catalogue(casebook, groups)))
             key = sessions.key(request)
             state = sessions.resume(previous, request)
             if state is None:
@@ -444,7 +456,8 @@ def build_ui(
             chat_shown = gr.Chatbot(value=history, feedback_value=thumbs)
             return *filled, chat_shown, sources_html(state.answers[-1]), download, text, key
 
-        ui.load(on_load, last_page, [*pickers, chat, sources, export, markdown, last_page], **private)
+        loaded = [*pickers, catalogue, chat, sources, export, markdown, last_page]
+        ui.load(on_load, last_page, loaded, **private)
 
         def ask_api(question: str, request: gr.Request) -> dict[str, Any]:
             """Answer a question from the library; returns the JSON answer with citations."""
@@ -543,6 +556,14 @@ def _count(casebook: Casebook) -> int:
         return casebook.store.count()
     except CasebookError:
         return 0
+
+
+def _catalogue(casebook: Casebook, groups: tuple[str, ...] | None) -> list[dict[str, Any]]:
+    """Return the documents ``groups`` may read (none when there is no index yet)."""
+    try:
+        return casebook.catalogue(groups=groups) if _count(casebook) else []
+    except CasebookError:
+        return []
 
 
 def _facets(casebook: Casebook, groups: tuple[str, ...] | None) -> dict[str, list[Any]]:
