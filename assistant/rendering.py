@@ -157,7 +157,7 @@ def catalogue_html(documents: list[dict[str, Any]]) -> str:
         shown = " · ".join(html.escape(str(f)) for f in dict.fromkeys(f for f in facts if f))
         items.append(
             f'<li><a href="{url}" target="_blank" rel="noopener">{html.escape(str(d["title"]))}</a>'
-            + (f'<span class="cb-meta"> · {shown}</span>' if shown else "")
+            + (f'<span class="cb-meta">{shown}</span>' if shown else "")
             + "</li>"
         )
     return f'<ul class="cb-catalogue">{"".join(items)}</ul>'
