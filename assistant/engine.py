@@ -154,7 +154,9 @@ class Casebook:
     ) -> list[Passage]:
         bm25 = self.store.bm25
         wanted = [[t for t in bm25.tokenize([n, glossary.meaning(n) or n]) if t] for n in names]
-        ranked = self.store.lexical(" ".join(names), 100, access=access)
+        # "NTW" is mentioned where "Northumberland, Tyne and Wear" is printed: search both.
+        aliases = [a for n in names if (a := glossary.meaning(n))]
+        ranked = self.store.lexical(" ".join([*names, *aliases]), 100, access=access)
         chunks = self.store.chunks([cid for cid, _ in ranked])
         found: dict[str, Passage] = {}
         for cid, score in ranked:

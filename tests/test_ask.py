@@ -653,3 +653,13 @@ def test_a_member_named_in_a_list_that_chunking_split_answers_is_it_in(library: 
     assert answer.text.startswith(member), answer.text
     assert "- 2Gether NHS Foundation Trust" not in answer.text  # not the whole list
     assert library.ask("Is Oxleas in the Carter cohort?").abstained
+
+
+def test_an_acronym_is_mentioned_wherever_its_name_is_printed(library: Casebook) -> None:
+    by_acronym = library.ask("What is the staff turnover at NTW?")
+    by_name = library.ask("What is the staff turnover at Northumberland Tyne and Wear?")
+    assert by_acronym.abstained and by_name.abstained
+    # One count for one trust: the documents that print only its full name mention "NTW" too.
+    titles = {c.title for c in by_acronym.citations}
+    assert titles == {c.title for c in by_name.citations}
+    assert "Better access to a 24/7 crisis line and lower spending on beds" in titles
