@@ -139,6 +139,15 @@ def test_question_gets_cited_answer_with_source_cards_and_opens_the_source(page)
         marker.click()
     assert "/documents/" in popup.value.url and "passage=" in popup.value.url
 
+    # A screen reader hears the answer's words, not its Markdown and HTML.
+    page.wait_for_timeout(300)
+    labels = page.locator('#cb-chat [aria-label*=": "]').evaluate_all(
+        "els => els.map(e => e.getAttribute('aria-label'))"
+    )
+    answers = [label for label in labels if label.startswith("Answer: ")]
+    assert answers and "crisis house" in answers[-1], labels
+    assert not any("<a " in label or "**" in label or "cb-ref" in label for label in labels), labels
+
 
 def test_stylesheet_layout_and_footer_at_desktop_size(page) -> None:
     ask(page, "How did trusts reduce out-of-area placements?")

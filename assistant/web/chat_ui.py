@@ -88,6 +88,24 @@ _PLACEHOLDER_JS = """() => {
 }""".replace("WORDS", json.dumps(_PLACEHOLDERS))
 
 
+# Gradio labels each message with its raw Markdown and HTML ("<a class=...>[1]</a> **Sources**"),
+# which a screen reader reads out: label it with the words shown instead.
+_ARIA_JS = """() => {
+  const tidy = () => {
+    const labelled = '#cb-chat [aria-label*="s message: "], #cb-chat [data-cb-who]';
+    for (const el of document.querySelectorAll(labelled)) {
+      if (!el.dataset.cbWho || el.getAttribute('aria-label').includes("s message: ")) {
+        el.dataset.cbWho = el.getAttribute('aria-label').startsWith('user') ? 'Your question' : 'Answer';
+      }
+      const label = `${el.dataset.cbWho}: ${el.innerText.replace(/\\s+/g, ' ').trim()}`;
+      if (el.getAttribute('aria-label') !== label) { el.setAttribute('aria-label', label); }
+    }
+  };
+  tidy();
+  new MutationObserver(tidy).observe(document.body, { childList: true, subtree: true, characterData: true });
+}"""
+
+
 class Sessions:
     """Each browser session's conversation, kept in ``chat.db`` so any worker can answer any turn.
 
@@ -432,6 +450,7 @@ def build_ui(
         comment.submit(remark, [comment], [comment, comment_row, status], **private)
         copy.click(None, [markdown], [status], js=_COPY_JS)
         ui.load(None, None, None, js=_PLACEHOLDER_JS)
+        ui.load(None, None, None, js=_ARIA_JS)
 
         def on_load(previous: str | None, request: gr.Request):
             """Fill the filters with this user's values; show the conversation of this browser's
