@@ -8,7 +8,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from assistant.glossary import Glossary, load_acronyms
 from assistant.intent import read_question
 from assistant.retrieval import RetrievalParams, Retriever
 from assistant.settings import Settings
+from assistant.spelling import Spelling
 from vectorstore import Chunk, Embedder, Filter, IndexInfo, Passage, Store, parse_filter
 from vectorstore.access import Access
 from vectorstore.bm25 import BM25Params
@@ -122,12 +123,15 @@ class Casebook:
         ``groups`` may read."""
         return self._view(Access.of(groups))[1]
 
-    def _view(self, access: Access) -> tuple[Glossary, ExtractiveAnswerer]:
+    def _view(self, access: Access) -> tuple[Glossary, ExtractiveAnswerer, Spelling]:
         with self._views_lock:
             if access in self._views:
                 self._views.move_to_end(access)
                 return self._views[access]
-        glossary = Glossary(load_acronyms(self.settings.acronyms_file), self.store.texts(access))
+        words: set[str] = set()
+        texts = Spelling.collecting(self.store.texts(access), words)
+        glossary = Glossary(load_acronyms(self.settings.acronyms_file), texts)
+        spelling = Spelling(words, self.embedder.knows)
         answerer = ExtractiveAnswerer(
             self.embedder,
             self.store.bm25.tokenize,
@@ -138,10 +142,10 @@ class Casebook:
             prepared=self.store.answers.lookup,
         )
         with self._views_lock:
-            self._views[access] = (glossary, answerer)
+            self._views[access] = (glossary, answerer, spelling)
             while len(self._views) > _VIEWS:
                 self._views.popitem(last=False)
-        return glossary, answerer
+        return glossary, answerer, spelling
 
     def mentions(self, names: Sequence[str], *, documents: int = 5, groups: Groups = None) -> list[Passage]:
         """Return the best passage of each document ``groups`` may read that mentions every one
@@ -280,13 +284,18 @@ class Casebook:
         with sign-in off: every document). ``exclude``: sentences not to quote again.
         """
         self.refresh()
-        found = self.retrieve(search_query or question, k=k, filters=filters, groups=groups)
+        spelling = self._view(Access.of(groups))[2]
+        asked = spelling.correct(question)  # "placments": the library's "placements"
+        searched = spelling.correct(search_query) if search_query else asked
+        found = self.retrieve(searched, k=k, filters=filters, groups=groups)
         answerer = self.answerer_for(groups)
         if not found.passages:
-            return answerer.missing(question, found.query, found.reason)
-        return answerer.answer(
-            question, found.passages, search_query=found.query, query_vector=found.vector, exclude=exclude
-        )
+            answer = answerer.missing(asked, found.query, found.reason)
+        else:
+            answer = answerer.answer(
+                asked, found.passages, search_query=found.query, query_vector=found.vector, exclude=exclude
+            )
+        return answer if asked == question else replace(answer, question=question)
 
     def unknown_names(self, question: str, *, groups: Groups = None) -> list[str]:
         """Return the names and years in ``question`` that no passage of the library contains.

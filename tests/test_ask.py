@@ -663,3 +663,10 @@ def test_an_acronym_is_mentioned_wherever_its_name_is_printed(library: Casebook)
     titles = {c.title for c in by_acronym.citations}
     assert titles == {c.title for c in by_name.citations}
     assert "Better access to a 24/7 crisis line and lower spending on beds" in titles
+
+
+def test_a_misspelt_question_is_read_with_the_library_s_spelling(library: Casebook) -> None:
+    answer = library.ask("how did trusts reduce out of area placments")
+    assert answer.question == "how did trusts reduce out of area placments"  # as the user typed it
+    assert answer.search_query.startswith("how did trusts reduce out of area placements")  # shown in the chat
+    assert "crisis house" in answer.text.split("[1]")[0], answer.text  # the lead (sample or seed article)

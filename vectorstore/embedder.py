@@ -112,6 +112,7 @@ class Embedder:
         # thread encodes at a time; the texts of threads waiting meanwhile go in its next batch.
         self._lock = threading.Lock()
         self._chunk_tokenizer: Any = None
+        self._vocabulary: frozenset[str] | None = None
         self._waiting: list[_Job] = []
         self._waiting_lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -295,6 +296,12 @@ class Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         """Return the unit vector of one query."""
         return self.embed([text])[0]
+
+    def knows(self, word: str) -> bool:
+        """Return whether the model reads ``word`` (lower case) as one whole word of its vocabulary."""
+        if self._vocabulary is None:
+            self._vocabulary = frozenset(self._model.tokenizer.get_vocab())
+        return word in self._vocabulary
 
     def tokenizer_fn(self) -> Callable[[str], list[str]]:
         """Return the model's wordpiece tokenizer, for sizing chunks in the model's own units.
