@@ -440,7 +440,7 @@ class ExtractiveAnswerer:
             if part.kind == "when" and len(own) >= 2:
                 top = max(own.values())
                 rarest = {t for t, w in own.items() if w >= top - 1e-9}  # every one of a tie
-                if (rarest & scored.text_tokens[unit.passage]) - (held | titled):
+                if (rarest & scored.text_tokens[unit.passage]) - held:  # the title is no date's subject
                     continue
             # So does a figure the question names ("phase 2", "in 2019"): "24 trusts took part in a
             # diagnostic exercise", listed under phase 1 beside phase 2, is not about phase 2.

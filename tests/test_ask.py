@@ -670,3 +670,12 @@ def test_a_misspelt_question_is_read_with_the_library_s_spelling(library: Casebo
     assert answer.question == "how did trusts reduce out of area placments"  # as the user typed it
     assert answer.search_query.startswith("how did trusts reduce out of area placements")  # shown in the chat
     assert "crisis house" in answer.text.split("[1]")[0], answer.text  # the lead (sample or seed article)
+
+
+def test_a_date_of_another_event_does_not_answer_when_the_subject_was_rated(library: Casebook) -> None:
+    asked = "When did East London get its outstanding rating, and who was its chief executive?"
+    answer = library.ask(asked)
+    # "... taken up the post ... only in the August before the ratings were published": August
+    # dates the appointment, not the rating; the title's "outstanding" does not make it the rating's.
+    assert "Dr Evans had taken up the post of chief executive" in answer.text
+    assert answer.unanswered == ("When did East London get its outstanding rating",), answer.text
