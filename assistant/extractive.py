@@ -718,6 +718,19 @@ class ExtractiveAnswerer:
         for i in support[: p.support if not lines else 0]:
             if not self._repeats(i, chosen, scored):
                 chosen.append(i)
+        if central.kind == "how" and not lines and len(intent.parts) == 1:
+            # What was done, then what it achieved: the next sentence of the lead's passage that
+            # reports an amount ("The result reported by the trust was a reduction in bed costs of £3.5m.").
+            outcome = next(
+                (
+                    j
+                    for j in range(lead + 1, min(lead + 4, len(units)))
+                    if units[j].passage == units[lead].passage and _OUTCOME.search(units[j].text)
+                ),
+                None,
+            )
+            if outcome is not None and outcome not in chosen and not units[outcome].asks:
+                chosen.append(outcome)
         # The supporting sentences, chosen by score, read in their documents' order after the
         # answers; a sentence that goes on from a chosen one ("It did not ...") comes right after it.
         chosen[answers:] = _in_reading_order(chosen[answers:], chosen, units, passages)
@@ -1011,6 +1024,7 @@ def _figures(text: str) -> set[str]:
     )
 
 
+_OUTCOME = re.compile(r"[£$€]\s?\d|\d\s?%|\d\s?per cent\b|\b\d+(?:\.\d+)?\s?(?:m|bn|million|billion)\b")
 _YEAR = re.compile(r"(?:19|20)\d\d(?:/\d\d)?")  # "2019", "2019/20"
 _PERIOD = re.compile(r"(?:19|20)\d\d(?:/\d\d)?|[A-Z]\d{1,2}")  # a year or a code ("Q3")
 

@@ -679,3 +679,19 @@ def test_a_date_of_another_event_does_not_answer_when_the_subject_was_rated(libr
     # dates the appointment, not the rating; the title's "outstanding" does not make it the rating's.
     assert "Dr Evans had taken up the post of chief executive" in answer.text
     assert answer.unanswered == ("When did East London get its outstanding rating",), answer.text
+
+
+def test_what_was_done_comes_with_what_it_achieved(tmp_path: Path, embedder: Embedder) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "line.md",
+        "# Better access to the Wyvern crisis line\n\n## What changed\n\n"
+        "Wyvern Vale NHS Trust concentrated on answering its crisis line faster, so that callers reached "
+        "skilled help at once. Calls are now answered by a nurse within two minutes. "
+        "The result reported by the trust was a reduction in bed costs of £1.2m.\n",
+    )
+    answer = casebook.ask("What did Wyvern Vale do about its crisis line?")
+    lead = "Wyvern Vale NHS Trust concentrated on answering its crisis line faster"
+    assert answer.text.startswith(lead), answer.text
+    assert "a reduction in bed costs of £1.2m. [1]" in answer.text, answer.text
