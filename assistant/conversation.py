@@ -43,7 +43,8 @@ _GREETING = re.compile(
     re.IGNORECASE,
 )
 _FILTERED = "Not in the documents your filters allow. Without the filters,"
-_TRY = "Try other words, or ask about something else."
+_TRY = "Try other words, remove a filter, or ask about something else."
+_NOTHING_MORE = "Nothing more"
 ASK_WHOLE = (
     "Ask a whole question, naming what you want to know about (a trust, a service, a topic): "
     "this message names nothing to search the library for."
@@ -155,6 +156,11 @@ def _around(answer: Answer, quoted: Collection[str], most: int = 4) -> Answer | 
     if not cited:
         return None
     return Answer(answer.question, " ".join(said), False, tuple(cited), answer.search_query)
+
+
+def leans_on(message: str) -> bool:
+    """Return whether ``message`` means nothing without the last turn ("Tell me more", "Why?")."""
+    return bool(_MORE.match(message) or (_ASKING.match(message) and not content_words(message)))
 
 
 def asked_again(message: str, previous: str) -> str | None:
@@ -298,8 +304,10 @@ class Conversation:
         if last is None and (_GREETING.match(message) or not content_words(message)):
             return Answer(message, ASK_WHOLE, True, (), message)
         if last is not None and _MORE.match(message):
-            if last.answer.abstained:
-                said = f"Nothing more: the library does not answer “{previous}”. {_TRY}"
+            if last.answer.text.startswith(_NOTHING_MORE):  # asked again: the same
+                return Answer(message, last.answer.text, True, (), last.answer.search_query)
+            if last.answer.abstained:  # (perhaps for a filter: the library may hold more)
+                said = f"{_NOTHING_MORE}: no passage was quoted for “{previous}”. {_TRY}"
                 return Answer(message, said, True, (), previous)
             exclude = frozenset(s for turn in self._turns for c in turn.answer.citations for s in c.quoted)
             # The question again; else what else the library says of its subject ("NTW crisis
@@ -314,7 +322,7 @@ class Conversation:
             else:
                 answer = _around(last.answer, exclude) or Answer(
                     message,
-                    f"Nothing more in the library on “{previous}”: what it holds is quoted above.",
+                    f"{_NOTHING_MORE} in the library on “{previous}”: what it holds is quoted above.",
                     True,
                     (),
                     previous,

@@ -30,7 +30,11 @@ def conversation_markdown(turns: Sequence[Turn]) -> str:
         if answer.unanswered:
             lines += [GAPS + "; ".join(answer.unanswered), ""]
         if answer.citations:  # an answer's sources, or the documents an abstention names
-            lines += ["### References" if not answer.abstained else f"### {MENTIONS}", ""]
+            lines += (
+                ["### References", ""]
+                if not answer.abstained
+                else ["### Documents that mention it", "", MENTIONS, ""]
+            )
             lines += [reference(c) for c in answer.citations]
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -840,11 +840,16 @@ class ExtractiveAnswerer:
                 items = listed.get(i)
                 if items:
                     lead_in = cite(i, marked=False)
+                    # Items left out of the list are marked as left out, as in any quotation.
+                    whole = _items_after(i, units, passages) or items
+                    before = "- …\n" if items[0] != whole[0] else ""
+                    after = "\n- …" if items[-1] != whole[-1] else ""
                     out += (
                         ("" if not out or out.endswith("\n") else " ")
-                        + f"{lead_in}\n"
+                        + f"{lead_in}\n{before}"
                         + "\n".join(f"- {cite(j)}" for j in items)
-                        + "\n"
+                        + after
+                        + "\n\n"  # what follows a list is a paragraph of its own, not part of its last item
                     )
                 else:
                     out += ("" if not out or out.endswith("\n") else " ") + cite(i)
@@ -853,7 +858,7 @@ class ExtractiveAnswerer:
         bullets = lambda: "\n".join(f"- {cite(i)}" for i in lines)  # noqa: E731
         # Numbers follow the order of first use, so build the blocks in reading order.
         blocks = [bullets(), paragraph()] if items_lead else [paragraph(), bullets()]
-        text = "\n".join(b for b in blocks if b)
+        text = "\n\n".join(b for b in blocks if b)
         if gaps:
             text += "\n\n" + " ".join(f"The library does not answer “{_as_question(g)}”." for g in gaps)
         citations = tuple(

@@ -71,13 +71,13 @@ def answer_markdown(answer: Answer) -> str:
     gaps = ""
     if answer.unanswered:
         parts = "; ".join(escape_markdown(u) for u in answer.unanswered)
-        gaps = f'<div class="cb-gap">{GAPS}{parts}</div>'
+        gaps = _boxed(f"{GAPS}{parts}")
     blocks = []
     if answer.notice:
         blocks.append(f"*{escape_markdown(answer.notice)}*")
     for number, paragraph in enumerate(paragraphs):
         text = _paragraph(paragraph, links)
-        blocks.append(f'<div class="cb-gap">{text}</div>' if answer.abstained and number == 0 else text)
+        blocks.append(_boxed(text) if answer.abstained and number == 0 else text)
     if gaps:
         blocks.append(gaps)
     if rewritten(answer.question, answer.search_query):
@@ -89,6 +89,12 @@ def answer_markdown(answer: Answer) -> str:
             sources.append(f"{c.n}. [{escape_markdown(c.title)}]({links[c.n]}){where}")
         blocks.append("\n".join(sources))
     return "\n\n".join(blocks)
+
+
+def _boxed(markdown: str) -> str:
+    """Return ``markdown`` in the note box; the blank lines let it be read as Markdown, not as the
+    raw text of an HTML block (which would show its escapes: "out\\-of\\-area")."""
+    return f'<div class="cb-gap">\n\n{markdown}\n\n</div>'
 
 
 def _paragraph(paragraph: str, links: dict[int, str]) -> str:
@@ -135,7 +141,7 @@ def sources_html(answer: Answer | None) -> str:
     if answer is None:
         return '<div class="cb-empty cb-waiting">The passages an answer quotes appear here.</div>'
     if not answer.citations:
-        return '<div class="cb-empty">No sources: the library does not answer this question.</div>'
+        return '<div class="cb-empty">No passage is quoted for this message.</div>'
     asked = " ".join(answer.question.split())
     asked = asked if len(asked) <= 160 else asked[:160].rsplit(" ", 1)[0] + "…"
     head = f'<div class="cb-sources-for">For: {html.escape(asked)}</div>'

@@ -639,9 +639,10 @@ def test_a_labelled_action_is_one_item_with_its_deadline(tmp_path: Path, embedde
 def test_a_list_item_quoted_alone_comes_under_its_lead_in(library: Casebook) -> None:
     answer = library.ask("What routes do staff have for raising concerns?")
     # Not the bare fragment "several routes for raising concerns, ...;": the list's lead-in first.
+    # (the items it leaves out are marked as left out, as in any quotation)
     assert answer.text.startswith(
-        "Practical steps that many trusts use include:\n- several routes for raising concerns, including a "
-        "Freedom to Speak Up guardian"
+        "Practical steps that many trusts use include:\n- …\n"
+        "- several routes for raising concerns, including a Freedom to Speak Up guardian"
     ), answer.text
     assert "Practical steps that many trusts use include:" in answer.citations[0].quoted
 
@@ -649,7 +650,7 @@ def test_a_list_item_quoted_alone_comes_under_its_lead_in(library: Casebook) -> 
 def test_a_member_named_in_a_list_that_chunking_split_answers_is_it_in(library: Casebook) -> None:
     answer = library.ask("Is Sussex Partnership in the Carter cohort?")
     # The list's lead-in is in the passage before the item's: the item is read, and shown, under it.
-    member = "The cohort named by NHSI is:\n- Sussex Partnership NHS Foundation Trust [1]\n"
+    member = "The cohort named by NHSI is:\n- …\n- Sussex Partnership NHS Foundation Trust [1]\n- …\n\n"
     assert answer.text.startswith(member), answer.text
     assert "- 2Gether NHS Foundation Trust" not in answer.text  # not the whole list
     assert library.ask("Is Oxleas in the Carter cohort?").abstained

@@ -79,7 +79,8 @@ def ask(page, question: str, answers_before: int | None = None) -> object:
             if (bots.length <= n) return false;
             const text = bots[n].innerText;
             return text.includes('Sources') || text.includes('Not in the library')
-                || text.includes('could not answer');
+                || text.includes('could not answer') || text.includes('Ask a whole question')
+                || text.includes('Nothing more');
         }""",
         arg=before,
         timeout=90_000,
@@ -247,6 +248,15 @@ def test_first_question_with_an_acronym_shows_no_search_rewrite(page) -> None:
     assert "Sources" in text
     assert "Searched for:" not in text
     assert not page.locator("#cb-standalone").is_visible()
+
+
+def test_a_note_box_shows_its_words_not_markdown_escapes(page) -> None:
+    # The note box is HTML around Markdown: its escapes ("\\(", "out\\-of") must not show.
+    bubble = ask(page, "hello")
+    assert "(a trust, a service, a topic)" in bubble.inner_text(), bubble.inner_text()
+    assert "\\" not in bubble.inner_text()
+    assert "No passage is quoted for this message." in page.locator("#cb-sources").inner_text()
+    assert style(page, '#cb-chat [data-testid="bot"] .cb-gap', "borderLeftStyle") == "solid"  # still a note
 
 
 def test_trash_icon_resets_the_conversation(page) -> None:

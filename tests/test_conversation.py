@@ -218,6 +218,7 @@ def test_tell_me_more_quotes_what_the_answer_left_out(library):
             break
     assert more.abstained and more.text.startswith("Nothing more in the library on “")
     assert not more.citations
+    assert chat.ask("What else?").text == more.text  # asked again: the same, never "does not answer"
 
 
 def test_asking_words_alone_ask_them_of_the_last_question(library):
@@ -267,10 +268,8 @@ def test_nothing_to_search_for_asks_for_a_whole_question(library):
         assert answer.abstained and answer.text == ASK_WHOLE and not answer.citations
 
 
-def test_more_after_an_abstention_says_the_library_does_not_answer(library):
+def test_more_after_an_abstention_says_nothing_was_quoted(library):
     chat = Conversation(library)
     assert chat.ask("How many beds does Oxleas have?").abstained
     more = chat.ask("Tell me more")
-    assert more.text.startswith(
-        "Nothing more: the library does not answer “How many beds does Oxleas have?”."
-    )
+    assert more.text.startswith("Nothing more: no passage was quoted for “How many beds does Oxleas have?”.")

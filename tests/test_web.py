@@ -109,7 +109,7 @@ def test_answer_keeps_its_structure_with_markers_linked_to_the_passage() -> None
     assert citation.url.startswith("/documents/abc123?passage=1") and link in rendered
     assert "\n- Lancashire Care: a crisis house " in rendered  # a list line stays a list
     assert "East London: a crisis cafe \\[2\\]" in rendered  # an unknown marker stays text
-    assert '<div class="cb-gap">Not in the library: the cost of the crisis line</div>' in rendered
+    assert '<div class="cb-gap">\n\nNot in the library: the cost of the crisis line\n\n</div>' in rendered
     assert "The library does not give" not in rendered
     assert f"1. [Crisis house]({citation.url[1:]}) — page 4, What the trust did" in rendered
     # A list citing one source shows its marker once, at the end of the list.
@@ -153,7 +153,9 @@ def test_conversation_export_has_every_turn_and_no_server_path() -> None:
 
     # The documents an abstention names are not references for an answer.
     named = Answer("Beds?", "Not in the library: ... mentions Oxleas in 1 document", True, (_citation(1),))
-    assert f"### {MENTIONS}\n\n1. Crisis house" in conversation_markdown([Turn("Beds?", named)])
+    assert f"### Documents that mention it\n\n{MENTIONS}\n\n1. Crisis house" in conversation_markdown(
+        [Turn("Beds?", named)]
+    )
     assert MENTIONS in sources_html(named) and MENTIONS not in sources_html(first)
 
     # What the library lacks reads as the chat shows it, on one line after the answer.

@@ -18,7 +18,7 @@ from typing import Any
 import gradio as gr
 
 from assistant.answers import Answer
-from assistant.conversation import Conversation
+from assistant.conversation import Conversation, leans_on
 from assistant.engine import Casebook
 from assistant.export import conversation_markdown
 from assistant.feedback import FeedbackLog
@@ -278,7 +278,7 @@ def build_ui(
                     # filled in when their page loads (another group's trust must not show).
                     pickers = _filter_pickers(_facets(casebook, ()))
                 # What a user may read, filled in per user when the page loads.
-                with gr.Accordion("Documents in the library", open=False, elem_id="cb-catalogue"):
+                with gr.Accordion("Documents in the library", open=False, elem_id="cb-catalogue") as holdings:
                     catalogue = gr.HTML("", elem_id="cb-catalogue-list")
                 if uploads is not None:  # editors add and remove documents (assistant.web.library_panel)
                     from assistant.web.library_panel import library_panel
@@ -338,7 +338,11 @@ def build_ui(
                 audit.answered(identity_of(request), answer, channel="chat", address=address_of(request))
             )
             history[-1] = {"role": "assistant", "content": answer_markdown(answer)}
-            followed = rewritten(message, answer.search_query)
+            # "Search as a new question" only for a question read with the earlier subject: not for
+            # the first one (a misspelling read right), nor for "tell me more" or "why?".
+            followed = (
+                len(state.turns) > 1 and rewritten(message, answer.search_query) and not leans_on(message)
+            )
             state.follow_up = message if followed else None
             state.owner = _user(request)
             sessions.save(request, state)
@@ -458,7 +462,11 @@ def build_ui(
             groups = groups_of(identity_of(request))
             facets = _facets(casebook, groups)
             filled = [gr.Dropdown(choices=choices) for choices in _choices(facets)]
-            filled.append(catalogue_html(_catalogue(casebook, groups)))
+            documents = _catalogue(casebook, groups)
+            filled += [
+                gr.Accordion(label=f"Documents in the library ({len(documents)})"),
+                catalogue_html(documents),
+            ]
             key = sessions.key(request)
             state = sessions.resume(previous, request)
             if state is None:
@@ -475,7 +483,7 @@ def build_ui(
             chat_shown = gr.Chatbot(value=history, feedback_value=thumbs)
             return *filled, chat_shown, sources_html(state.answers[-1]), download, text, key
 
-        loaded = [*pickers, catalogue, chat, sources, export, markdown, last_page]
+        loaded = [*pickers, holdings, catalogue, chat, sources, export, markdown, last_page]
         ui.load(on_load, last_page, loaded, **private)
 
         def ask_api(question: str, request: gr.Request) -> dict[str, Any]:
