@@ -21,7 +21,7 @@ import numpy as np
 from assistant.answers import Answer, Citation, abstain
 from assistant.evidence import TITLES, Unit, is_number, kind_fits, listed_bodies, units_of
 from assistant.glossary import unexpanded
-from assistant.intent import Intent, Part, read_question, verb_forms
+from assistant.intent import Intent, Part, irregular_forms, read_question, verb_forms
 from vectorstore import Chunk, Embedder, Passage
 
 Tokenize = Callable[[Sequence[str]], list[list[str]]]
@@ -360,6 +360,14 @@ class ExtractiveAnswerer:
         peers = self._peers(names, scored) if part.kind != "which" else []
         elsewhere = self._other_sections(names, passages) if part.kind != "which" else set()
         figures = _figures(part.text) | framing
+        # "Which trust took over Calderstones?" is answered by "... was taken over by Mersey Care":
+        # for a part whose answer is a thing of a kind (a body, a person, a date, a place, an
+        # amount), which the sentence must also hold; an open "why" or "what" is not answered by
+        # its own words in another tense.
+        specific = part.kind in ("which", "who", "when", "where", "quantity")
+        alike = {
+            t: f for t in own if specific and (f := set(self.tokenize([" ".join(irregular_forms(t))])[0]))
+        }
         lead_ins: dict[int, set[str]] = {}
 
         def introduced(i: int) -> set[str]:
@@ -384,6 +392,7 @@ class ExtractiveAnswerer:
         kept: list[tuple[int, float]] = []  # (unit, coverage) of the units only a cosine can rule out
         for i, unit in enumerate(scored.units):
             held = scored.tokens[i]
+            held = held | {t for t, forms in alike.items() if forms & held}
             if unit.item and part.kind == "yes_no" and _only_a_name(unit.text):
                 # "Is Sussex Partnership in the cohort?": "- Sussex Partnership ..." is read under
                 # "The cohort named by NHSI is:" (membership is what the lead-in says)

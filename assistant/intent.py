@@ -442,6 +442,12 @@ def verb_forms(verb: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(forms))
 
 
+def irregular_forms(word: str) -> tuple[str, ...]:
+    """Return the forms of an irregular verb ``word`` is one of ("took": take, took, taken), or none."""
+    base = word if word in _IRREGULAR else _BASE.get(word, "")
+    return (base, *_IRREGULAR[base].split()) if base else ()
+
+
 def _forms(verb: str) -> tuple[str, ...]:
     low = verb.lower()
     stems = [low] + [low.removesuffix(end) for end in ("s", "es", "ed", "ing") if low.endswith(end)]

@@ -696,3 +696,12 @@ def test_what_was_done_comes_with_what_it_achieved(tmp_path: Path, embedder: Emb
     lead = "Wyvern Vale NHS Trust concentrated on answering its crisis line faster"
     assert answer.text.startswith(lead), answer.text
     assert "a reduction in bed costs of £1.2m. [1]" in answer.text, answer.text
+
+
+def test_which_trust_took_over_is_answered_by_was_taken_over_by(library: Casebook) -> None:
+    answer = library.ask("Which trust took over Calderstones?")
+    assert "Calderstones was taken over by Mersey Care NHS Foundation Trust" in answer.text.split("[1]")[0], (
+        answer.text
+    )
+    # An open "why" is not answered by its own words in another tense.
+    assert library.ask("Why did Mersey Care take over Calderstones in the first place?").abstained
