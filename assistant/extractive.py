@@ -111,6 +111,9 @@ def answer_texts(chunk: Chunk) -> list[str]:
 _COUNTING = frozenset({"number", "total", "amount", "overal", "annual", "level", "extra", "addit", "new"})
 _HEAVIEST = 6  # words of a part whose weights a sentence's coverage is measured against
 # Modal verbs the stop-word list keeps: "£5bn could be saved" counts what "saved" does.
+_BEING = frozenset({"be", "been", "being"})
+_MONEY = frozenset({"money", "cash"})  # not "funding": a saving in pounds is no funding
+_CURRENCY = re.compile(r"[£$€]\s?\d")
 _MODALS = frozenset({"could", "would", "should", "might", "must", "can", "will", "may", "shall"})
 
 
@@ -393,6 +396,8 @@ class ExtractiveAnswerer:
         for i, unit in enumerate(scored.units):
             held = scored.tokens[i]
             held = held | {t for t, forms in alike.items() if forms & held}
+            if focus and focus[0] in _MONEY and _CURRENCY.search(unit.text):
+                held = held | {focus[0]}  # "how much money": "£5bn" is the money
             if unit.item and part.kind == "yes_no" and _only_a_name(unit.text):
                 # "Is Sussex Partnership in the cohort?": "- Sussex Partnership ..." is read under
                 # "The cohort named by NHSI is:" (membership is what the lead-in says)
@@ -463,7 +468,8 @@ class ExtractiveAnswerer:
             # A table row whose first cell names the thing counts it: its other cells are the
             # figures ("Staff group: Nurses | March 2023 (WTE): 6.8"), not a column's name.
             if focus and not (
-                _counts(focus[0], scored.words[i], set(own) | name_tokens)
+                focus[0] in held - scored.tokens[i]  # the money a figure in pounds is
+                or _counts(focus[0], scored.words[i], set(own) | name_tokens)
                 or focus[0] in scored.echoes[i]
                 or (unit.row and focus[0] in self.tokenize([unit.first_cell])[0])
             ):
@@ -1103,7 +1109,7 @@ def _counts(focus: str, words: list[str], asked: set[str]) -> bool:
     for k, word in enumerate(words):
         if word == focus:
             j = k - 1
-            while j >= 0 and words[j] in _MODALS:
+            while j >= 0 and (words[j] in _MODALS or words[j] in _BEING):  # "£5bn could be saved"
                 j -= 1
             before = words[j] if j >= 0 else ""
             if before in _PARTICLES and j >= 1:  # "set-up cost", "roll-out cost": a cost of doing

@@ -380,7 +380,7 @@ _COUNTED = frozenset({"cost", "number", "amount", "total", "size", "saving", "sa
 def _focus(text: str, terms: list[str]) -> str:
     """Return what a quantity is of: "beds" in "how many beds", "cost" in "how much did X cost"."""
     words = [w.lower() for w in _WORD.findall(text)]
-    if len(words) > 2 and words[0] == "how" and words[2] not in _AUXILIARIES:
+    if len(words) > 2 and words[0] == "how" and words[2] not in _VERBS_AFTER:  # ("how much could ...")
         # "how many acute trusts were given": the noun phrase ends at its verb, and its last
         # word is what is counted (trusts); without a verb near, the first word is taken.
         phrase = list(itertools.takewhile(lambda w: w not in _VERBS_AFTER, words[2:8]))

@@ -705,3 +705,14 @@ def test_which_trust_took_over_is_answered_by_was_taken_over_by(library: Caseboo
     )
     # An open "why" is not answered by its own words in another tense.
     assert library.ask("Why did Mersey Care take over Calderstones in the first place?").abstained
+
+
+def test_how_much_money_is_answered_by_an_amount_in_pounds(library: Casebook) -> None:
+    # "£5bn could be saved": the amount is the money asked for, and "could be" leads to the figure.
+    for asked in (
+        "How much money could be saved according to Lord Carter?",
+        "How much could greater efficiency save?",
+    ):
+        answer = library.ask(asked)
+        lead = answer.text.split("[1]")[0]  # from the sample library or the seed article
+        assert "£5bn could be" in lead, (asked, answer.text)
