@@ -20,6 +20,10 @@ _CONTINUES = re.compile(r"^(This|These|That|Those|It|They|Its|Their|He|She|His|H
 # Sentences that only make sense after the one before them ("a saving of this size").
 _LEANS_BACK = re.compile(
     r"^(?:This|These|That|Those|It|They|Its|Their|He|She|His|Her|Such)\b"
+    # "Like most specialist trusts, it runs ...": a pronoun subject after an opening phrase (not
+    # after a clause with a subject of its own: "When inspectors prepared it, they ...")
+    r"|^(?:Like|Unlike|As|In|For|With|After|Before|Since|Despite|Beyond|Besides|Alongside|Over|Under)\b"
+    r"[^,.;:]{0,60},\s+(?:it|they|he|she)\s+[a-z]+"
     r"|\b(?:this|these|that|those|such)\s+(?:size|kind|sort|way|approach|model|work|change|service|scheme"
     r"|figure|saving|result|amount|level|step|idea|plan)s?\b"
 )

@@ -716,3 +716,20 @@ def test_how_much_money_is_answered_by_an_amount_in_pounds(library: Casebook) ->
         answer = library.ask(asked)
         lead = answer.text.split("[1]")[0]  # from the sample library or the seed article
         assert "£5bn could be" in lead, (asked, answer.text)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "leans"),
+    [
+        (
+            "Like most specialist trusts, it runs a crisis telephone line.",
+            True,
+        ),  # "it": the one before's trust
+        ("When inspectors prepared the report, they spoke to local groups.", False),  # its own subject
+        ("Rather than taking over other organisations, the trust was concentrating.", False),
+    ],
+)
+def test_a_pronoun_after_an_opening_phrase_leans_on_the_sentence_before(sentence: str, leans: bool) -> None:
+    from assistant.evidence import Unit
+
+    assert Unit(sentence, 0, 0).leans_back is leans
