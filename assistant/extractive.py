@@ -110,10 +110,10 @@ def answer_texts(chunk: Chunk) -> list[str]:
 # Words that may stand before the thing counted without making it another thing ("total cost").
 _COUNTING = frozenset({"number", "total", "amount", "overal", "annual", "level", "extra", "addit", "new"})
 _HEAVIEST = 6  # words of a part whose weights a sentence's coverage is measured against
-# Modal verbs the stop-word list keeps: "£5bn could be saved" counts what "saved" does.
 _BEING = frozenset({"be", "been", "being"})
 _MONEY = frozenset({"money", "cash"})  # not "funding": a saving in pounds is no funding
 _CURRENCY = re.compile(r"[£$€]\s?\d")
+# Modal verbs the stop-word list keeps: "£5bn could be saved" counts what "saved" does.
 _MODALS = frozenset({"could", "would", "should", "might", "must", "can", "will", "may", "shall"})
 
 
@@ -326,7 +326,7 @@ class ExtractiveAnswerer:
         *,
         alone: Mapping[str, np.ndarray] | None = None,
         vectors: Mapping[str, np.ndarray] | None = None,
-        framing: set[str] = frozenset(),  # type: ignore[assignment]
+        framing: Collection[str] = (),
     ) -> list[tuple[float, int]]:
         """Return (score, unit index) of the units that answer ``part``, best first; ``alone``
         holds each part's own vector when the question has several, for a later part (``vectors``
@@ -362,7 +362,7 @@ class ExtractiveAnswerer:
         # and not the subject, is about that member.
         peers = self._peers(names, scored) if part.kind != "which" else []
         elsewhere = self._other_sections(names, passages) if part.kind != "which" else set()
-        figures = _figures(part.text) | framing
+        figures = _figures(part.text) | set(framing)
         # "Which trust took over Calderstones?" is answered by "... was taken over by Mersey Care":
         # for a part whose answer is a thing of a kind (a body, a person, a date, a place, an
         # amount), which the sentence must also hold; an open "why" or "what" is not answered by
