@@ -137,7 +137,8 @@ class Casebook:
             self.store.bm25.tokenize,
             self.store.bm25.idf,
             aliases=glossary.alias,
-            mentions=functools.partial(self._mentions, access=access, glossary=glossary),
+            # One more than an abstention names, so that it can say "more than 5 documents".
+            mentions=functools.partial(self._mentions, documents=6, access=access, glossary=glossary),
             stored=self.store.sentence_vectors if self._stored_sentences_fit() else None,
             prepared=self.store.answers.lookup,
         )

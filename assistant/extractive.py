@@ -110,6 +110,7 @@ def answer_texts(chunk: Chunk) -> list[str]:
 # Words that may stand before the thing counted without making it another thing ("total cost").
 _COUNTING = frozenset({"number", "total", "amount", "overal", "annual", "level", "extra", "addit", "new"})
 _HEAVIEST = 6  # words of a part whose weights a sentence's coverage is measured against
+_NAMED = 5  # documents an abstention names, of those that mention its subject
 _BEING = frozenset({"be", "been", "being"})
 _MONEY = frozenset({"money", "cash"})  # not "funding": a saving in pounds is no funding
 _CURRENCY = re.compile(r"[£$€]\s?\d")
@@ -905,11 +906,12 @@ class ExtractiveAnswerer:
             return abstain(question, query)
         subject = _as_written(question, names)
         n = len(found)
+        count = f"more than {_NAMED} documents" if n > _NAMED else f"{n} document{'s' if n != 1 else ''}"
         head = (
             f"Not in the library: no passage answers “{_as_question(central.text)}”. "
-            f"The library mentions {subject} in {n} document{'s' if n != 1 else ''}, but not this:"
+            f"The library mentions {subject} in {count}, but not this:"
         )
-        citations = tuple(Citation.from_passage(k, p) for k, p in enumerate(found, start=1))
+        citations = tuple(Citation.from_passage(k, p) for k, p in enumerate(found[:_NAMED], start=1))
         lines = [f"- {c.title} [{c.n}]" for c in citations]
         return replace(abstain(question, query), text=head + "\n" + "\n".join(lines), citations=citations)
 

@@ -733,3 +733,10 @@ def test_a_pronoun_after_an_opening_phrase_leans_on_the_sentence_before(sentence
     from assistant.evidence import Unit
 
     assert Unit(sentence, 0, 0).leans_back is leans
+
+
+def test_an_abstention_says_when_more_documents_mention_the_subject_than_it_names(library: Casebook) -> None:
+    answer = library.ask("What is the CQC's annual budget?")
+    assert answer.abstained, answer.text
+    assert "The library mentions CQC in more than 5 documents, but not this:" in answer.text, answer.text
+    assert len(answer.citations) == 5
