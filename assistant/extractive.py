@@ -372,23 +372,6 @@ class ExtractiveAnswerer:
         alike = {
             t: f for t in own if specific and (f := set(self.tokenize([" ".join(irregular_forms(t))])[0]))
         }
-        lead_ins: dict[int, set[str]] = {}
-
-        def introduced(i: int) -> set[str]:
-            """The words of the lead-in of the list holding item ``i`` (perhaps in the passage before)."""
-            start = i
-            while (
-                start > 0
-                and scored.units[start - 1].item
-                and scored.units[start - 1].passage == scored.units[i].passage
-            ):
-                start -= 1
-            if start not in lead_ins:
-                chunk = passages[scored.units[start].passage].chunk
-                framing_words = set(self.tokenize([f"{chunk.title} {chunk.section or ''}"])[0])
-                lead_ins[start] = self._lead_in(start, scored, passages) - framing_words
-            return lead_ins[start]
-
         years = {f for f in figures if _YEAR.fullmatch(f)}
         doc_figures: dict[str, set[str]] = {}
         for k, passage in enumerate(passages):
@@ -402,7 +385,8 @@ class ExtractiveAnswerer:
             if unit.item and part.kind == "yes_no" and _only_a_name(unit.text):
                 # "Is Sussex Partnership in the cohort?": "- Sussex Partnership ..." is read under
                 # "The cohort named by NHSI is:" (membership is what the lead-in says)
-                held = held | introduced(i)
+                lead_in = _lead_in_of(i, scored.units, passages)
+                held = held | (scored.tokens[lead_in] if lead_in is not None else set())
             # "led by" holds the "leads" asked; so does a sentence under "How it was developed".
             if acts & (held | scored.heading_tokens[unit.passage]):
                 held = held | verb
