@@ -285,11 +285,10 @@ class Casebook:
         with sign-in off: every document). ``exclude``: sentences not to quote again.
         """
         self.refresh()
-        spelling = self._view(Access.of(groups))[2]
+        _, answerer, spelling = self._view(Access.of(groups))
         asked = spelling.correct(question)  # "placments": the library's "placements"
         searched = spelling.correct(search_query) if search_query else asked
         found = self.retrieve(searched, k=k, filters=filters, groups=groups)
-        answerer = self.answerer_for(groups)
         if not found.passages:
             answer = answerer.missing(asked, found.query, found.reason)
         else:
