@@ -76,22 +76,17 @@ _COPY_JS = """(text) => {
   navigator.clipboard.writeText(text);
   return "The conversation was copied, with its references, as Markdown.";
 }"""
-# Gradio 6's Dropdown has no placeholder: set one on each filter's input, again whenever it is redrawn.
-_PLACEHOLDER_JS = """() => {
+# Run whenever the page is redrawn (one observer): Gradio 6's Dropdown has no placeholder, so
+# each filter's input gets one; and Gradio labels each message with its raw Markdown and HTML
+# ("<a class=...>[1]</a> **Sources**"), which a screen reader reads out, so each is labelled
+# with the words shown instead.
+_PAGE_JS = """() => {
   const words = WORDS;
-  const apply = () => { for (const [name, text] of Object.entries(words)) {
+  const placeholders = () => { for (const [name, text] of Object.entries(words)) {
     const input = document.querySelector(`#cb-filter-${name} input`);
     if (input && input.placeholder !== text) { input.placeholder = text; }
   } };
-  apply();
-  new MutationObserver(apply).observe(document.body, { childList: true, subtree: true });
-}""".replace("WORDS", json.dumps(_PLACEHOLDERS))
-
-
-# Gradio labels each message with its raw Markdown and HTML ("<a class=...>[1]</a> **Sources**"),
-# which a screen reader reads out: label it with the words shown instead.
-_ARIA_JS = """() => {
-  const tidy = () => {
+  const labels = () => {
     const labelled = '#cb-chat [aria-label*="s message: "], #cb-chat [data-cb-who]';
     for (const el of document.querySelectorAll(labelled)) {
       if (!el.dataset.cbWho || el.getAttribute('aria-label').includes("s message: ")) {
@@ -101,9 +96,10 @@ _ARIA_JS = """() => {
       if (el.getAttribute('aria-label') !== label) { el.setAttribute('aria-label', label); }
     }
   };
-  tidy();
-  new MutationObserver(tidy).observe(document.body, { childList: true, subtree: true, characterData: true });
-}"""
+  const apply = () => { placeholders(); labels(); };
+  apply();
+  new MutationObserver(apply).observe(document.body, { childList: true, subtree: true, characterData: true });
+}""".replace("WORDS", json.dumps(_PLACEHOLDERS))
 
 
 class Sessions:
@@ -453,8 +449,7 @@ def build_ui(
         chat.like(rate, [chat], [comment_row, comment, status], **private)
         comment.submit(remark, [comment], [comment, comment_row, status], **private)
         copy.click(None, [markdown], [status], js=_COPY_JS)
-        ui.load(None, None, None, js=_PLACEHOLDER_JS)
-        ui.load(None, None, None, js=_ARIA_JS)
+        ui.load(None, None, None, js=_PAGE_JS)
 
         def on_load(previous: str | None, request: gr.Request):
             """Fill the filters with this user's values; show the conversation of this browser's
