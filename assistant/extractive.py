@@ -344,6 +344,10 @@ class ExtractiveAnswerer:
         # A long question's sentence holds a share of its heaviest words: the rest are its wording.
         total = sum(sorted(own.values(), reverse=True)[:_HEAVIEST]) or 1.0
         focus = self.tokenize([part.focus])[0] if part.focus else []
+        # The words that qualify what is counted come before it: "the crisis line's cost" is the
+        # line's; in "how many people stayed", a "short stay for people" counts no people.
+        stems = [t for toks in self.tokenize(list(part.terms)) for t in toks]
+        before_focus = set(stems[: stems.index(focus[0])] if focus and focus[0] in stems else stems)
         attribute = set(self.tokenize([part.attribute])[0]) if part.attribute else set()
         # "Who answers calls to the line?" is answered by a sentence saying who answers them, not
         # by one naming who calls it: the asked verb, in some form, is in the sentence.
@@ -454,7 +458,7 @@ class ExtractiveAnswerer:
             # figures ("Staff group: Nurses | March 2023 (WTE): 6.8"), not a column's name.
             if focus and not (
                 focus[0] in held - scored.tokens[i]  # the money a figure in pounds is
-                or _counts(focus[0], scored.words[i], set(own) | name_tokens)
+                or _counts(focus[0], scored.words[i], before_focus | name_tokens)
                 or focus[0] in scored.echoes[i]
                 or (unit.row and focus[0] in self.tokenize([unit.first_cell])[0])
             ):

@@ -563,6 +563,23 @@ def test_a_counted_list_a_set_up_cost_and_a_section_of_another_ward(
     assert ash.citations[0].section == "1. ASH WARD (adult acute, 18 beds)", ash.citations[0]
 
 
+def test_a_count_is_of_the_thing_asked_not_a_word_beside_it(tmp_path: Path, embedder: Embedder) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "brookfield.txt",
+        "Brookfield crisis house\n\n"
+        "Four beds in a community crisis house run by the charity Brookfield provide a short stay for "
+        "people who cannot be supported in their own home.\n",
+    )
+    # "a short stay for people" counts beds, not the people who stayed: the words that qualify
+    # what a question counts come before it ("the crisis line's cost"), not after.
+    stays = casebook.ask("How many people stayed at the Brookfield crisis house?")
+    assert stays.abstained, stays.text
+    beds = casebook.ask("How many beds does the Brookfield crisis house have?")
+    assert beds.text.startswith("Four beds in a community crisis house"), beds.text
+
+
 def test_a_table_row_named_by_the_question_answers_how_many(tmp_path: Path, embedder: Embedder) -> None:
     casebook = _one_document_library(
         tmp_path,
