@@ -15,7 +15,7 @@ import numpy as np
 
 from assistant.answers import Answer
 from assistant.extractive import ExtractiveAnswerer, within
-from assistant.glossary import Glossary, load_acronyms
+from assistant.glossary import Glossary, load_acronyms, load_synonyms, synonym_stems
 from assistant.intent import read_question
 from assistant.retrieval import RetrievalParams, Retriever
 from assistant.settings import Settings
@@ -137,6 +137,7 @@ class Casebook:
             self.store.bm25.tokenize,
             self.store.bm25.idf,
             aliases=glossary.alias,
+            synonyms=synonym_stems(load_synonyms(self.settings.synonyms_file), self.store.bm25.tokenize),
             # One more than an abstention names, so that it can say "more than 5 documents".
             mentions=functools.partial(self._mentions, documents=6, access=access, glossary=glossary),
             stored=self.store.sentence_vectors if self._stored_sentences_fit() else None,

@@ -129,6 +129,7 @@ class ExtractiveAnswerer:
         params: ExtractiveParams | None = None,
         *,
         aliases: Callable[[str], str | None] = lambda name: None,
+        synonyms: Mapping[str, frozenset[str]] | None = None,
         mentions: Callable[[Sequence[str]], list[Passage]] | None = None,
         stored: StoredVectors | None = None,
         prepared: PreparedVectors | None = None,
@@ -138,6 +139,7 @@ class ExtractiveAnswerer:
         self.idf = idf
         self.params = params or ExtractiveParams()
         self.aliases = aliases
+        self.synonyms = synonyms or {}
         self.mentions = mentions
         self.stored = stored
         self.prepared = prepared
@@ -357,6 +359,7 @@ class ExtractiveAnswerer:
             else set()
         )
         verb = set(self.tokenize([part.action])[0]) if part.action else set()
+        acts |= {s for t in verb for s in self.synonyms.get(t, ())}
         # "Which ambulance trusts are in the cohort?": a member listed is an ambulance trust.
         modifiers = {t for toks in self.tokenize(list(part.modifiers)) for t in toks}
         out = []
@@ -373,8 +376,12 @@ class ExtractiveAnswerer:
         # amount), which the sentence must also hold; an open "why" or "what" is not answered by
         # its own words in another tense.
         specific = part.kind in ("which", "who", "when", "where", "quantity")
-        alike = {
-            t: f for t in own if specific and (f := set(self.tokenize([" ".join(irregular_forms(t))])[0]))
+        tenses = {t: set(self.tokenize([" ".join(irregular_forms(t))])[0]) for t in own}
+        alike = {t: f for t, f in tenses.items() if specific and f}
+        # "Who paid for it?" is answered by "... was funded by ...": the user's synonyms, but for
+        # an open part not the word itself in another tense ("chose" for "why was it chosen").
+        synonyms = {
+            t: set(self.synonyms[t]) - (set() if specific else tenses[t]) for t in own if t in self.synonyms
         }
         years = {f for f in figures if _YEAR.fullmatch(f)}
         doc_figures: dict[str, set[str]] = {}
@@ -384,6 +391,7 @@ class ExtractiveAnswerer:
         for i, unit in enumerate(scored.units):
             held = scored.tokens[i]
             held = held | {t for t, forms in alike.items() if forms & held}
+            held = held | {t for t, others in synonyms.items() if others & held}
             if focus and focus[0] in _MONEY and _CURRENCY.search(unit.text):
                 held = held | {focus[0]}  # "how much money": "£5bn" is the money
             if unit.item and part.kind == "yes_no" and _only_a_name(unit.text):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import yaml
@@ -41,6 +41,49 @@ def load_acronyms(path: Path | None = None) -> dict[str, str]:
     if not isinstance(data, Mapping) or not all(isinstance(v, str) for v in data.values()):
         raise DataError(f"{path}: expected 'ACRONYM: meaning' lines, e.g. 'CQC: Care Quality Commission'")
     return {str(k): v for k, v in data.items()}
+
+
+SYNONYMS_FILE = Path(__file__).with_name("synonyms.yaml")
+
+
+def load_synonyms(path: Path | None = None) -> list[tuple[list[str], list[str]]]:
+    """Return the synonyms of a YAML list file (the shipped one when ``path`` is None), as pairs
+    of (words a question asks with, words a sentence may hold instead). A line ``[a, b]`` reads
+    each word as the other; ``{pay: [fund]}`` reads a question's "pay" in a sentence's "fund" only
+    ("who paid for it" is "who funded it"; "who funds it" is not "who pays a premium")."""
+    path = Path(path) if path else SYNONYMS_FILE
+    hint = "Write '- [word, word, ...]' or '- {asked: [word, ...]}' lines, e.g. '- [choose, select]'"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the synonyms file ({exc.strerror}). Fix the path") from None
+    except yaml.YAMLError:
+        raise DataError(f"{path}: not valid YAML. {hint}") from None
+    pairs: list[tuple[list[str], list[str]]] = []
+    for line in data if isinstance(data, list) else [data]:
+        if isinstance(line, list) and all(isinstance(w, str) for w in line):
+            pairs.append((line, line))
+        elif isinstance(line, Mapping) and all(
+            isinstance(k, str) and isinstance(v, list) and all(isinstance(w, str) for w in v)
+            for k, v in line.items()
+        ):
+            pairs.extend(([asked], held) for asked, held in line.items())
+        else:
+            raise DataError(f"{path}: cannot read the line {line!r}. {hint}")
+    return pairs
+
+
+def synonym_stems(
+    pairs: Iterable[tuple[list[str], list[str]]], tokenize: Callable[[Sequence[str]], list[list[str]]]
+) -> dict[str, frozenset[str]]:
+    """Return, for each stem a question may ask with, the stems a sentence may hold instead (a
+    stem on two lines takes both: "launch" is both "start" and "open")."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for asked, held in pairs:
+        held_stems = {t for toks in tokenize(held) for t in toks}
+        for stem in {t for toks in tokenize(asked) for t in toks}:
+            found[stem] |= held_stems - {stem}
+    return {stem: frozenset(others) for stem, others in found.items() if others}
 
 
 class Glossary:

@@ -124,6 +124,13 @@ class Settings(BaseSettings):
             "assistant/acronyms.yaml. Names of trusts are also learned from the library."
         ),
     )
+    synonyms_file: Path | None = Field(
+        default=None,
+        description=(
+            "YAML file of '- [word, word, ...]' lines of words read as one when Casebook checks "
+            "that a sentence holds what a question asks; unset: the shipped assistant/synonyms.yaml."
+        ),
+    )
     example_questions: Path | None = Field(
         default=_CHECKOUT / "examples" / "example-questions.yaml",
         description="YAML list of example questions shown in the chat (unset or missing: none).",

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from assistant import NOT_IN_LIBRARY, Casebook
 from assistant.cli import main
 from tests.conftest import make_casebook
-from vectorstore import Embedder
+from vectorstore import DataError, Embedder
 from vectorstore.sentences import split_sentences
 
 OAP = "How did trusts reduce out-of-area placements?"
@@ -757,3 +757,38 @@ def test_an_abstention_says_when_more_documents_mention_the_subject_than_it_name
     assert answer.abstained, answer.text
     assert "The library mentions CQC in more than 5 documents, but not this:" in answer.text, answer.text
     assert len(answer.citations) == 5
+
+
+def test_the_users_synonyms_answer_a_question_asked_in_other_words(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    text = (
+        "Larkhill peer programme\n\n"
+        "The Larkhill peer programme was funded by a grant of £640,000 from the Arden Foundation.\n\n"
+        "When no local bed is free, the Larkhill trust pays a premium for each crisis bed it buys.\n"
+    )
+    casebook = _one_document_library(tmp_path, embedder, "larkhill.txt", text)
+    # The shipped synonyms.yaml reads a question's "paid" in a sentence's "funded" ...
+    paid = casebook.ask("Who paid for the Larkhill peer programme?")
+    assert paid.text.startswith("The Larkhill peer programme was funded by a grant"), paid.text
+    # ... one way only: the trust that pays a premium does not fund the beds.
+    funds = casebook.ask("Who funds the Larkhill crisis beds?")
+    assert funds.abstained, funds.text
+    # A file of the user's own replaces it: without "paid" for "funded", the grant is not quoted.
+    mine = tmp_path / "synonyms.yaml"
+    mine.write_text("- [choose, select]\n", encoding="utf-8")
+    own = make_casebook(tmp_path / "index", embedder, synonyms_file=mine)
+    assert "funded by a grant" not in own.ask("Who paid for the Larkhill peer programme?").text
+
+
+def test_a_synonyms_file_that_cannot_be_read_is_named_with_its_fix(tmp_path: Path) -> None:
+    from assistant.glossary import load_synonyms
+
+    bad = tmp_path / "synonyms.yaml"
+    bad.write_text("- pay: fund\n", encoding="utf-8")
+    with pytest.raises(DataError) as error:
+        load_synonyms(bad)
+    assert str(error.value) == (
+        f"{bad}: cannot read the line {{'pay': 'fund'}}. Write '- [word, word, ...]' or "
+        "'- {asked: [word, ...]}' lines, e.g. '- [choose, select]'"
+    )
