@@ -66,7 +66,7 @@ def answer_paragraphs(answer: Answer) -> list[str]:
 
 def answer_markdown(answer: Answer) -> str:
     """Return the chat bubble for an answer: its paragraphs and lists with linked [n], then sources."""
-    links = {c.n: document_url(c) for c in answer.citations}
+    links = {c.n: (document_url(c), c.title) for c in answer.citations}
     paragraphs = answer_paragraphs(answer)
     gaps = ""
     if answer.unanswered:
@@ -86,7 +86,7 @@ def answer_markdown(answer: Answer) -> str:
         sources = ["**Sources**"]
         for c in answer.citations:
             where = f" — {escape_markdown(c.location)}" if c.location else ""
-            sources.append(f"{c.n}. [{escape_markdown(c.title)}]({links[c.n]}){where}")
+            sources.append(f"{c.n}. [{escape_markdown(c.title)}]({links[c.n][0]}){where}")
         blocks.append("\n".join(sources))
     return "\n\n".join(blocks)
 
@@ -97,7 +97,7 @@ def _boxed(markdown: str) -> str:
     return f'<div class="cb-gap">\n\n{markdown}\n\n</div>'
 
 
-def _paragraph(paragraph: str, links: dict[int, str]) -> str:
+def _paragraph(paragraph: str, links: dict[int, tuple[str, str]]) -> str:
     """Return one paragraph escaped, its "- " lines kept as a list and its markers as links.
 
     A run of list lines citing one source shows its marker once, on the run's last line (a list
@@ -121,14 +121,18 @@ def _paragraph(paragraph: str, links: dict[int, str]) -> str:
     return "\n".join(lines)
 
 
-def _linked(escaped: str, links: dict[int, str]) -> str:
-    """Return escaped text with each known ``[n]`` marker made a link to its passage."""
+def _linked(escaped: str, links: dict[int, tuple[str, str]]) -> str:
+    """Return escaped text with each known ``[n]`` marker made a link to its passage, titled by its
+    document ("Source 1: Cutting out-of-area placements"); the chat page makes the title the
+    link's name for a screen reader (Gradio's sanitiser drops an aria-label written here)."""
 
     def link(match: re.Match[str]) -> str:
         n = int(match.group(1))
         if n not in links:
             return match.group(0)
-        return f'<a class="cb-ref" href="{html.escape(links[n])}" title="Open source {n}">[{n}]</a>'
+        url, title = links[n]
+        name = html.escape(f"Source {n}: {title}")
+        return f'<a class="cb-ref" href="{html.escape(url)}" title="{name}">[{n}]</a>'
 
     return _MARKER.sub(link, escaped)
 

@@ -138,6 +138,9 @@ def test_question_gets_cited_answer_with_source_cards_and_opens_the_source(page)
     # A [n] marker in the answer is a link that opens the cited passage in a new tab.
     marker = bubble.locator("a.cb-ref").first
     assert marker.inner_text() == "[1]"
+    assert (marker.get_attribute("aria-label") or "").startswith("Source 1: "), marker.evaluate(
+        "e => e.outerHTML"
+    )
     with page.expect_popup() as popup:
         marker.click()
     assert "/documents/" in popup.value.url and "passage=" in popup.value.url

@@ -107,6 +107,8 @@ def test_answer_keeps_its_structure_with_markers_linked_to_the_passage() -> None
 
     link = f'<a class="cb-ref" href="{html.escape(citation.url[1:])}"'
     assert citation.url.startswith("/documents/abc123?passage=1") and link in rendered
+    # The marker is titled by its document, not only "[1]" (the page gives screen readers the title).
+    assert f'title="Source 1: {citation.title}">[1]</a>' in rendered
     assert "\n- Lancashire Care: a crisis house " in rendered  # a list line stays a list
     assert "East London: a crisis cafe \\[2\\]" in rendered  # an unknown marker stays text
     assert '<div class="cb-gap">\n\nNot in the library: the cost of the crisis line\n\n</div>' in rendered

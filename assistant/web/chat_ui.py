@@ -96,7 +96,12 @@ _PAGE_JS = """() => {
       if (el.getAttribute('aria-label') !== label) { el.setAttribute('aria-label', label); }
     }
   };
-  const apply = () => { placeholders(); labels(); };
+  const refs = () => {  // a [n] marker is named by its title ("Source 1: ..."), not "[1]"
+    for (const a of document.querySelectorAll('#cb-chat a.cb-ref[title]')) {
+      if (a.getAttribute('aria-label') !== a.title) { a.setAttribute('aria-label', a.title); }
+    }
+  };
+  const apply = () => { placeholders(); labels(); refs(); };
   apply();
   new MutationObserver(apply).observe(document.body, { childList: true, subtree: true, characterData: true });
 }""".replace("WORDS", json.dumps(_PLACEHOLDERS))
