@@ -170,6 +170,11 @@ def test_stylesheet_layout_and_footer_at_desktop_size(page) -> None:
     # The conversation takes the height the input leaves: a long answer and its question fit.
     assert chat["height"] >= 450, f"the conversation is {chat['height']}px tall in an 800px window"
     assert box_of(page, "#cb-question")["y"] + 50 <= 800  # the input stays in view
+    # The clear button keeps a column of its own: no message scrolls under it.
+    clear = box_of(page, "#cb-chat .icon-button-wrapper.top-panel")
+    for bubble in page.locator("#cb-chat .message").all():
+        edge = bubble.bounding_box()
+        assert edge["x"] + edge["width"] < clear["x"], (edge, clear)
     # Every letter of a source title is drawn in one font (Gradio's SemiBold file holds only "A").
     fonts = fonts_of(page, "#cb-sources .cb-title")
     assert len(fonts) == 1 and fonts[0].startswith("SourceSans") and "Bold" in fonts[0], fonts
@@ -406,7 +411,7 @@ def test_narrow_window_keeps_chat_and_sources_usable(browser, served) -> None:
     chat = box_of(page, "#cb-chat")
     question = page.locator('#cb-chat [data-testid="user"]').last.bounding_box()
     assert question is not None and chat["y"] + 30 <= question["y"] <= chat["y"] + 48, (question, chat)
-    clear = box_of(page, '#cb-chat button[aria-label="Clear"]')
+    clear = box_of(page, "#cb-chat .icon-button-wrapper.top-panel")
     assert clear["y"] + clear["height"] <= question["y"]  # the clear button covers no text
     # ...right after the input: before the examples and the filters.
     card, examples = box_of(page, "#cb-sources .cb-card"), box_of(page, "#cb-examples")
