@@ -18,6 +18,8 @@ from rapidfuzz.distance import OSA
 
 _SHORTEST = 5  # shorter words have too many neighbours to correct safely
 _WORD = re.compile(r"[A-Za-z]+")
+_OPENING = re.compile(r"\s*([A-Za-z]+)\b")
+_QUESTION_WORDS = ("what", "when", "where", "which", "who", "whose", "why", "how")
 
 
 class Spelling:
@@ -39,8 +41,25 @@ class Spelling:
             yield text
 
     def correct(self, text: str) -> str:
-        """Return ``text`` with each misspelt lower-case word replaced by the library's closest word."""
+        """Return ``text`` with each misspelt lower-case word replaced by the library's closest word,
+        and a misspelt question word opening it ("hwo", "wehre") by that question word."""
+        opening = _OPENING.match(text)
+        if opening and (asked := self._question_word(opening.group(1))):
+            text = text[: opening.start(1)] + asked + text[opening.end(1) :]
         return _WORD.sub(lambda m: self._word(m.group(0)), text)
+
+    def _question_word(self, word: str) -> str | None:
+        """Return the question word ``word`` misspells ("Hwo" -> "How"), or None: only a word
+        neither the library nor the model knows, one edit from exactly one question word."""
+        low = word.lower()
+        if low in _QUESTION_WORDS or low in self.words or self.known(low):
+            return None
+        near = [q for q in _QUESTION_WORDS if OSA.distance(low, q) <= 1]
+        if len(near) > 1:  # "hwo" is one swap from "how" and from "who": the first letter decides
+            near = [q for q in near if q[0] == low[0]]
+        if len(near) != 1:
+            return None
+        return near[0].capitalize() if word[0].isupper() else near[0]
 
     def _word(self, word: str) -> str:
         low = word.lower()

@@ -20,10 +20,15 @@ LIBRARY = "Out-of-area placements fell after the crisis house opened. Deprescrib
         ("Was it opned?", "Was it opened?"),
         ("Is the hous open?", "Is the hous open?"),  # too short to correct safely
         ("Any prescribing reviews?", "Any prescribing reviews?"),  # not "deprescribing": another first letter
+        # A misspelt question word opening the question; "hwo" is a swap from "how" and "who".
+        ("Wehre is the crisis house?", "Where is the crisis house?"),
+        ("hwo did the crisis house open?", "how did the crisis house open?"),
+        ("Whta fell?", "What fell?"),
+        ("Hot desking?", "Hot desking?"),  # a word the model knows is no misspelling
     ],
 )
 def test_misspellings_read_as_the_library_writes_them(question: str, expected: str) -> None:
     words: set[str] = set()
     assert list(Spelling.collecting([LIBRARY], words)) == [LIBRARY]
-    spelling = Spelling(words, known=lambda word: word in {"turnover", "prescribing", "reviews"})
+    spelling = Spelling(words, known=lambda word: word in {"turnover", "prescribing", "reviews", "hot"})
     assert spelling.correct(question) == expected
