@@ -535,6 +535,11 @@ class ExtractiveAnswerer:
             called = names[0] + self._titled(part.names[0])
             naming = [item for item in out if any(within(alt, scored.words[item[1]]) for alt in called)]
             out = naming[:1] + [item for item in out if item not in naming[:1]] if naming else []
+        elif part.kind == "when" and names and out:
+            # "When was the Driving improvement report published?" is answered by the sentence
+            # naming the report, not by one dating "an earlier CQC report" beside it.
+            naming = [item for item in out if any(within(alt, scored.words[item[1]]) for alt in names[0])]
+            out = naming[:1] + [item for item in out if item not in naming[:1]]
         return out
 
     def _listed(

@@ -792,3 +792,12 @@ def test_a_synonyms_file_that_cannot_be_read_is_named_with_its_fix(tmp_path: Pat
         f"{bad}: cannot read the line {{'pay': 'fund'}}. Write '- [word, word, ...]' or "
         "'- {asked: [word, ...]}' lines, e.g. '- [choose, select]'"
     )
+
+
+def test_when_a_named_thing_happened_is_dated_by_the_sentence_naming_it(library: Casebook) -> None:
+    # Beside it, "The publication followed an earlier CQC report ..., published in March 2017"
+    # holds more of the question's words ("report"), and led before.
+    answer = library.ask("When was the Driving improvement report published?")
+    assert answer.text.startswith("On 15 March 2018 the Care Quality Commission (CQC) published Driving"), (
+        answer.text
+    )
