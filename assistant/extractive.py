@@ -534,7 +534,15 @@ class ExtractiveAnswerer:
             # A person is named by their title and surname too ("Dr Evans" for Navina Evans).
             called = names[0] + self._titled(part.names[0])
             naming = [item for item in out if any(within(alt, scored.words[item[1]]) for alt in called)]
-            out = naming[:1] + [item for item in out if item not in naming[:1]] if naming else []
+            # Other members of the list it is found in say nothing of it ("Is East London in the
+            # cohort?" is not answered by "- 5 Boroughs Partnership NHS Foundation Trust").
+            others = [
+                item
+                for item in out
+                if item not in naming[:1]
+                and not (scored.units[item[1]].item and _only_a_name(scored.units[item[1]].text))
+            ]
+            out = naming[:1] + others if naming else []
         elif part.kind == "when" and names and out:
             # "When was the Driving improvement report published?" is answered by the sentence
             # naming the report, not by one dating "an earlier CQC report" beside it.

@@ -671,6 +671,11 @@ def test_a_member_named_in_a_list_that_chunking_split_answers_is_it_in(library: 
     assert answer.text.startswith(member), answer.text
     assert "- 2Gether NHS Foundation Trust" not in answer.text  # not the whole list
     assert library.ask("Is Oxleas in the Carter cohort?").abstained
+    # Another member says nothing of it: the list is quoted for the one asked about, not others.
+    east = library.ask("Is East London in the Carter cohort?").text
+    lead = east.split("\n\n")[0]
+    assert re.fullmatch(r"[^\n]+:\n- …\n- East London NHS F[^\n]+ \[1\]\n- …", lead), east
+    assert "5 Boroughs Partnership NHS Foundation Trust [1]" not in east, east
 
 
 def test_an_acronym_is_mentioned_wherever_its_name_is_printed(library: Casebook) -> None:
