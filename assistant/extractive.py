@@ -438,6 +438,8 @@ class ExtractiveAnswerer:
             # A sentence is about what its document's title says, at half weight.
             # So is a figure the next sentence names ("... £3.5m." "A saving of this size ...").
             titled = scored.title_tokens[unit.passage] | scored.echoes[i]
+            if unit.item:  # so is a list item about its section's heading ("Rating changes ...")
+                titled = titled | scored.heading_tokens[unit.passage]
             coverage = sum(
                 w if t in held else p.title_weight * w for t, w in own.items() if t in held | titled
             )
@@ -471,8 +473,13 @@ class ExtractiveAnswerer:
                 or (unit.row and focus[0] in self.tokenize([unit.first_cell])[0])
             ):
                 continue
-            if attribute and not attribute & held:
-                continue  # "what is the review's budget" needs a sentence about a budget
+            # "what is the review's budget" needs a sentence about a budget; a list item may be
+            # about it by its heading ("Oxleas NHS Foundation Trust: requires improvement to good."
+            # under "Rating changes at the seven trusts" is a rating).
+            if attribute and not attribute & (
+                held | (scored.heading_tokens[unit.passage] if unit.item else set())
+            ):
+                continue
             if acts and not acts & held:
                 continue
             unworded = coverage < p.min_coverage and len(own) >= 2  # whatever its cosine

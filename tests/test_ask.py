@@ -806,3 +806,21 @@ def test_when_a_named_thing_happened_is_dated_by_the_sentence_naming_it(library:
     assert answer.text.startswith("On 15 March 2018 the Care Quality Commission (CQC) published Driving"), (
         answer.text
     )
+
+
+def test_a_list_item_is_about_its_sections_heading(tmp_path: Path, embedder: Embedder) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "steady.md",
+        "# Steady progress: case studies from five community trusts\n\n"
+        "The council published Steady progress in March 2018 to show how five trusts improved.\n\n"
+        "## Rating changes at the five trusts\n\n"
+        "Four of the five trusts moved from requires improvement to good.\n\n"
+        "- Ashdown Community NHS Foundation Trust: requires improvement to good.\n"
+        "- Beacon Partnership NHS Foundation Trust: requires improvement to good.\n"
+        "- Carrow Health NHS Trust: good to outstanding.\n",
+    )
+    # The item names no rating; its heading, "Rating changes at the five trusts", does.
+    answer = casebook.ask("What was Carrow Health's rating change?")
+    assert answer.text.startswith("Carrow Health NHS Trust: good to outstanding. [1]"), answer.text
