@@ -42,7 +42,6 @@ _GREETING = re.compile(
     r"^\W*(?:hello|hi|hey|thanks|thank you|ok|okay|cheers|good (?:morning|afternoon|evening))\W*$",
     re.IGNORECASE,
 )
-_FILTERED = "Not in the documents your filters allow. Without the filters,"
 _TRY = "Try other words, remove a filter, or ask about something else."
 _NOTHING_MORE = "Nothing more"
 ASK_WHOLE = (
@@ -331,13 +330,6 @@ class Conversation:
             if last is not None and (again := asked_again(message, previous)):
                 asked = searched = again
             answer = self.casebook.ask(asked, filters=filters, search_query=searched, groups=groups)
-        if filters and answer.abstained and not exclude:
-            # The filters may have left out the documents that answer: say so, and which.
-            unfiltered = self.casebook.ask(asked, search_query=searched, groups=groups)
-            if not unfiltered.abstained:
-                titles = "; ".join(f"“{c.title}”" for c in unfiltered.citations)
-                said = f"{_FILTERED} the library answers this from {titles}."
-                answer = Answer(message, said, True, (), answer.search_query)
         answer = replace(answer, question=message)
         if failure:
             answer = replace(answer, notice=f"{failure}{FALLBACK_SUFFIX}")

@@ -25,6 +25,7 @@ from vectorstore.access import Access
 from vectorstore.bm25 import BM25Params
 
 log = logging.getLogger(__name__)
+FILTERED = "Not in the documents your filters allow. Without the filters,"
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d{4}")
 _YEAR = re.compile(r"(19|20)\d{2}")
 _LIST_PASSAGES = 4  # rounds of passages fetched to finish a list that runs on
@@ -296,6 +297,18 @@ class Casebook:
             answer = answerer.answer(
                 asked, found.passages, search_query=found.query, query_vector=found.vector, exclude=exclude
             )
+        if filters and answer.abstained and not exclude:
+            # The filters may have left out the documents that answer: say so, and which.
+            unfiltered = self.ask(question, k=k, search_query=search_query, groups=groups)
+            if not unfiltered.abstained:
+                titles = "; ".join(f"“{c.title}”" for c in unfiltered.citations)
+                answer = Answer(
+                    asked,
+                    f"{FILTERED} the library answers this from {titles}.",
+                    True,
+                    (),
+                    answer.search_query,
+                )
         return answer if asked == question else replace(answer, question=question)
 
     def unknown_names(self, question: str, *, groups: Groups = None) -> list[str]:

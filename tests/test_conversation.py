@@ -260,6 +260,9 @@ def test_a_filter_that_leaves_out_the_answer_says_which_document_holds_it(librar
     assert answer.abstained and not answer.citations
     said = "Not in the documents your filters allow. Without the filters, the library answers this from"
     assert answer.text == f"{said} “{holder}”."
+    # So does an answer outside the chat (the API, the CLI): it is the engine's.
+    direct = library.ask(question, filters=[other])
+    assert direct.abstained and direct.text == f"{said} “{holder}”.", direct.text
 
 
 def test_nothing_to_search_for_asks_for_a_whole_question(library):
