@@ -223,6 +223,16 @@ def test_pdf_shows_extracted_pages_and_links_the_file_at_the_cited_page(viewer_s
     assert link["href"] == f"{doc_id}/file#page={page}" and f"at page {page}" in link.get_text()
     # The marked sentence sits under the page heading the file link opens at.
     assert soup.select_one("mark#cited").find_previous("h2").get_text() == f"Page {page}"
+    # Its headings show within the pages, under them; its bullets are a list.
+    headings = [h.get_text() for h in soup.select("article h3")]
+    assert headings == [
+        "About the report",
+        "How the trusts were chosen and studied",
+        "Rating changes at the seven trusts",
+        "What the Deputy Chief Inspector said",
+    ], headings
+    items = [li.get_text() for li in soup.select("article ul li")]
+    assert "Oxleas NHS Foundation Trust: requires improvement to good." in items, items
     article = soup.select_one("article").get_text()
     for sentence in {m.get_text() for m in soup.select("article mark")}:
         assert article.count(sentence) == 1  # extracted text, not overlapping chunks

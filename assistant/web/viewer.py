@@ -151,8 +151,19 @@ def _markdown_html(text: str) -> str:
 
 
 def _paragraphs_html(text: str) -> str:
-    paragraphs = [p.strip("\n") for p in re.split(r"\n\s*\n", text) if p.strip()]
-    return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    """Return plain text as paragraphs, its runs of "- " lines as lists."""
+    out = []
+    for paragraph in (p.strip("\n") for p in re.split(r"\n\s*\n", text) if p.strip()):
+        lines = paragraph.splitlines()
+        if len(lines) > 1 and all(_ITEM.match(line) for line in lines):
+            items = "".join(f"<li>{html.escape(_ITEM.sub('', line))}</li>" for line in lines)
+            out.append(f"<ul>{items}</ul>")
+        else:
+            out.append(f"<p>{html.escape(paragraph)}</p>")
+    return "".join(out)
+
+
+_ITEM = re.compile(r"^\s*[-•*]\s+")
 
 
 def _extracted_html(path: Path) -> str:
@@ -166,13 +177,16 @@ def _extracted_html(path: Path) -> str:
         log.warning("viewer_unreadable source=%s error=%s", path, exc)
         return '<p class="cb-missing">Casebook can no longer read this file; open the original above.</p>'
     parts: list[str] = []
-    last_heading = None
+    last_heading = last_page = None
     for section in sections:
-        if section.page is not None:
+        # A PDF's page starts where it does; its headings ("Rating changes at the seven trusts",
+        # the section an answer cites) show within the pages, as a Word file's do.
+        if section.page is not None and section.page != last_page:
             parts.append(f'<h2 class="cb-page">Page {section.page}</h2>')
-        elif section.heading and section.heading != last_heading:
+            last_page = section.page
+        if section.heading and section.heading != last_heading:
             trail = section.heading.split(" > ")
-            level = min(len(trail) + 1, 6)
+            level = 3 if section.page is not None else min(len(trail) + 1, 6)  # under its page's h2
             parts.append(f"<h{level}>{html.escape(trail[-1])}</h{level}>")
         last_heading = section.heading
         parts.append(_paragraphs_html(section.text))
