@@ -74,6 +74,8 @@ _BODY = re.compile(
     r"|Board|Division|Unit|University|College|Department|Authority|Agency|Centre|Institute|Network"
     r"|Association|Society|Committee|Office|Programme|Review|Report|Improvement)\b"
 )
+# "which organisations" asks for bodies of any kind, which a sentence may describe, not name.
+_ANY_BODY = frozenset({"organisations", "bodies", "groups", "partners", "people"})
 _ROLE = re.compile(
     r"\b(?:chief executive|executive|chair|director|inspector|minister|secretary|manager|lead|leader|team|"
     r"board|trust|commission|regulator|partnership|staff|clinician|nurse|doctor|sector|organisation|"
@@ -294,6 +296,10 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
         named = [w for w in capitalised if w.lower() not in asked]
         if unit.item:  # "which themes" may be answered by prose items; "which charities" names them
             return not part.wants_bodies or bool(named)
+        if part.head.lower() in _ANY_BODY:  # "which organisations": "local patient and voluntary
+            roles = {m.group(0).lower() for m in _ROLE.finditer(text)}  # groups" are a kind of them
+            if any(not {role, role.rstrip("s")} & asked for role in roles):
+                return True
         return len(named) >= 2
     if part.kind == "how" and part.names_doer:
         # "What did East London do?" wants something done, not that East London was rated;

@@ -824,3 +824,11 @@ def test_a_list_item_is_about_its_sections_heading(tmp_path: Path, embedder: Emb
     # The item names no rating; its heading, "Rating changes at the five trusts", does.
     answer = casebook.ask("What was Carrow Health's rating change?")
     assert answer.text.startswith("Carrow Health NHS Trust: good to outstanding. [1]"), answer.text
+
+
+def test_which_organisations_is_answered_by_a_kind_of_body_not_only_names(library: Casebook) -> None:
+    # "Which trusts" wants trusts named; "which organisations" may be answered by a kind of them.
+    answer = library.ask("Which organisations did the inspectors talk to?")
+    assert not answer.abstained and "local patient and voluntary groups" in answer.text.split("[1]")[0], (
+        answer.text
+    )
