@@ -338,7 +338,8 @@ class ExtractiveAnswerer:
         p = self.params
         # Names are checked against the whole passage; a sentence must hold the other words.
         named = {w.lower() for n in part.names for w in n.split()}
-        own = self._weights([t for t in part.terms if t not in named] or list(part.terms))
+        unnamed = [t for t in part.terms if t not in named]
+        own = self._weights(unnamed or list(part.terms))
         context = self._weights(part.context)
         name_tokens = {t for toks in self.tokenize(list(part.names)) for t in toks}
         names = [self._name_tokens(n) for n in part.names]
@@ -392,6 +393,8 @@ class ExtractiveAnswerer:
             held = scored.tokens[i]
             held = held | {t for t, forms in alike.items() if forms & held}
             held = held | {t for t, others in synonyms.items() if others & held}
+            if not unnamed and any(within(alt, scored.words[i]) for alts in names for alt in alts):
+                held = held | set(own)  # "Where is NTW based?": its name, spelt out, is all it asks
             if focus and focus[0] in _MONEY and _CURRENCY.search(unit.text):
                 held = held | {focus[0]}  # "how much money": "£5bn" is the money
             if unit.item and part.kind == "yes_no" and _only_a_name(unit.text):

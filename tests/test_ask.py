@@ -832,3 +832,9 @@ def test_which_organisations_is_answered_by_a_kind_of_body_not_only_names(librar
     assert not answer.abstained and "local patient and voluntary groups" in answer.text.split("[1]")[0], (
         answer.text
     )
+
+
+def test_a_question_of_only_a_name_is_answered_by_the_name_spelt_out(library: Casebook) -> None:
+    # "based" asks a place and says nothing of NTW: the name, printed in full, is all it asks.
+    answer = library.ask("Where is NTW based?")
+    assert "in the north east of England. [1]" in answer.text.split("\n\n")[0], answer.text
