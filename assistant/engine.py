@@ -23,6 +23,7 @@ from assistant.spelling import Spelling
 from vectorstore import Chunk, Embedder, Filter, IndexInfo, Passage, Store, parse_filter
 from vectorstore.access import Access
 from vectorstore.bm25 import BM25Params
+from vectorstore.filters import matches_all
 
 log = logging.getLogger(__name__)
 FILTERED = "Not in the documents your filters allow. Without the filters,"
@@ -291,11 +292,17 @@ class Casebook:
         asked = spelling.correct(question)  # "placments": the library's "placements"
         searched = spelling.correct(search_query) if search_query else asked
         found = self.retrieve(searched, k=k, filters=filters, groups=groups)
+        allowed = (lambda chunk: matches_all(filters, chunk.metadata)) if filters else None
         if not found.passages:
-            answer = answerer.missing(asked, found.query, found.reason)
+            answer = answerer.missing(asked, found.query, found.reason, allowed=allowed)
         else:
             answer = answerer.answer(
-                asked, found.passages, search_query=found.query, query_vector=found.vector, exclude=exclude
+                asked,
+                found.passages,
+                search_query=found.query,
+                query_vector=found.vector,
+                exclude=exclude,
+                allowed=allowed,
             )
         if filters and answer.abstained and not exclude:
             # The filters may have left out the documents that answer: say so, and which.

@@ -152,16 +152,17 @@ class ExtractiveAnswerer:
         search_query: str = "",
         query_vector: np.ndarray | None = None,
         exclude: Collection[str] = (),
+        allowed: Callable[[Chunk], bool] | None = None,
     ) -> Answer:
         """Return the answer to ``question`` quoted from ``passages`` (best passage first).
 
         ``exclude``: sentences never to answer with (those an earlier answer quoted, when the
-        user asks for more)."""
+        user asks for more); ``allowed``: the documents an abstention may name (the filters')."""
         query = search_query or question
         intent = _with_query_subject(read_question(question), query)
         units = [u for i, p in enumerate(passages) for u in units_of(i, p.chunk.text, p.chunk.doc_id)]
         if not units:
-            return self.missing(question, query)
+            return self.missing(question, query, allowed=allowed)
         scored = self._score(passages, units, query, query_vector)
         intent = Intent(intent.question, tuple(self._resolved(p, passages, scored) for p in intent.parts))
         alone = self._part_vectors(intent)
@@ -175,7 +176,7 @@ class ExtractiveAnswerer:
         if exclude:
             found = {part: [(s, i) for s, i in found[part] if units[i].text not in exclude] for part in found}
         if not any(found.values()):
-            return self.missing(question, query)
+            return self.missing(question, query, allowed=allowed)
         if not found[intent.central]:
             # The first part is missing but a later one is answered: lead with what is there.
             answered = [part for part in intent.parts if found[part]]
@@ -902,22 +903,34 @@ class ExtractiveAnswerer:
         )
         return Answer(question, text, False, citations, query, unanswered=tuple(gaps))
 
-    def _mentioned(self, names: Sequence[str]) -> list[Passage]:
-        """Return the best passage of each document that mentions every one of ``names``."""
+    def _mentioned(
+        self, names: Sequence[str], allowed: Callable[[Chunk], bool] | None = None
+    ) -> list[Passage]:
+        """Return the best passage of each document that mentions every one of ``names`` (of
+        those ``allowed``: a filtered question names no document its filters leave out)."""
         assert self.mentions is not None
-        return list({p.chunk.doc_id: p for p in reversed(self.mentions(names))}.values())[::-1]
+        found = [p for p in self.mentions(names) if allowed is None or allowed(p.chunk)]
+        return list({p.chunk.doc_id: p for p in reversed(found)}.values())[::-1]
 
-    def missing(self, question: str, query: str = "", reason: str | None = None) -> Answer:
-        """Return the abstention, offering what the library holds about the question's subject."""
+    def missing(
+        self,
+        question: str,
+        query: str = "",
+        reason: str | None = None,
+        *,
+        allowed: Callable[[Chunk], bool] | None = None,
+    ) -> Answer:
+        """Return the abstention, offering what the library holds about the question's subject
+        (in the documents ``allowed``)."""
         central = read_question(question).central
         names = list(central.names)
         if not names or self.mentions is None or reason:
             return abstain(question, query, reason)
-        found = self._mentioned(names)
+        found = self._mentioned(names, allowed)
         if not found and len(names) > 1:
             # No passage prints every name ("CQC" and "Somerset Partnership"): offer what the
             # library holds about the name it prints least often, the likeliest subject.
-            held = [(len(docs), name, docs) for name in names if (docs := self._mentioned([name]))]
+            held = [(len(docs), name, docs) for name in names if (docs := self._mentioned([name], allowed))]
             if held:
                 _, name, found = min(held, key=lambda row: row[0])
                 names = [name]
@@ -928,7 +941,8 @@ class ExtractiveAnswerer:
         count = f"more than {_NAMED} documents" if n > _NAMED else f"{n} document{'s' if n != 1 else ''}"
         head = (
             f"Not in the library: no passage answers “{_as_question(central.text)}”. "
-            f"The library mentions {subject} in {count}, but not this:"
+            f"{'The documents your filters allow mention' if allowed else 'The library mentions'} "
+            f"{subject} in {count}, but not this:"
         )
         citations = tuple(Citation.from_passage(k, p) for k, p in enumerate(found[:_NAMED], start=1))
         lines = [f"- {c.title} [{c.n}]" for c in citations]

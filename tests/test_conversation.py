@@ -265,6 +265,17 @@ def test_a_filter_that_leaves_out_the_answer_says_which_document_holds_it(librar
     assert direct.abstained and direct.text == f"{said} “{holder}”.", direct.text
 
 
+def test_a_filtered_abstention_names_only_documents_the_filters_allow(library):
+    question = "How many calls a day does the NTW crisis line take?"  # in no document
+    whole = library.ask(question)
+    assert whole.abstained and len(whole.citations) > 1, whole.text
+    left_out = next(c.publisher for c in whole.citations if c.publisher)
+    answer = library.ask(question, filters=library.parse_filters([f"publisher!={left_out}"]))
+    assert answer.abstained and answer.citations, answer.text
+    assert all(c.publisher != left_out for c in answer.citations), answer.text
+    assert "The documents your filters allow mention NTW in" in answer.text, answer.text
+
+
 def test_nothing_to_search_for_asks_for_a_whole_question(library):
     for message in ("hello", "How much?", "Thanks!"):
         answer = Conversation(library).ask(message)
