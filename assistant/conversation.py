@@ -20,6 +20,7 @@ from assistant.engine import Casebook
 from assistant.generative import FALLBACK_SUFFIX, GenerativeAnswerer, neutralise
 from assistant.glossary import unexpanded
 from vectorstore import Filter, LLMError, Passage
+from vectorstore.filters import matches_all
 from vectorstore.sentences import split_sentences
 
 if TYPE_CHECKING:
@@ -284,6 +285,12 @@ class Conversation:
         """Return the passages for ``query``, or none when the library lacks an answer."""
         return self.casebook.retrieve(query, filters=filters, groups=groups).passages
 
+    def _quotes(self, answer: Answer, name: str, groups: Iterable[str] | None) -> bool:
+        """Return whether ``answer`` quotes a sentence naming ``name`` (or what its acronym means)."""
+        forms = [name, self.casebook.glossary_for(groups).meaning(name) or name]
+        said = " ".join(s for c in answer.citations for s in c.quoted).lower()
+        return any(form.lower() in said for form in forms)
+
     def _quoted(
         self,
         message: str,
@@ -330,10 +337,25 @@ class Conversation:
             if last is not None and (again := asked_again(message, previous)):
                 asked = searched = again
             answer = self.casebook.ask(asked, filters=filters, search_query=searched, groups=groups)
+            subject = _new_subject(message) if last is not None else ""
+            if subject and not answer.abstained and not self._quotes(answer, subject, groups):
+                # "What about Oxleas?" asks the last question of Oxleas: an answer that never names
+                # Oxleas answers something else. Say what the library holds about it instead.
+                allowed = (lambda chunk: matches_all(filters, chunk.metadata)) if filters else None
+                answer = self.casebook.answerer_for(groups).missing(message, searched, allowed=allowed)
         answer = replace(answer, question=message)
         if failure:
             answer = replace(answer, notice=f"{failure}{FALLBACK_SUFFIX}")
         return answer
+
+
+def _new_subject(message: str) -> str:
+    """Return the name a message gives as its whole subject ("What about Oxleas?", "and
+    Lancashire Care?"), or "" when it says more than a name."""
+    if not _CONNECTIVE.match(message):
+        return ""
+    words = content_words(message)
+    return " ".join(words) if words and all(_is_name(w) for w in words) else ""
 
 
 def _relay(items: Iterator[str | Answer]) -> Generator[str, None, Answer]:

@@ -287,3 +287,15 @@ def test_more_after_an_abstention_says_nothing_was_quoted(library):
     assert chat.ask("How many beds does Oxleas have?").abstained
     more = chat.ask("Tell me more")
     assert more.text.startswith("Nothing more: no passage was quoted for “How many beds does Oxleas have?”.")
+
+
+def test_what_about_a_name_is_answered_by_sentences_naming_it(library):
+    chat = Conversation(library)
+    chat.ask("Which trusts were in CQC's Driving improvement report?")
+    # Oxleas's passage holds other sentences, none naming it: they answer something else.
+    oxleas = chat.ask("What about Oxleas?")
+    assert oxleas.abstained and "mentions Oxleas in" in oxleas.text, oxleas.text
+    chat = Conversation(library)
+    chat.ask("How did NTW improve its crisis line?")
+    lancashire = chat.ask("What about Lancashire Care?")
+    assert not lancashire.abstained and "Lancashire Care cut its out-of-area placements" in lancashire.text
