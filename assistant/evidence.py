@@ -74,6 +74,13 @@ _BODY = re.compile(
     r"|Board|Division|Unit|University|College|Department|Authority|Agency|Centre|Institute|Network"
     r"|Association|Society|Committee|Office|Programme|Review|Report|Improvement)\b"
 )
+_HOW_LONG = re.compile(r"^\W*(?:and\s+)?how\s+long\b", re.IGNORECASE)
+# A time: "six weeks", "18 months", "a year", "up to seven nights", "12-hour".
+_DURATION = re.compile(
+    r"\b(?:\d+(?:\.\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|few)"
+    r"[\s-]+(?:[a-z]+[\s-]+)?(?:minutes?|hours?|days?|nights?|weeks?|months?|years?|terms?)\b",
+    re.IGNORECASE,
+)
 # "which organisations" asks for bodies of any kind, which a sentence may describe, not name.
 _ANY_BODY = frozenset({"organisations", "bodies", "groups", "partners", "people"})
 _ROLE = re.compile(
@@ -256,6 +263,12 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
     text = unit.text
     if part.reported and not _REPORTING.search(_ASKED_CLAUSE.sub(" ", text)):
         return False
+    if (
+        part.kind == "quantity"
+        and _HOW_LONG.match(part.text)
+        and not (_DURATION.search(text) or _DATE.search(text))
+    ):
+        return False  # "how long do people stay?" asks a time (or till when): "one fewer person" is none
     if part.kind == "quantity":  # "24/7" is a span and "one of the" a choice, not quantities
         # Nor is a figure the question gives: "how much funding for phase 3" is not answered by
         # "Phase 3: April 2020 to March 2022".

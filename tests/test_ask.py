@@ -838,3 +838,24 @@ def test_a_question_of_only_a_name_is_answered_by_the_name_spelt_out(library: Ca
     # "based" asks a place and says nothing of NTW: the name, printed in full, is all it asks.
     answer = library.ask("Where is NTW based?")
     assert "in the north east of England. [1]" in answer.text.split("\n\n")[0], answer.text
+
+
+def test_how_long_is_answered_by_a_time_not_by_any_number(tmp_path: Path, embedder: Embedder) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "brookfield.txt",
+        "Brookfield crisis house\n\n"
+        "Each guest who stays at the Brookfield crisis house is one fewer person sent to a distant ward.\n\n"
+        "The Brookfield crisis house has four beds, and a stay lasts up to seven nights.\n",
+    )
+    stay = casebook.ask("How long do guests stay at the Brookfield crisis house?")
+    assert stay.text.startswith(
+        "The Brookfield crisis house has four beds, and a stay lasts up to seven nights."
+    ), stay.text
+    assert "one fewer person" not in stay.text, stay.text
+
+
+def test_how_long_is_not_answered_by_a_sentence_giving_no_time(library: Casebook) -> None:
+    # "Each person supported this way is one fewer person ..." counts, but gives no length of stay.
+    assert library.ask("How long do people stay in the crisis house?").abstained
