@@ -20,7 +20,6 @@ from assistant.engine import Casebook
 from assistant.generative import FALLBACK_SUFFIX, GenerativeAnswerer, neutralise
 from assistant.glossary import unexpanded
 from vectorstore import Filter, LLMError, Passage
-from vectorstore.filters import matches_all
 from vectorstore.sentences import split_sentences
 
 if TYPE_CHECKING:
@@ -341,8 +340,7 @@ class Conversation:
             if subject and not answer.abstained and not self._quotes(answer, subject, groups):
                 # "What about Oxleas?" asks the last question of Oxleas: an answer that never names
                 # Oxleas answers something else. Say what the library holds about it instead.
-                allowed = (lambda chunk: matches_all(filters, chunk.metadata)) if filters else None
-                answer = self.casebook.answerer_for(groups).missing(message, searched, allowed=allowed)
+                answer = self.casebook.missing(message, searched, filters=filters, groups=groups)
         answer = replace(answer, question=message)
         if failure:
             answer = replace(answer, notice=f"{failure}{FALLBACK_SUFFIX}")

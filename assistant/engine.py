@@ -7,7 +7,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -292,7 +292,7 @@ class Casebook:
         asked = spelling.correct(question)  # "placments": the library's "placements"
         searched = spelling.correct(search_query) if search_query else asked
         found = self.retrieve(searched, k=k, filters=filters, groups=groups)
-        allowed = (lambda chunk: matches_all(filters, chunk.metadata)) if filters else None
+        allowed = _allowed(filters)
         if not found.passages:
             answer = answerer.missing(asked, found.query, found.reason, allowed=allowed)
         else:
@@ -317,6 +317,13 @@ class Casebook:
                     answer.search_query,
                 )
         return answer if asked == question else replace(answer, question=question)
+
+    def missing(
+        self, question: str, query: str, *, filters: Sequence[Filter] = (), groups: Groups = None
+    ) -> Answer:
+        """Return the abstention for ``question``, naming the documents ``groups`` may read (and
+        ``filters`` allow) that mention its subject."""
+        return self._view(Access.of(groups))[1].missing(question, query, allowed=_allowed(filters))
 
     def unknown_names(self, question: str, *, groups: Groups = None) -> list[str]:
         """Return the names and years in ``question`` that no passage of the library contains.
@@ -344,3 +351,8 @@ def _bare(word: str) -> str:
         if word.endswith(ending):
             return word[: -len(ending)]
     return word.removesuffix("s")
+
+
+def _allowed(filters: Sequence[Filter]) -> Callable[[Chunk], bool] | None:
+    """Return whether a chunk passes ``filters`` (None without filters: every chunk does)."""
+    return (lambda chunk: matches_all(filters, chunk.metadata)) if filters else None

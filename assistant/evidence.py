@@ -253,6 +253,13 @@ def _figure_word(text: str, match: re.Match[str]) -> str:
     return word.strip(".,;:!?()[]'\"“”‘’").lower()
 
 
+def _names_a_role(text: str, asked: set[str]) -> bool:
+    """Return whether ``text`` names a kind of person or body the question does not ("local patient
+    and voluntary groups", "nurses"), as an answer to who, or to which organisations."""
+    roles = {m.group(0).lower() for m in _ROLE.finditer(text)}
+    return any(not {role, role.rstrip("s")} & asked for role in roles)
+
+
 def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
     """Return whether ``unit`` holds the kind of answer ``part`` asks for.
 
@@ -290,8 +297,7 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
             return True
         if _ASKS_PERSON.match(part.text) or ASKS_NAME.match(part.text):
             return False  # "who is the medical director of X" asks for the person in the role
-        roles = {m.group(0).lower() for m in _ROLE.finditer(text)}  # "who did inspectors interview"
-        return any(not {role, role.rstrip("s")} & asked for role in roles)
+        return _names_a_role(text, asked)  # "who did inspectors interview"
     if part.kind == "where" and part.names:  # "where is <a named thing>" wants a place
         asked = {w.lower() for n in part.names for w in n.split()}
         # "in Newcastle", "in the north east of England"
@@ -309,10 +315,8 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
         named = [w for w in capitalised if w.lower() not in asked]
         if unit.item:  # "which themes" may be answered by prose items; "which charities" names them
             return not part.wants_bodies or bool(named)
-        if part.head.lower() in _ANY_BODY:  # "which organisations": "local patient and voluntary
-            roles = {m.group(0).lower() for m in _ROLE.finditer(text)}  # groups" are a kind of them
-            if any(not {role, role.rstrip("s")} & asked for role in roles):
-                return True
+        if part.head.lower() in _ANY_BODY and _names_a_role(text, asked):
+            return True  # "which organisations": "local patient and voluntary groups" are a kind of them
         return len(named) >= 2
     if part.kind == "how" and part.names_doer:
         # "What did East London do?" wants something done, not that East London was rated;

@@ -378,7 +378,11 @@ class ExtractiveAnswerer:
         # amount), which the sentence must also hold; an open "why" or "what" is not answered by
         # its own words in another tense.
         specific = part.kind in ("which", "who", "when", "where", "quantity")
-        tenses = {t: set(self.tokenize([" ".join(irregular_forms(t))])[0]) for t in own}
+        tenses = {
+            t: set(self.tokenize([" ".join(irregular_forms(t))])[0])
+            for t in own
+            if specific or t in self.synonyms
+        }
         alike = {t: f for t, f in tenses.items() if specific and f}
         # "Who paid for it?" is answered by "... was funded by ...": the user's synonyms, but for
         # an open part not the word itself in another tense ("chose" for "why was it chosen").
