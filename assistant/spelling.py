@@ -19,6 +19,7 @@ from rapidfuzz.distance import OSA
 _SHORTEST = 5  # shorter words have too many neighbours to correct safely
 _WORD = re.compile(r"[A-Za-z]+")
 _OPENING = re.compile(r"\s*([A-Za-z]+)\b")
+_PLURALS = (("ies", "y"), ("es", ""), ("s", ""))
 _QUESTION_WORDS = ("what", "when", "where", "which", "who", "whose", "why", "how")
 
 
@@ -61,9 +62,16 @@ class Spelling:
             return None
         return near[0].capitalize() if word[0].isupper() else near[0]
 
+    def _holds(self, low: str) -> bool:
+        """Return whether the library or the model knows ``low``, or the library holds the one
+        it is the plural of ("psychiatrists" where the library prints only "psychiatrist")."""
+        if low in self.words or self.known(low):
+            return True
+        return any(low.endswith(end) and low[: -len(end)] + base in self.words for end, base in _PLURALS)
+
     def _word(self, word: str) -> str:
         low = word.lower()
-        if word[0].isupper() or len(word) < _SHORTEST or low in self.words or self.known(low):
+        if word[0].isupper() or len(word) < _SHORTEST or self._holds(low):
             return word  # a name, a short word, or one the library or the model knows
         edits = 1 if len(low) < 8 else 2
         near = [w for w in self._by_letter.get(low[0], ()) if abs(len(w) - len(low)) <= edits]

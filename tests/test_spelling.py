@@ -25,6 +25,8 @@ LIBRARY = "Out-of-area placements fell after the crisis house opened. Deprescrib
         ("hwo did the crisis house open?", "how did the crisis house open?"),
         ("Whta fell?", "What fell?"),
         ("Hot desking?", "Hot desking?"),  # a word the model knows is no misspelling
+        # The plural of a library word is no misspelling of its neighbour ("placement").
+        ("Which houses opened?", "Which houses opened?"),
     ],
 )
 def test_misspellings_read_as_the_library_writes_them(question: str, expected: str) -> None:
