@@ -172,7 +172,11 @@ class ExtractiveAnswerer:
         anchors = {scored.units[i].doc for _, i in found[intent.central][:1]}
         for part in intent.parts[1:]:
             framing = _framing(intent.central.text, part.text)
-            found[part] = self._ranked(part, scored, passages, query, anchors, alone=alone, framing=framing)
+            others = {t for other in intent.parts if other is not part for t in other.terms}
+            distinct = [t for t in part.terms if t not in others]
+            found[part] = self._ranked(
+                part, scored, passages, query, anchors, alone=alone, framing=framing, distinct=distinct
+            )
         if exclude:
             found = {part: [(s, i) for s, i in found[part] if units[i].text not in exclude] for part in found}
         if not any(found.values()):
@@ -331,11 +335,13 @@ class ExtractiveAnswerer:
         alone: Mapping[str, np.ndarray] | None = None,
         vectors: Mapping[str, np.ndarray] | None = None,
         framing: Collection[str] = (),
+        distinct: Sequence[str] = (),
     ) -> list[tuple[float, int]]:
         """Return (score, unit index) of the units that answer ``part``, best first; ``alone``
         holds each part's own vector when the question has several, for a later part (``vectors``
         for the first: its sentence may be far from the whole question, not from the part);
-        ``framing``, the period or code the question set for every part ("In Q3 2022/23")."""
+        ``framing``, the period or code the question set for every part ("In Q3 2022/23");
+        ``distinct``, the words a later part asks with and no other part does."""
         p = self.params
         # Names are checked against the whole passage; a sentence must hold the other words.
         named = {w.lower() for n in part.names for w in n.split()}
@@ -390,6 +396,7 @@ class ExtractiveAnswerer:
             t: set(self.synonyms[t]) - (set() if specific else tenses[t]) for t in own if t in self.synonyms
         }
         years = {f for f in figures if _YEAR.fullmatch(f)}
+        own_words = {t for toks in self.tokenize(list(distinct)) for t in toks} - name_tokens
         doc_figures: dict[str, set[str]] = {}
         for k, passage in enumerate(passages):
             doc_figures.setdefault(passage.chunk.doc_id, set()).update(scored.text_figures[k])
@@ -489,6 +496,11 @@ class ExtractiveAnswerer:
             ):
                 continue
             if acts and not acts & held:
+                continue
+            # "..., and what was its vacancy rate for consultant psychiatrists?" is not answered
+            # by the nurses' vacancy rate: a later part's sentence holds a word that only that
+            # part asks with (or its document's title does).
+            if own_words and not own_words & (held | titled):
                 continue
             unworded = coverage < p.min_coverage and len(own) >= 2  # whatever its cosine
             if unworded and (unit.item or (part.names and coverage < p.min_coverage / 2)):

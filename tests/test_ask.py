@@ -859,3 +859,25 @@ def test_how_long_is_answered_by_a_time_not_by_any_number(tmp_path: Path, embedd
 def test_how_long_is_not_answered_by_a_sentence_giving_no_time(library: Casebook) -> None:
     # "Each person supported this way is one fewer person ..." counts, but gives no length of stay.
     assert library.ask("How long do people stay in the crisis house?").abstained
+
+
+def test_a_later_part_is_answered_only_by_a_sentence_holding_what_sets_it_apart(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "ashcombe.txt",
+        "Ashcombe inspection summary\n\n"
+        "At Ashcombe the registered nurse vacancy rate fell from 17% in 2017 to 9% in 2019.\n\n"
+        "Several consultant psychiatrist posts in community teams were filled by locum doctors.\n",
+    )
+    # The second part differs from the first only in whose vacancy rate it asks: the nurses'
+    # sentence holds "vacancy rate" but answers the first part, and the psychiatrists' sentence
+    # gives no rate.
+    rates = casebook.ask(
+        "What was Ashcombe's registered nurse vacancy rate in 2019, "
+        "and what was its vacancy rate for consultant psychiatrists?"
+    )
+    assert rates.text.startswith("At Ashcombe the registered nurse vacancy rate fell"), rates.text
+    assert rates.unanswered == ("what was its vacancy rate for consultant psychiatrists",), rates.text
