@@ -19,6 +19,7 @@ from assistant.answers import Answer, Citation, abstain
 from assistant.engine import Casebook
 from assistant.generative import FALLBACK_SUFFIX, GenerativeAnswerer, neutralise
 from assistant.glossary import unexpanded
+from assistant.intent import read_question
 from vectorstore import Filter, LLMError, Passage
 from vectorstore.sentences import split_sentences
 
@@ -335,12 +336,25 @@ class Conversation:
         else:
             if last is not None and (again := asked_again(message, previous)):
                 asked = searched = again
-            answer = self.casebook.ask(asked, filters=filters, search_query=searched, groups=groups)
             subject = _new_subject(message) if last is not None else ""
+            # "What about Oxleas?" after "What rating did Calderstones get?" asks "What rating did
+            # Oxleas get?": the last question, of the new name, when its answer names it.
+            instead = _asked_of(subject, previous)
+            found = (
+                self.casebook.ask(instead, filters=filters, search_query=instead, groups=groups)
+                if instead
+                else None
+            )
+            if found is not None and not found.abstained and self._quotes(found, subject, groups):
+                answer = found
+            else:
+                answer = self.casebook.ask(asked, filters=filters, search_query=searched, groups=groups)
+                if answer.abstained and found is not None and found.abstained:
+                    answer = found  # "no passage answers “How much did Lancashire Care's line save?”"
             if subject and not answer.abstained and not self._quotes(answer, subject, groups):
                 # "What about Oxleas?" asks the last question of Oxleas: an answer that never names
                 # Oxleas answers something else. Say what the library holds about it instead.
-                answer = self.casebook.missing(message, searched, filters=filters, groups=groups)
+                answer = self.casebook.missing(instead or message, searched, filters=filters, groups=groups)
         answer = replace(answer, question=message)
         if failure:
             answer = replace(answer, notice=f"{failure}{FALLBACK_SUFFIX}")
@@ -354,6 +368,17 @@ def _new_subject(message: str) -> str:
         return ""
     words = content_words(message)
     return " ".join(words) if words and all(_is_name(w) for w in words) else ""
+
+
+def _asked_of(subject: str, previous: str) -> str:
+    """Return ``previous`` asked of ``subject`` in place of the name it asked about ("What
+    rating did Calderstones get?" of Oxleas: "What rating did Oxleas get?"), or "" when it
+    asks of no name ("Which trusts were in the report?")."""
+    if not subject or not previous:
+        return ""
+    name = read_question(previous).parts[0].subject_name
+    asked = re.sub(rf"\b{re.escape(name)}\b", subject, previous, count=1) if name else previous
+    return "" if asked == previous or name.lower() == subject.lower() else asked
 
 
 def _relay(items: Iterator[str | Answer]) -> Generator[str, None, Answer]:

@@ -358,6 +358,8 @@ class ExtractiveAnswerer:
         # line's; in "how many people stayed", a "short stay for people" counts no people.
         stems = [t for toks in self.tokenize(list(part.terms)) for t in toks]
         before_focus = set(stems[: stems.index(focus[0])] if focus and focus[0] in stems else stems)
+        # ("the project's cost" is the cost a sentence gives as "the programme cost £186,000")
+        counted_by = before_focus | name_tokens | {s for t in before_focus for s in self.synonyms.get(t, ())}
         attribute = set(self.tokenize([part.attribute])[0]) if part.attribute else set()
         # "Who answers calls to the line?" is answered by a sentence saying who answers them, not
         # by one naming who calls it: the asked verb, in some form, is in the sentence.
@@ -483,7 +485,7 @@ class ExtractiveAnswerer:
             # figures ("Staff group: Nurses | March 2023 (WTE): 6.8"), not a column's name.
             if focus and not (
                 focus[0] in held - scored.tokens[i]  # the money a figure in pounds is
-                or _counts(focus[0], scored.words[i], before_focus | name_tokens)
+                or _counts(focus[0], scored.words[i], counted_by)
                 or focus[0] in scored.echoes[i]
                 or (unit.row and focus[0] in self.tokenize([unit.first_cell])[0])
             ):

@@ -25,7 +25,7 @@ _FUNCTION_TEXT = (
     "i me my we our us you your it its they them their this that these those there he she his her "
     "tell say said please much many there s t go goes went gone get gets got come comes came called "
     "according through across within without under around towards toward via per upon onto among "
-    "against along behind beyond despite inside outside until up down out off"
+    "against along behind beyond despite inside outside until up down out off following"
 )
 FUNCTION_WORDS = frozenset(_FUNCTION_TEXT.split())
 REFERRING = frozenset({"it", "its", "they", "them", "their", "this", "that", "these", "those", "he", "she"})
@@ -167,6 +167,24 @@ class Part:
         return at < len(words) and any(name.split()[0] == words[at] for name in self.names)
 
     @property
+    def subject_name(self) -> str:
+        """Return the name the part asks its question of: one standing after an auxiliary ("Did
+        Oxleas ...", "What rating did Oxleas get ...", "How much did NTW's line save?"), else its
+        only name ("Who leads NTW?"), else "" ("Which trusts were in CQC's report?")."""
+        words = _bare_words(self.text)
+        for name in self.names:
+            first = _bare_words(name)[0]
+            for k, word in enumerate(words[1:], start=1):
+                if word != first:
+                    continue
+                before = words[k - 2] if words[k - 1].lower() == "the" and k >= 2 else words[k - 1]
+                if before.lower() in _VERBS_AFTER:
+                    return name
+                break
+        # "Who leads NTW?": the one name a question gives is what it asks about.
+        return self.names[0] if len(self.names) == 1 else ""
+
+    @property
     def defines(self) -> bool:
         """Return whether the part asks what one thing is or means ("What is co-production?",
         "What does co-production mean?"): a sentence holding its one word may define it, however
@@ -298,6 +316,8 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
         terms = [t for t in terms if t not in _PLACED] or terms
     if _DEFINITION.match(asked):  # "what does co-production mean?" is about co-production
         terms = [t for t in terms if t not in ("mean", "means", "meant")] or terms
+    if (obliged := _OBLIGED.match(asked)) and kind == "what":
+        terms.append(obliged.group(1).lower())  # "what must the trust do?" is answered by what it must do
     if kind == "quantity":
         words = [w.lower() for w in _WORD.findall(asked)]
         measure = words[1] if len(words) > 1 and words[0] == "how" and words[1] in _MEASURES else ""
@@ -321,6 +341,8 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
 _APPOSITIVE = re.compile(  # ", the figure ...", ", the date ...": what is asked, said again
     r",\s+(?:the|a|an)\s+(?:[a-z-]+\s+)?(?:figure|number|amount|sum|total|date|year|name)\b"
 )
+# "What must the trust do ...", "what should boards do": what it is obliged or advised to do.
+_OBLIGED = re.compile(r"^what\s+(must|should)\s+(?:[\w'’&-]+\s+){1,8}?do\b", re.IGNORECASE)
 _DEFINITION = re.compile(r"^what\s+(?:does|do|did)\s+.+\s+mean\W*$|^what\s+is\s+meant\s+by\b", re.IGNORECASE)
 _LEADING_PREPOSITION = re.compile(r"^(?:by|to|for|from)\s+(?=how\b)", re.IGNORECASE)
 # "how long", "how often": the measure is in the question's words, seldom in the answer's ("12 months").

@@ -881,3 +881,22 @@ def test_a_later_part_is_answered_only_by_a_sentence_holding_what_sets_it_apart(
     )
     assert rates.text.startswith("At Ashcombe the registered nurse vacancy rate fell"), rates.text
     assert rates.unanswered == ("what was its vacancy rate for consultant psychiatrists",), rates.text
+
+
+def test_the_sample_synonyms_answer_a_project_s_cost_and_empty_posts(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "ashcombe.txt",
+        "Ashcombe restraint reduction\n\n"
+        "The Ashcombe restraint reduction programme cost £186,000 over two years, paid from the "
+        "trust's charitable funds.\n\n"
+        "At the time of our inspection 9 of the 22 registered nurse posts on the unit were vacant.\n",
+    )
+    # "the project's cost" is the programme's ("programme cost", not the cost of another thing)
+    cost = casebook.ask("How much did Ashcombe's restraint project cost?")
+    assert cost.text.startswith("The Ashcombe restraint reduction programme cost £186,000"), cost.text
+    posts = casebook.ask("How many nurse posts are empty at Ashcombe?")  # posts that are vacant
+    assert posts.text.startswith("At the time of our inspection 9 of the 22"), posts.text

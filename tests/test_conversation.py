@@ -33,10 +33,13 @@ def test_follow_up_without_llm_searches_with_the_previous_subject(library):
     chat.ask(FIRST)
     answer = chat.ask(FOLLOW_UP)
 
-    # The follow-up's own name replaces the earlier one (NTW); the topic words carry over.
-    assert answer.search_query == "East London improve crisis line"
+    # The follow-up asks the last question of its own name, in place of the earlier one (NTW).
+    assert answer.search_query == "How did East London improve its crisis line?"
     # The library tells of NTW's crisis line, not East London's: it says so, naming what it holds.
-    assert answer.abstained and "The library mentions East London in" in answer.text
+    assert answer.abstained and answer.text.startswith(
+        "Not in the library: no passage answers “How did East London improve its crisis line?”. "
+        "The library mentions East London in"
+    ), answer.text
     bare = library.ask(FOLLOW_UP)
     assert bare.search_query != answer.search_query
     assert [t.question for t in chat.turns] == [FIRST, FOLLOW_UP]
@@ -117,8 +120,9 @@ def test_condense_timeout_falls_back_to_quoting_without_a_second_wait(library, o
         f"The language model at {openai_server.url} did not answer (no reply within 1s); "
         "this answer quotes the library directly."
     )
-    expected = library.ask(FOLLOW_UP, search_query="East London improve crisis line")
-    assert answer == replace(expected, notice=notice)
+    asked = "How did East London improve its crisis line?"
+    expected = library.ask(asked, search_query=asked)
+    assert answer == replace(expected, question=FOLLOW_UP, notice=notice)
     assert len(openai_server.requests) == 2  # the answer was not asked of a model that just failed
 
 
@@ -299,3 +303,20 @@ def test_what_about_a_name_is_answered_by_sentences_naming_it(library):
     chat.ask("How did NTW improve its crisis line?")
     lancashire = chat.ask("What about Lancashire Care?")
     assert not lancashire.abstained and "Lancashire Care cut its out-of-area placements" in lancashire.text
+
+
+def test_what_about_a_name_asks_the_last_question_of_it(library):
+    chat = Conversation(library)
+    chat.ask("Is East London in the Carter cohort?")
+    sussex = chat.ask("What about Sussex Partnership?")
+    assert sussex.search_query == "Is Sussex Partnership in the Carter cohort?"
+    assert "- Sussex Partnership NHS Foundation Trust [1]" in sussex.text, sussex.text
+    oxleas = chat.ask("And Oxleas?")  # of the question Sussex Partnership was asked in
+    assert oxleas.abstained and oxleas.text.startswith(
+        "Not in the library: no passage answers “Is Oxleas in the Carter cohort?”."
+    ), oxleas.text
+    chat.ask("How much did NTW's crisis line save?")
+    lancashire = chat.ask("What about Lancashire Care?")
+    assert lancashire.abstained and lancashire.text.startswith(
+        "Not in the library: no passage answers “How much did Lancashire Care's crisis line save?”."
+    ), lancashire.text

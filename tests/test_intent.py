@@ -265,3 +265,36 @@ def test_what_usually_happens_is_answered_by_a_recurring_time_a_past_event_by_a_
     )
     # "When was it introduced?" asks for a date, which a recurring time is not.
     assert not kind_fits(read_question("When was the safety huddle introduced?").central, held, {})
+
+
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [
+        ("What rating did Calderstones get in the Driving improvement report?", "Calderstones"),
+        ("How much did NTW's crisis line save?", "NTW"),
+        ("Is the CQC independent?", "CQC"),
+        ("What CQC rating did Oxleas hold?", "Oxleas"),  # "CQC" qualifies the rating
+        ("Which trusts were in CQC's Driving improvement report?", ""),  # asked of no name
+        ("Who leads NTW?", "NTW"),  # its only name
+    ],
+)
+def test_the_name_a_question_is_asked_of(question: str, subject: str) -> None:
+    assert read_question(question).parts[0].subject_name == subject
+
+
+@pytest.mark.parametrize(
+    ("question", "terms"),
+    [
+        # What a body must (or should) do is answered by what it must do: the modal is asked.
+        (
+            "What must Corrowby Healthcare NHS Trust do following the inspection of Sorrel Lodge?",
+            ("corrowby", "healthcare", "nhs", "trust", "inspection", "sorrel", "lodge", "must"),
+        ),
+        ("What should boards do to involve carers?", ("boards", "involve", "carers", "should")),
+        ("What can a board do?", ("board",)),
+        # "following" the inspection is when, not what: a sentence need not hold it.
+        ("What did Hessleford do following the review?", ("hessleford", "review")),
+    ],
+)
+def test_the_words_a_sentence_must_hold(question: str, terms: tuple[str, ...]) -> None:
+    assert read_question(question).parts[0].terms == terms
