@@ -112,6 +112,7 @@ _COUNTING = frozenset({"number", "total", "amount", "overal", "annual", "level",
 _HEAVIEST = 6  # words of a part whose weights a sentence's coverage is measured against
 _NAMED = 5  # documents an abstention names, of those that mention its subject
 _BEING = frozenset({"be", "been", "being"})
+_OWNING = frozenset({"it", "his", "her", "our"})  # "its budget": the subject's own
 _MONEY = frozenset({"money", "cash"})  # not "funding": a saving in pounds is no funding
 _CURRENCY = re.compile(r"[£$€]\s?\d")
 # Modal verbs the stop-word list keeps: "£5bn could be saved" counts what "saved" does.
@@ -481,11 +482,17 @@ class ExtractiveAnswerer:
             lacking = (figures & printed) - scored.figures[i]
             if lacking - years or (lacking and not (len(years) > 1 and years & scored.figures[i])):
                 continue
+            # "What was the median wait in April 2022?" is not answered by the wait of April 2023:
+            # a sentence dating its figures by other years than the question's is about those years.
+            dated = _dated_by(unit.text) & scored.figures[i]
+            if years and dated and not any(_same_year(a, b) for a in years for b in dated):
+                continue
             # A table row whose first cell names the thing counts it: its other cells are the
             # figures ("Staff group: Nurses | March 2023 (WTE): 6.8"), not a column's name.
             if focus and not (
                 focus[0] in held - scored.tokens[i]  # the money a figure in pounds is
                 or _counts(focus[0], scored.words[i], counted_by)
+                or _owns(part.focus, unit.text)
                 or focus[0] in scored.echoes[i]
                 or (unit.row and focus[0] in self.tokenize([unit.first_cell])[0])
             ):
@@ -791,7 +798,10 @@ class ExtractiveAnswerer:
         for j in self._continuations(chosen, units):
             if j not in chosen and j not in lines:
                 chosen.insert(chosen.index(j - 1) + 1, j)
-        chosen = _with_antecedents(chosen, units, lines)
+        # "What did NTW's staff contribute to?" is answered by "Its staff contributed to ...": the
+        # question names what "it" is, so the sentence before, naming NTW, need not come first.
+        asked = [form for part in intent.parts for n in part.names for form in (n, self.aliases(n)) if form]
+        chosen = _with_antecedents(chosen, units, lines, lambda i: _subject_is(units[i].text, asked))
         # A list item quoted alone ("- Sussex Partnership NHS Foundation Trust", "several routes
         # for raising concerns, ...;") is read under its list's lead-in ("The cohort named by NHSI is:").
         listed: dict[int, list[int]] = {}
@@ -1004,10 +1014,17 @@ def _in_reading_order(
     )
 
 
-def _with_antecedents(chosen: list[int], units: list[Unit], lines: list[int]) -> list[int]:
+def _with_antecedents(
+    chosen: list[int], units: list[Unit], lines: list[int], asked: Callable[[int], bool]
+) -> list[int]:
     """Return ``chosen`` with the sentence before each one that leans back on it ("a saving of
     this size" needs the sentence giving the saving), placed just before it; a sentence giving
-    a figure is moved there when it was chosen itself, further down."""
+    a figure is moved there when it was chosen itself, further down.
+
+    A sentence whose "it" the question names (``asked``: the sentence before is about what the
+    question asks about) needs no sentence before it; nor does one whose sentence before leans
+    back in its turn ("He pointed to ..." tells no more who "he" is).
+    """
     out: list[int] = []
     for i in chosen:
         before = i - 1
@@ -1017,6 +1034,7 @@ def _with_antecedents(chosen: list[int], units: list[Unit], lines: list[int]) ->
             and before >= 0
             and units[before].passage == units[i].passage
             and not units[before].item
+            and (units[i].of_figure or not (units[before].leans_back or asked(before)))
             and (before not in chosen or units[i].of_figure)  # the figure goes before its comment
             and before not in lines
             and before not in out
@@ -1025,6 +1043,17 @@ def _with_antecedents(chosen: list[int], units: list[Unit], lines: list[int]) ->
         if i not in out:
             out.append(i)
     return out
+
+
+def _subject_is(text: str, names: Sequence[str]) -> bool:
+    """Return whether one of ``names`` is the first name ``text`` prints ("Because of this
+    journey, Calderstones was chosen ..."; not "Mr Lawlor said his trust worked with NHS
+    Improvement" for NHS Improvement)."""
+    at = [k for k in (text.find(name) for name in names) if k >= 0]
+    if not at:
+        return False
+    words = re.findall(r"[A-Za-z][\w'’-]*", text[: min(at)])
+    return not any(w[0].isupper() for w in words[1:])
 
 
 def _only_a_name(text: str) -> bool:
@@ -1102,6 +1131,28 @@ _YEAR = re.compile(r"(?:19|20)\d\d(?:/\d\d)?")  # "2019", "2019/20"
 _PERIOD = re.compile(r"(?:19|20)\d\d(?:/\d\d)?|[A-Z]\d{1,2}")  # a year or a code ("Q3")
 
 
+_COMPARED = re.compile(r"\b(?:compared (?:with|to)|than|against|(?:up|down) from)\b", re.IGNORECASE)
+
+
+def _dated_by(text: str) -> set[str]:
+    """Return the years that date what ``text`` says: not one it compares with ("six actions,
+    compared with 31 after our 2017 inspection")."""
+    compared = _COMPARED.search(text)
+    return set(_YEAR.findall(text[: compared.start()] if compared else text))
+
+
+def _same_year(a: str, b: str) -> bool:
+    """Return whether two years are one: "2019" is "2019" and falls in "2019/20" and "2018/19"."""
+    if "/" in a and "/" in b:
+        return a == b
+    if "/" in b:
+        a, b = b, a
+    if "/" not in a:
+        return a == b
+    start = int(a[:4])
+    return b in (str(start), str(start + 1))
+
+
 def _framing(first: str, later: str) -> set[str]:
     """Return the years and codes of the question's first part that a later part giving none of
     its own asks about too: "In Q3 2022/23, what was the median wait, and what percentage
@@ -1167,9 +1218,16 @@ def _counts(focus: str, words: list[str], asked: set[str]) -> bool:
             before = words[j] if j >= 0 else ""
             if before in _PARTICLES and j >= 1:  # "set-up cost", "roll-out cost": a cost of doing
                 return True  # something to the subject, not the cost of another thing ("bed costs")
-            if not before or before in asked or before in _COUNTING or is_number(before):
+            if not before or before in asked or before in _COUNTING or before in _OWNING or is_number(before):
                 return True
     return False
+
+
+def _owns(focus: str, text: str) -> bool:
+    """Return whether ``text`` gives the thing counted as its subject's own: "It has a budget of
+    £1.9 million" ("had cost the trust £1.4 million" is a verb's, and says what cost it)."""
+    owner = r"\b(?:has|have|had|having|with)\s+(?:a|an|its|their|his|her|our)\s+(?:[\w-]+\s+)?"
+    return bool(re.search(owner + re.escape(focus), text, re.IGNORECASE))
 
 
 def _opens_list(text: str) -> bool:

@@ -47,6 +47,18 @@ _DASH = re.compile(
     r"\s+[-–—]\s+(?=(?:how|what|when|who|which|where|why|whether|did|does|do|is|are|was|were|has|have)\b)",
     re.IGNORECASE,
 )
+# "When did the site start, what is its budget, and ...?": a comma before a second question.
+_COMMA = re.compile(
+    r",\s+(?=(?:what|how)\s+(?:is|was|are|were|did|does|do|has|have|much|many|long|often)\b)",
+    re.IGNORECASE,
+)
+# ... when what comes before is a question itself ("When did it start", not "When the trusts ...")
+_ASKING = re.compile(
+    r"^(?:(?:who|what)\b|(?:how|when|where|why|which)(?:\s+[\w'’-]+){0,2}?\s+(?:is|was|are|were|did|does|do|has"
+    r"|have|had|can|could|should|will|would)\b|(?:is|are|was|were|did|does|do|has|have|had|can|could|should"
+    r"|will|would)\b)",
+    re.IGNORECASE,
+)
 _QUESTION_START = re.compile(
     r"^(?:how|what|when|who|whom|whose|which|where|why|whether|did|does|do|is|are|was|were|has|have|had|can"
     r"|could|should|will|would)\b",
@@ -236,7 +248,10 @@ def read_question(question: str, known_acronyms: frozenset[str] = frozenset()) -
         # "How did the inspectors gather it - who did they talk to?": a dash before a second
         # question, when what comes before it is a question too (not "We're setting one up - how ...").
         halves = _DASH.split(piece, maxsplit=1)
-        pieces += halves if len(halves) == 2 and _QUESTION_START.match(halves[0].strip()) else [piece]
+        halves = halves if len(halves) == 2 and _QUESTION_START.match(halves[0].strip()) else [piece]
+        for half in halves:  # so does a comma, after a question
+            clauses = _COMMA.split(half)
+            pieces += clauses if _ASKING.match(clauses[0].strip()) else [half]
     pieces = [p.strip(" ,.") for p in pieces if p and p.strip(" ,.?")]
     parts: list[Part] = []
     for piece in pieces or [question.strip()]:

@@ -255,6 +255,20 @@ def test_a_later_part_repeating_a_word_of_the_first_is_about_the_first_parts_sub
     assert alone[1].groups == (("NTW",),) and alone[1].context == ()
 
 
+def test_a_question_after_a_comma_is_a_part_of_its_own_when_a_question_comes_before_it() -> None:
+    parts = read_question(
+        "When did the Hollin Vale site start, what is its budget, and how many staff?"
+    ).parts
+    assert [p.text for p in parts] == [
+        "When did the Hollin Vale site start",
+        "what is its budget",
+        "how many staff",
+    ]
+    # A clause saying when is not a question: what comes after it is the question.
+    when = read_question("When the trusts got a poor rating, what did their boards do?").parts
+    assert [p.text for p in when] == ["When the trusts got a poor rating, what did their boards do"]
+
+
 def test_what_usually_happens_is_answered_by_a_recurring_time_a_past_event_by_a_date() -> None:
     from assistant.evidence import Unit, kind_fits
 
