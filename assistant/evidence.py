@@ -27,6 +27,8 @@ _LEANS_BACK = re.compile(
     r"|\b(?:this|these|that|those|such)\s+(?:size|kind|sort|way|approach|model|work|change|service|scheme"
     r"|figure|saving|result|amount|level|step|idea|plan)s?\b"
 )
+# A sentence that closes a quotation it did not open: '... safe."', with no opening mark before.
+_ENDS_QUOTE = re.compile(r"^[^“\"]*[”\"]\W*$")
 # "A saving of this size ...", "that figure": a sentence about the figure the one before gave.
 _OF_FIGURE = re.compile(
     r"\b(?:this|these|that|those|such)\s+(?:size|figure|saving|sum|amount|level|number|total|reduction"
@@ -148,8 +150,9 @@ class Unit:
 
     @property
     def leans_back(self) -> bool:
-        """Return whether the unit needs the sentence before it to be understood."""
-        return bool(_LEANS_BACK.search(self.text))
+        """Return whether the unit needs the sentence before it to be understood: so does the end
+        of a quotation begun before it ('The trust must act quickly."'), for who is speaking."""
+        return bool(_LEANS_BACK.search(self.text)) or _ENDS_QUOTE.search(self.text) is not None
 
     @property
     def of_figure(self) -> bool:
@@ -190,12 +193,18 @@ def units_of(passage: int, text: str, doc: str = "") -> list[Unit]:
     blocks = [b for b in re.split(r"\n+", text) if b.strip()]
     rows = [ROW in b for b in blocks]
     short = [
-        not rows[k] and not _BULLET.match(b) and len(b.split()) <= 8 and not b.rstrip().endswith(_ENDS)
+        not rows[k]
+        and (not _BULLET.match(b) or _shouted(b))  # "4. LINDEN WARD (older adults)" heads a section
+        and len(b.split()) <= 8
+        and not b.rstrip().endswith(_ENDS)
         for k, b in enumerate(blocks)
     ]
+    shouted = [short[k] and _shouted(b) for k, b in enumerate(blocks)]
     for k, block in enumerate(blocks):
-        # A lone short line is a heading; a run of them is a table (one cell a line).
-        if short[k] and not any(short[j] for j in (k - 1, k + 1) if 0 <= j < len(blocks)):
+        # A lone short line is a heading, and so is one in capitals; a run of them is a table (one
+        # cell a line), but for a heading in capitals ("NETWORK BULLETIN\nIssue 23 - March 2021").
+        alone = not any(short[j] and not shouted[j] for j in (k - 1, k + 1) if 0 <= j < len(blocks))
+        if short[k] and (alone or shouted[k]):
             continue
         if rows[k]:  # a table row ("Quarter: Q3 2022/23 | Median wait: 11 weeks") is one item, however long
             units.append(Unit(block.strip(), passage, len(units), item=True, doc=doc))
@@ -208,13 +217,23 @@ def units_of(passage: int, text: str, doc: str = "") -> list[Unit]:
             if sentence.rstrip("\"'”’)]").endswith("?") and not bulleted:
                 continue  # a listed question ("- How do we close the loop?") is an item
             # "Its topics include:" introduces a list; it is not one of the list's items.
-            lead_in = not bulleted and sentence.rstrip().endswith(":") and words >= 2
+            lead_in = not bulleted and sentence.rstrip().endswith(":")
             item = not lead_in and (bulleted or (not sentence_like and 1 <= words <= 20))
             sentence_like = sentence_like or lead_in
             if sentence_like or item:
                 kind = (item and not sentence_like) or bulleted
                 units.append(Unit(sentence, passage, len(units), item=kind, doc=doc))
     return units
+
+
+def _shouted(text: str) -> bool:
+    """Return whether most of the letters of ``text`` are capitals (a heading: "CEDAR WARD"), but
+    for what it says in brackets ("(older adults, 20 beds)")."""
+    said = re.sub(r"\([^()]*\)", "", text)
+    letters = [c for c in said if c.isalpha()]
+    # (two words in capitals at least: a table's cell of one acronym or rating, "NTW", is no heading)
+    shouted = bool(letters) and sum(c.isupper() for c in letters) > 0.6 * len(letters)
+    return shouted and len(re.findall(r"\b[A-Z]{2,}\b", said)) >= 2
 
 
 def first_cell(text: str) -> str:

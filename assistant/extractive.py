@@ -807,7 +807,7 @@ class ExtractiveAnswerer:
         listed: dict[int, list[int]] = {}
         for i in chosen:
             j = _lead_in_of(i, units, passages) if units[i].item and not units[i].row else None
-            if j is not None and (j not in chosen or chosen.index(j) > chosen.index(i)):
+            if j is not None and (j not in chosen or chosen.index(j) > chosen.index(i) or j in listed):
                 listed.setdefault(j, []).append(i)  # (a lead-in chosen first brings its whole list)
         chosen = list(dict.fromkeys(next((j for j, its in listed.items() if i in its), i) for i in chosen))
         for i in chosen:
@@ -904,15 +904,23 @@ class ExtractiveAnswerer:
                 items = listed.get(i)
                 if items:
                     lead_in = cite(i, marked=False)
-                    # Items left out of the list are marked as left out, as in any quotation.
-                    whole = _items_after(i, units, passages) or items
-                    before = "- …\n" if items[0] != whole[0] else ""
-                    after = "\n- …" if items[-1] != whole[-1] else ""
+                    # The items in the list's order; those left out are marked as left out, as in
+                    # any quotation.
+                    items = sorted(items)
+                    whole = _list_after(i, units, passages) or items
+                    rows, last = [], -1
+                    for j in items:
+                        at = whole.index(j) if j in whole else last + 2  # (not in its list as read)
+                        if at > last + 1:
+                            rows.append("- …")
+                        rows.append(f"- {cite(j)}")
+                        last = at
+                    if last < len(whole) - 1:
+                        rows.append("- …")
                     out += (
                         ("" if not out or out.endswith("\n") else " ")
-                        + f"{lead_in}\n{before}"
-                        + "\n".join(f"- {cite(j)}" for j in items)
-                        + after
+                        + f"{lead_in}\n"
+                        + "\n".join(rows)
                         + "\n\n"  # what follows a list is a paragraph of its own, not part of its last item
                     )
                 else:
@@ -1115,6 +1123,17 @@ def _items_after(i: int, units: list[Unit], passages: Sequence[Passage]) -> list
         if not (units[j].item and units[j].passage == passage):
             break
         items.append(j)
+    return items
+
+
+def _list_after(i: int, units: list[Unit], passages: Sequence[Passage]) -> list[int]:
+    """Return the whole list unit ``i`` leads in, over as many of the retrieved passages as it runs."""
+    items = _items_after(i, units, passages)
+    while items:
+        more = [j for j in _items_after(items[-1], units, passages) if j not in items]
+        if not more:
+            break
+        items += more
     return items
 
 

@@ -554,9 +554,10 @@ def test_a_counted_list_a_set_up_cost_and_a_section_of_another_ward(
     # ... and so does "how much did it cost": its set-up cost is a cost of the unit.
     spent = casebook.ask("How much did the carers' day unit cost, and how many carers did it support?")
     assert "£465,000" in spent.text.split("[1]")[0], spent.text
-    # "Findings:" and "Window restrictors ..." are no wards: Linden Ward's own finding answers.
+    # "Findings:" and "Window restrictors ..." are no wards: Linden Ward's own finding answers,
+    # quoted under its list's lead-in.
     window = casebook.ask("What did the audit find about window restrictors on Linden Ward?")
-    assert window.text.startswith("Window restrictors in four bedrooms"), window.text
+    assert window.text.startswith("Findings:\n- Window restrictors in four bedrooms"), window.text
     # The 11 ligature points are found under Ash Ward's heading; the letter has one for Linden Ward.
     linden = casebook.ask("How many ligature points were identified on Linden Ward?")
     assert linden.abstained, linden.text
@@ -751,6 +752,9 @@ def test_how_much_money_is_answered_by_an_amount_in_pounds(library: Casebook) ->
         ),  # "it": the one before's trust
         ("When inspectors prepared the report, they spoke to local groups.", False),  # its own subject
         ("Rather than taking over other organisations, the trust was concentrating.", False),
+        # the end of a quotation begun before it: who said it is in the sentence before
+        ('The trust must act quickly so that young people are safe."', True),
+        ('The inspector said: "The trust must act quickly."', False),
     ],
 )
 def test_a_pronoun_after_an_opening_phrase_leans_on_the_sentence_before(sentence: str, leans: bool) -> None:
@@ -953,3 +957,78 @@ def test_a_sentence_dated_by_another_year_than_the_questions_does_not_answer_it(
     assert actions.text.startswith("The inspectors told the trust that it must take six actions"), (
         actions.text
     )
+
+
+def test_what_must_a_trust_do_leads_with_its_actions_each_with_its_regulation(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "ashcombe.txt",
+        "Ashcombe Lodge inspection report\n\n"
+        "Action the trust MUST take to comply with its legal obligations:\n\n"
+        "1. The trust must ensure there are two registered nurses on every night shift. "
+        "(Regulation 18: Staffing)\n"
+        "2. The trust must ensure that every restraint is recorded in full. (Regulation 12: Safe care)\n\n"
+        'Our deputy chief inspector said: "Young people told us that staff are caring. '
+        "But too many shifts were run by agency staff. "
+        'The trust must act quickly so that young people are safe."\n',
+    )
+    answer = casebook.ask("What must Ashcombe do following the inspection?")
+    # Not the end of the inspector's quotation, whose speaker is two sentences before it; each
+    # action comes with the regulation in brackets after it, not as an item of its own.
+    assert answer.text.startswith(
+        "Action the trust MUST take to comply with its legal obligations:\n"
+        "- 1. The trust must ensure there are two registered nurses on every night shift. "
+        "(Regulation 18: Staffing) [1]\n"
+    ), answer.text
+
+
+def test_a_heading_in_capitals_or_a_one_word_label_ends_a_list() -> None:
+    from assistant.evidence import units_of
+
+    text = (
+        "LIVED EXPERIENCE NETWORK BULLETIN\nIssue 23 - March 2021\n\n"
+        "Actions required:\n"
+        "C1. Replace the window restrictors in the four bedrooms. Deadline: 31 May 2023.\n\n"
+        "4. LINDEN WARD (older adults, 20 beds)\n\n"
+        "Findings:\n"
+        "- Several bedrooms had call bell pull cords that could be used as ligature points.\n\n"
+        "Trust\nRating\nNTW\nGOOD\n"
+    )
+    units = [(u.text, u.item) for u in units_of(0, text)]
+    # A masthead in capitals and the line under it are no table; the ward's heading is not an
+    # item of Cedar Ward's actions; "Findings:" leads in its own list.
+    assert units[:4] == [
+        ("Actions required:", False),
+        ("C1. Replace the window restrictors in the four bedrooms. Deadline: 31 May 2023.", True),
+        ("Findings:", False),
+        ("Several bedrooms had call bell pull cords that could be used as ligature points.", True),
+    ], units
+    # A table of one cell a line keeps its cells, acronyms and ratings in capitals too.
+    assert [t for t, _ in units[4:]] == ["Trust", "Rating", "NTW", "GOOD"]
+
+
+def test_a_list_that_chunking_split_is_read_whole_over_its_passages() -> None:
+    from assistant.evidence import units_of
+    from assistant.extractive import _items_after, _list_after
+    from vectorstore import Chunk, Passage
+
+    texts = [
+        "The cohort named by the review is:\n- Ashby Health NHS Trust\n- Brook Care NHS Trust",
+        "- Cole Valley NHS Trust\n- Dene Partnership NHS Trust\n\nThe review reports in the spring.",
+    ]
+    # Retrieved out of order, as a search returns them.
+    passages = [Passage(Chunk(f"d:{n}", "d", texts[n], "Cohort", "cohort.md", n), 1.0, 0.5) for n in (1, 0)]
+    units = [u for k, p in enumerate(passages) for u in units_of(k, p.chunk.text, "d")]
+    lead_in = next(k for k, u in enumerate(units) if u.text.endswith("is:"))
+    items = [units[k].text for k in _list_after(lead_in, units, passages)]
+    assert items == [
+        "Ashby Health NHS Trust",
+        "Brook Care NHS Trust",
+        "Cole Valley NHS Trust",
+        "Dene Partnership NHS Trust",
+    ]
+    # A quotation of the first passage's items goes on: "- …" marks the rest as left out.
+    assert len(_items_after(lead_in, units, passages)) == 2

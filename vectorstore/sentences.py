@@ -25,6 +25,10 @@ _LABEL = re.compile(r"(?:[A-Z]?\d{1,3}|[a-z])[.)]\s+(?=\S)")
 # the item's sentence before it, and is quoted with it.
 _FIELD = re.compile(r"[A-Z][\w’'-]*(?: [\w’'-]+){0,3}: \S")
 
+# A bracketed aside after a sentence ("... on every night shift. (Regulation 18: Staffing)"): it is
+# quoted with the sentence it qualifies, never alone.
+_ASIDE = re.compile(r"\([^()]*\)[.;]?")
+
 
 @dataclass(frozen=True)
 class SentenceUnit:
@@ -47,7 +51,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
     Ingestion embeds these sentences and the answerer quotes them, so a quoted sentence's vector
     is the one stored at ingest. Paragraph and list breaks end a sentence, list bullets are left
-    out, and punkt splits within a line (it knows abbreviations such as "Dr.").
+    out, and punkt splits within a line (it knows abbreviations such as "Dr."); a bracketed aside
+    stays with the sentence before it.
     """
     tokenizer = _punkt()
     out: list[tuple[int, int]] = []
@@ -62,7 +67,9 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             lead = len(piece) - len(piece.lstrip())
             if piece.strip():
                 begin, stop = body + start + lead, body + start + lead + len(piece.strip())
-                if (bullet or label) and not first and _FIELD.match(text, begin):
+                if not first and (
+                    ((bullet or label) and _FIELD.match(text, begin)) or _ASIDE.fullmatch(text, begin, stop)
+                ):
                     out[-1] = (out[-1][0], stop)
                 else:
                     out.append((offset if label and first else begin, stop))
