@@ -68,6 +68,15 @@ TITLES = ("Dr", "Mr", "Mrs", "Ms", "Miss", "Professor", "Prof", "Sir", "Dame", "
 _TITLE = rf"\b(?:{'|'.join(TITLES)})\.? "
 _TITLED = re.compile(_TITLE + "[A-Z][a-z]+")  # "Lord Carter", "Dr Evans"
 _PERSON = re.compile(_TITLE + r"[A-Z]|\b[A-Z][a-z]+ (?:[A-Z]\.? )?[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b")
+# Capitalised words of no person's name: "Between April 2021 ..." names nobody.
+# fmt: off
+_NOT_NAMES = frozenset({  # ("May" and "June" may be names)
+    "January", "February", "March", "April", "July", "August", "September", "October", "November",
+    "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+    "Between", "In", "On", "At", "By", "From", "Since", "During", "After", "Before", "Until", "When",
+    "While", "Over", "Under", "With", "For", "The", "This", "That", "These", "Those",
+})
+# fmt: on
 # A run of capitalised words naming a body, not a person ("Care Quality Commission", "Mersey Care
 # NHS Foundation Trust"): "who led East London" wants a person, not an organisation's name.
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w'’-]*(?:(?:,? | and | of | for )[A-Z][\w'’-]*)*")
@@ -308,7 +317,7 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
         # answered by a sentence naming only Oxleas NHS Foundation Trust).
         asked = _asked(part)
         new = lambda found: any(w.lower() not in asked for w in re.findall(r"[A-Z][a-z]+", found))  # noqa: E731
-        people = list(_PERSON.finditer(text))
+        people = [m for m in _PERSON.finditer(text) if not _NOT_NAMES & set(m.group(0).split())]
         if _ASKS_PERSON.match(part.text):  # a person in a role: not the name of a body
             bodies = [m.span() for m in _CAPITALISED_RUN.finditer(text) if _BODY.search(m.group(0))]
             people = [m for m in people if not any(a < m.end() and m.start() < b for a, b in bodies)]

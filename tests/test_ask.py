@@ -1032,3 +1032,21 @@ def test_a_list_that_chunking_split_is_read_whole_over_its_passages() -> None:
     ]
     # A quotation of the first passage's items goes on: "- …" marks the rest as left out.
     assert len(_items_after(lead_in, units, passages)) == 2
+
+
+def test_who_holds_a_role_is_answered_by_a_person_not_by_a_month_beside_a_capital(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "ashcombe.md",
+        "# Cutting waits for eating disorder care\n\n"
+        "Between April 2021 and March 2023 the Ashcombe Adult Eating Disorder Service cut the median "
+        "wait from referral to first assessment from 19 weeks to 4 weeks.\n\n"
+        "Dr Priya Ranganathan, consultant clinical psychologist and clinical lead for the service, said: "
+        '"We knew people were becoming more unwell on our waiting list."\n',
+    )
+    # "Between April" is no person's name: the sentence naming the clinical lead answers.
+    lead = casebook.ask("Who is the clinical lead for Ashcombe's adult eating disorder service?")
+    assert lead.text.startswith("Dr Priya Ranganathan, consultant clinical psychologist"), lead.text
