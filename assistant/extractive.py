@@ -458,8 +458,18 @@ class ExtractiveAnswerer:
             titled = scored.title_tokens[unit.passage] | scored.echoes[i]
             if unit.item:  # so is a list item about its section's heading ("Rating changes ...")
                 titled = titled | scored.heading_tokens[unit.passage]
+            # An item naming the subject under a heading naming what is asked of it is the subject's
+            # entry ("Calderstones ...: good to outstanding." under "Rating changes ..."): its
+            # heading's words are its own.
+            entry = (
+                scored.heading_tokens[unit.passage] & attribute
+                if unit.item and any(within(alt, scored.words[i]) for alts in names for alt in alts)
+                else set()
+            )
             coverage = sum(
-                w if t in held else p.title_weight * w for t, w in own.items() if t in held | titled
+                w if t in held or (entry and t in scored.heading_tokens[unit.passage]) else p.title_weight * w
+                for t, w in own.items()
+                if t in held | titled
             )
             coverage = min(coverage / total, 1.0)
             if unit.item and part.kind == "which" and i in lists:

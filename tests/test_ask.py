@@ -1050,3 +1050,26 @@ def test_who_holds_a_role_is_answered_by_a_person_not_by_a_month_beside_a_capita
     # "Between April" is no person's name: the sentence naming the clinical lead answers.
     lead = casebook.ask("Who is the clinical lead for Ashcombe's adult eating disorder service?")
     assert lead.text.startswith("Dr Priya Ranganathan, consultant clinical psychologist"), lead.text
+
+
+def test_a_list_item_naming_the_subject_under_a_heading_naming_what_is_asked_answers(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "changes.md",
+        "# Turning around: case studies from five trusts\n\n"
+        "The regulator published the Turning around report in 2019. It describes how five trusts "
+        "raised the quality of their care and, with it, their rating.\n\n"
+        "A note on Brook Care: the trust has since merged, and its outstanding rating applies to the "
+        "service in its new setting.\n\n"
+        "## Rating changes at the five trusts\n\n"
+        "- Ashby Health NHS Trust: requires improvement to good.\n"
+        "- Brook Care NHS Trust: good to outstanding.\n"
+        "- Cole Valley NHS Trust: requires improvement to good.\n",
+    )
+    # Brook Care's entry under "Rating changes ..." is its rating, though the item says "rating"
+    # only by its heading.
+    rating = casebook.ask("What rating did Brook Care NHS Trust get?")
+    assert rating.text.startswith("Brook Care NHS Trust: good to outstanding."), rating.text
