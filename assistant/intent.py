@@ -281,7 +281,7 @@ def read_question(question: str, known_acronyms: frozenset[str] = frozenset()) -
 
 def _part(text: str, known_acronyms: frozenset[str]) -> Part:
     # "what kind of support" is about support: the kind, type or sort is not a subject word.
-    plain = _KIND_OF.sub("", text)
+    plain = _KIND_OF.sub("", _THEN_AND_NOW.sub("", text))
     terms: list[str] = []
     groups: list[list[str]] = []
     run: list[str] = []
@@ -367,6 +367,13 @@ _COORDINATED = re.compile(r"[\s,]*(?:(?:and|or|&)[\s,]*)?", re.IGNORECASE)
 
 
 _KIND_OF = re.compile(r"\b(?:kind|type|sort)s? of\s+", re.IGNORECASE)
+# "... now, compared with a few years back": asks the figures over time, which a table's row gives;
+# its words are no words a sentence must hold.
+_THEN_AND_NOW = re.compile(
+    r"(?:\s*,?\s*\b(?:now|today|these days))?\s*,?\s*\b(?:compared (?:with|to)|versus|vs\.?|against|than)\s+"
+    r"(?:(?:a few|a couple of|some|several|\w+)\s+)?(?:years?|months?)\s+(?:back|ago|before|earlier)\b",
+    re.IGNORECASE,
+)
 # Words naming the sort of answer rather than a thing a sentence would name: "what lessons should
 # X take" is answered by the lessons themselves, seldom by the word "lesson".
 _SORTS_OF_ANSWER = frozenset({"lessons", "steps", "things", "ideas", "points", "changes", "actions", "ways"})

@@ -308,6 +308,15 @@ def test_the_name_a_question_is_asked_of(question: str, subject: str) -> None:
         ("What can a board do?", ("board",)),
         # "following" the inspection is when, not what: a sentence need not hold it.
         ("What did Hessleford do following the review?", ("hessleford", "review")),
+        # "now, compared with a few years back" asks the figures over time: no words to hold
+        (
+            "How many peer workers has Pellowdale got now compared with a few years back?",
+            ("peer", "workers", "pellowdale"),
+        ),
+        (
+            "How many staff does it have compared with the national average?",
+            ("staff", "compared", "national", "average"),
+        ),
     ],
 )
 def test_the_words_a_sentence_must_hold(question: str, terms: tuple[str, ...]) -> None:
