@@ -112,7 +112,6 @@ _COUNTING = frozenset({"number", "total", "amount", "overal", "annual", "level",
 _HEAVIEST = 6  # words of a part whose weights a sentence's coverage is measured against
 _NAMED = 5  # documents an abstention names, of those that mention its subject
 _BEING = frozenset({"be", "been", "being"})
-_OWNING = frozenset({"it", "his", "her", "our"})  # "its budget": the subject's own
 _MONEY = frozenset({"money", "cash"})  # not "funding": a saving in pounds is no funding
 _CURRENCY = re.compile(r"[£$€]\s?\d")
 # Modal verbs the stop-word list keeps: "£5bn could be saved" counts what "saved" does.
@@ -1247,7 +1246,7 @@ def _counts(focus: str, words: list[str], asked: set[str]) -> bool:
             before = words[j] if j >= 0 else ""
             if before in _PARTICLES and j >= 1:  # "set-up cost", "roll-out cost": a cost of doing
                 return True  # something to the subject, not the cost of another thing ("bed costs")
-            if not before or before in asked or before in _COUNTING or before in _OWNING or is_number(before):
+            if not before or before in asked or before in _COUNTING or is_number(before):
                 return True
     return False
 
