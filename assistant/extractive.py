@@ -108,6 +108,7 @@ def answer_texts(chunk: Chunk) -> list[str]:
 
 
 # Words that may stand before the thing counted without making it another thing ("total cost").
+_HOW_MANY = re.compile(r"^\W*(?:and\s+)?how many\b", re.IGNORECASE)
 _COUNTING = frozenset({"number", "total", "amount", "overal", "annual", "level", "extra", "addit", "new"})
 _HEAVIEST = 6  # words of a part whose weights a sentence's coverage is measured against
 _NAMED = 5  # documents an abstention names, of those that mention its subject
@@ -756,6 +757,11 @@ class ExtractiveAnswerer:
                 # words: close in meaning to the whole question is not enough for a second part.
                 i = found[part][0][1]
                 answer = i if scored.coverage.get((part.text, i), 0.0) >= p.min_coverage else None
+            if answer is None and part.focus and _HOW_MANY.match(part.text):
+                # "..., how many trusts did it feature": a sentence quoted already counts them
+                # ("... describing how seven NHS mental health trusts raised ...").
+                counted = self.tokenize([part.focus])[0][:1]
+                answer = next((i for i in chosen if counted and _numbered(counted[0], scored.words[i])), None)
             if answer is None:
                 gaps.append(part.text)
                 continue
@@ -1249,6 +1255,14 @@ def _counts(focus: str, words: list[str], asked: set[str]) -> bool:
             if not before or before in asked or before in _COUNTING or is_number(before):
                 return True
     return False
+
+
+def _numbered(focus: str, words: list[str]) -> bool:
+    """Return whether ``words`` give a number of ``focus`` a few words before it ("seven NHS
+    mental health trusts")."""
+    return any(
+        w == focus and any(is_number(x) for x in words[max(k - 4, 0) : k]) for k, w in enumerate(words)
+    )
 
 
 def _owns(focus: str, text: str) -> bool:

@@ -1073,3 +1073,14 @@ def test_a_list_item_naming_the_subject_under_a_heading_naming_what_is_asked_ans
     # only by its heading.
     rating = casebook.ask("What rating did Brook Care NHS Trust get?")
     assert rating.text.startswith("Brook Care NHS Trust: good to outstanding."), rating.text
+
+
+def test_a_later_how_many_is_answered_by_a_quoted_sentence_counting_it(library: Casebook) -> None:
+    answer = library.ask(
+        "When did the CQC publish Driving improvement, how many trusts did it feature, "
+        "and what did the report cost to produce?"
+    )
+    # "... describing how seven NHS mental health trusts raised ..." counts the trusts: only the
+    # cost is missing.
+    assert "seven NHS mental health trusts" in answer.text, answer.text
+    assert answer.unanswered == ("what did the report cost to produce",), answer.text
