@@ -47,6 +47,8 @@ _DASH = re.compile(
     r"\s+[-–—]\s+(?=(?:how|what|when|who|which|where|why|whether|did|does|do|is|are|was|were|has|have)\b)",
     re.IGNORECASE,
 )
+# The auxiliaries a question opens with ("Did ...", "Is ...") or puts after its question word.
+_OPENING_AUX = "(is|are|was|were|did|does|do|has|have|had|can|could|should|will|would)"
 # "When did the site start, what is its budget, and ...?": a comma before a second question.
 _COMMA = re.compile(
     r",\s+(?=(?:what|how)\s+(?:is|was|are|were|did|does|do|has|have|much|many|long|often)\b)",
@@ -54,9 +56,7 @@ _COMMA = re.compile(
 )
 # ... when what comes before is a question itself ("When did it start", not "When the trusts ...")
 _ASKING = re.compile(
-    r"^(?:(?:who|what)\b|(?:how|when|where|why|which)(?:\s+[\w'’-]+){0,2}?\s+(?:is|was|are|were|did|does|do|has"
-    r"|have|had|can|could|should|will|would)\b|(?:is|are|was|were|did|does|do|has|have|had|can|could|should"
-    r"|will|would)\b)",
+    rf"^(?:(?:who|what)\b|(?:how|when|where|why|which)(?:\s+[\w'’-]+){{0,2}}?\s+{_OPENING_AUX}\b|{_OPENING_AUX}\b)",
     re.IGNORECASE,
 )
 _QUESTION_START = re.compile(
@@ -64,9 +64,7 @@ _QUESTION_START = re.compile(
     r"|could|should|will|would)\b",
     re.IGNORECASE,
 )
-_YES_NO = re.compile(
-    r"^(is|are|was|were|did|does|do|has|have|had|can|could|should|will|would)\b", re.IGNORECASE
-)
+_YES_NO = re.compile(rf"^{_OPENING_AUX}\b", re.IGNORECASE)
 _QUANTITY = re.compile(
     r"^(how (much|many|long|often|far|big|large)\b|what (was|is|were|are) the (cost|number|amount|total"
     r"|size|saving|savings|budget|figure|percentage|proportion|rate)\b"
