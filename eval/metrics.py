@@ -47,7 +47,8 @@ METRICS: tuple[MetricInfo, ...] = (
                "share of partly answerable questions whose answer lists an unanswered part",
                "--min-partial-answer-rate"),
     MetricInfo("false_gap_rate", "false-gap rate",
-               "share of fully answerable questions whose answer claims a part is unanswered"),
+               "share of answered answerable questions whose answer calls more parts unanswered "
+               "than the question set expects (any part, when the library answers it all)"),
     MetricInfo("abstention_precision", "abstention precision",
                "share of abstentions that were on unanswerable questions", "--min-abstention-precision"),
     MetricInfo("abstention_recall", "abstention recall",

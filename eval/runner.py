@@ -48,12 +48,22 @@ class QuestionResult:
     latency_ms: float
     answer: Mapping[str, Any]
     leads: bool | None = None
-    partial: bool = False
+    expected_gaps: tuple[str, ...] = ()
     gaps: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
         return bool(self.sources)
+
+    @property
+    def partial(self) -> bool:
+        """Return True when the question set marks parts of the question as not in the library."""
+        return bool(self.expected_gaps)
+
+    @property
+    def false_gaps(self) -> int:
+        """Return how many more parts the answer called unanswered than the question set expects."""
+        return max(0, len(self.gaps) - len(self.expected_gaps))
 
     @property
     def abstention_correct(self) -> bool:
@@ -84,8 +94,9 @@ class QuestionResult:
             found.append("the first sentence holds no expected fact")
         if self.partial and not self.gaps:
             found.append("did not say which part the library does not answer")
-        if not self.partial and self.gaps:
-            found.append(f"claimed a gap: {'; '.join(self.gaps)}")
+        if self.false_gaps:
+            expected = f", where {len(self.expected_gaps)} expected" if self.partial else ""
+            found.append(f"claimed {len(self.gaps)} gap(s){expected}: {'; '.join(self.gaps)}")
         wrong = [c for c in self.cited if c not in self.sources]
         if wrong:
             found.append(f"cited {', '.join(wrong)}")
@@ -99,6 +110,8 @@ class QuestionResult:
         row.update(
             answerable=self.answerable,
             abstention_correct=self.abstention_correct,
+            partial=self.partial,
+            false_gaps=self.false_gaps,
             problem="; ".join(self.problems),
         )
         return row
@@ -205,7 +218,7 @@ def score(
         latency_ms=round(latency_ms, 1),
         answer=answer.to_json(),
         leads=leads,
-        partial=q.partial,
+        expected_gaps=q.unanswered,
         gaps=tuple(answer.unanswered),
     )
 
@@ -239,7 +252,7 @@ def summarise(rows: Sequence[QuestionResult]) -> dict[str, float | None]:
         "citation_correctness": sum(r.citations_correct for r in answered) / cited if cited else None,
         "lead_rate": m.mean([float(r.leads) for r in answered if r.leads is not None]),
         "partial_answer_rate": m.mean([float(bool(r.gaps)) for r in answered if r.partial]),
-        "false_gap_rate": m.mean([float(bool(r.gaps)) for r in answered if not r.partial]),
+        "false_gap_rate": m.mean([float(r.false_gaps > 0) for r in answered]),
         "abstention_precision": decisions.precision,
         "abstention_recall": decisions.recall,
         "abstention_accuracy": decisions.accuracy,

@@ -15,7 +15,7 @@ from eval.beir import build_index, load_beir
 from eval.metrics import METRICS
 from eval.questions import Question, load_questions
 from eval.report import write_results
-from eval.runner import document_key, run_eval, score
+from eval.runner import QuestionResult, document_key, run_eval, score, summarise
 from tests.conftest import ROOT, SEEDS
 from vectorstore import Chunk, DataError, Embedder, Passage
 
@@ -181,6 +181,30 @@ def test_a_row_ranks_each_document_once_and_says_what_went_wrong() -> None:
     unanswerable = Question("u", "Pay?", (), kind="unanswerable")
     wrong = score(unanswerable, answer, passages, 1.0)
     assert wrong.problems == ["should have abstained (top was a.md, similarity 0.50)"]
+
+
+def test_a_gap_beyond_the_parts_the_set_expects_is_a_false_gap() -> None:
+    """A partly answerable question's extra gap counts, not only a gap on a fully answered one."""
+    partial = Question("p", "Cost and saving?", ("b.md",), (), (), "partial", ("the cost",))
+    whole = Question("w", "Saving?", ("b.md",), (), (), "direct")
+    passages = [_passage("/l/b.md", "db")]
+    cited = (Citation.from_passage(1, passages[0]),)
+
+    def row(q: Question, *gaps: str) -> QuestionResult:
+        return score(q, Answer(q.question, "Saved 3.5m [1].", False, cited, unanswered=gaps), passages, 1.0)
+
+    rows = [
+        row(partial, "the cost"),
+        row(partial, "the cost", "the saving"),
+        row(whole),
+        row(whole, "the saving"),
+    ]
+    assert [r.false_gaps for r in rows] == [0, 1, 0, 1]
+    assert rows[1].problems == ["claimed 2 gap(s), where 1 expected: the cost; the saving"]
+    assert rows[3].problems == ["claimed 1 gap(s): the saving"]
+    assert row(partial).problems == ["did not say which part the library does not answer"]
+    metrics = summarise(rows)
+    assert (metrics["false_gap_rate"], metrics["partial_answer_rate"]) == (0.5, 1.0)
 
 
 # -- a real run over the sample library ----------------------------------------------------
