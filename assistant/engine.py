@@ -15,7 +15,7 @@ import numpy as np
 
 from assistant.answers import Answer
 from assistant.extractive import ExtractiveAnswerer, within
-from assistant.glossary import Glossary, load_acronyms, load_synonyms, synonym_stems
+from assistant.glossary import Glossary, load_acronyms, load_synonyms, synonym_phrases, synonym_stems
 from assistant.intent import read_question
 from assistant.retrieval import RetrievalParams, Retriever
 from assistant.settings import Settings
@@ -132,14 +132,17 @@ class Casebook:
                 return self._views[access]
         words: set[str] = set()
         texts = Spelling.collecting(self.store.texts(access), words)
-        glossary = Glossary(load_acronyms(self.settings.acronyms_file), texts)
+        synonyms = load_synonyms(self.settings.synonyms_file)
+        phrases = synonym_phrases(synonyms, self.store.bm25.tokenize)
+        glossary = Glossary(load_acronyms(self.settings.acronyms_file), texts, phrases)
         spelling = Spelling(words, self.embedder.knows)
         answerer = ExtractiveAnswerer(
             self.embedder,
             self.store.bm25.tokenize,
             self.store.bm25.idf,
             aliases=glossary.alias,
-            synonyms=synonym_stems(load_synonyms(self.settings.synonyms_file), self.store.bm25.tokenize),
+            synonyms=synonym_stems(synonyms, self.store.bm25.tokenize),
+            phrases=phrases,
             # One more than an abstention names, so that it can say "more than 5 documents".
             mentions=functools.partial(self._mentions, documents=6, access=access, glossary=glossary),
             stored=self.store.sentence_vectors if self._stored_sentences_fit() else None,

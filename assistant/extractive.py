@@ -20,7 +20,7 @@ import numpy as np
 
 from assistant.answers import Answer, Citation, abstain
 from assistant.evidence import TITLES, Unit, is_number, kind_fits, listed_bodies, units_of
-from assistant.glossary import unexpanded
+from assistant.glossary import Phrase, unexpanded
 from assistant.intent import Intent, Part, irregular_forms, read_question, verb_forms
 from vectorstore import Chunk, Embedder, Passage
 
@@ -131,6 +131,7 @@ class ExtractiveAnswerer:
         *,
         aliases: Callable[[str], str | None] = lambda name: None,
         synonyms: Mapping[str, frozenset[str]] | None = None,
+        phrases: Sequence[Phrase] = (),
         mentions: Callable[[Sequence[str]], list[Passage]] | None = None,
         stored: StoredVectors | None = None,
         prepared: PreparedVectors | None = None,
@@ -141,6 +142,7 @@ class ExtractiveAnswerer:
         self.params = params or ExtractiveParams()
         self.aliases = aliases
         self.synonyms = synonyms or {}
+        self.phrases = tuple(phrases)
         self.mentions = mentions
         self.stored = stored
         self.prepared = prepared
@@ -236,6 +238,8 @@ class ExtractiveAnswerer:
         qvec = self.embedder.embed_query(query) if qvec is None else qvec
         words = self.tokenize([u.text for u in units])
         tokens = [set(t) for t in words]
+        for unit, held in zip(units, tokens, strict=True):  # "young people", held as one word
+            held.update(phrase.token for phrase in self.phrases if phrase.found(unit.text))
         # A passage is about what its document is about: its title, its trust, its other passages.
         about: dict[str, str] = {}
         for p in passages:
@@ -398,6 +402,11 @@ class ExtractiveAnswerer:
         synonyms = {
             t: set(self.synonyms[t]) - (set() if specific else tenses[t]) for t in own if t in self.synonyms
         }
+        # "How often were patients held down?" is answered by "... used restraint 37 times".
+        for phrase in self.phrases:
+            if phrase.held and phrase.found(part.text):
+                for t in phrase.stems & own.keys():
+                    synonyms.setdefault(t, set()).update(phrase.held)
         years = {f for f in figures if _YEAR.fullmatch(f)}
         own_words = {t for toks in self.tokenize(list(distinct)) for t in toks} - name_tokens
         doc_figures: dict[str, set[str]] = {}

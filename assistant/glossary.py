@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -77,20 +78,78 @@ def synonym_stems(
     pairs: Iterable[tuple[list[str], list[str]]], tokenize: Callable[[Sequence[str]], list[list[str]]]
 ) -> dict[str, frozenset[str]]:
     """Return, for each stem a question may ask with, the stems a sentence may hold instead (a
-    stem on two lines takes both: "launch" is both "start" and "open")."""
+    stem on two lines takes both: "launch" is both "start" and "open"). A phrase a sentence may
+    hold instead ("young people") is held as itself (``Phrase.token``); a phrase asked with is
+    read by ``synonym_phrases``, only in a question that holds it."""
     found: dict[str, set[str]] = defaultdict(set)
     for asked, held in pairs:
-        held_stems = {t for toks in tokenize(held) for t in toks}
-        for stem in {t for toks in tokenize(asked) for t in toks}:
+        held_stems = _held(held, tokenize)
+        for stem in {t for toks in tokenize([w for w in asked if " " not in w.strip()]) for t in toks}:
             found[stem] |= held_stems - {stem}
     return {stem: frozenset(others) for stem, others in found.items() if others}
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A synonym of several words: "held down", read where its words stand in order."""
+
+    token: str  # how a sentence holding it holds it: "held down" (no stem has a space)
+    stems: frozenset[str]  # the words a question asks with, as the index stems them
+    pattern: re.Pattern[str]  # its words in order, up to two others between ("holding patients down")
+    held: frozenset[str] = frozenset()  # what a sentence may hold instead, when a question asks it
+    means: str = ""  # the line's first other entry, which a search for it adds ("restraint")
+
+    def found(self, text: str) -> bool:
+        """Return True when ``text`` holds the phrase."""
+        return self.pattern.search(text) is not None
+
+
+def synonym_phrases(
+    pairs: Iterable[tuple[list[str], list[str]]], tokenize: Callable[[Sequence[str]], list[list[str]]]
+) -> tuple[Phrase, ...]:
+    """Return the phrases of several words on the synonym lines, each with what a sentence may
+    hold instead when a question asks with it ("held down": "restraint")."""
+    held_by: dict[str, set[str]] = defaultdict(set)
+    means: dict[str, str] = {}
+    every: set[str] = set()
+    for asked, held in pairs:
+        every.update(_phrase_key(w) for w in [*asked, *held] if " " in w.strip())
+        for phrase in (_phrase_key(w) for w in asked if " " in w.strip()):
+            held_by[phrase] |= _held(held, tokenize) - {phrase}
+            means.setdefault(phrase, next((w for w in held if _phrase_key(w) != phrase), ""))
+    return tuple(
+        Phrase(
+            token=key,
+            stems=frozenset(t for toks in tokenize([key]) for t in toks),
+            pattern=re.compile(r"\b" + _GAP.join(map(re.escape, key.split())) + r"\b", re.IGNORECASE),
+            held=frozenset(held_by.get(key, ())),
+            means=means.get(key, ""),
+        )
+        for key in sorted(every)
+    )
+
+
+_GAP = r"\W+(?:\w+\W+){0,2}?"  # between a phrase's words: up to two others
+
+
+def _phrase_key(phrase: str) -> str:
+    return " ".join(phrase.lower().split())
+
+
+def _held(words: Sequence[str], tokenize: Callable[[Sequence[str]], list[list[str]]]) -> set[str]:
+    """Return what a sentence holding one of ``words`` holds: a word's stems, a phrase itself."""
+    phrases = {_phrase_key(w) for w in words if " " in w.strip()}
+    return {t for toks in tokenize([w for w in words if " " not in w.strip()]) for t in toks} | phrases
 
 
 class Glossary:
     """Acronym meanings from the user's file, completed from the library's own names."""
 
-    def __init__(self, acronyms: Mapping[str, str], library_texts: Iterable[str] = ()) -> None:
+    def __init__(
+        self, acronyms: Mapping[str, str], library_texts: Iterable[str] = (), phrases: Sequence[Phrase] = ()
+    ) -> None:
         self.acronyms = dict(acronyms)
+        self.phrases = tuple(phrases)
         self._learned = _learn(library_texts, set(self.acronyms))
 
     def meaning(self, acronym: str) -> str | None:
@@ -114,13 +173,21 @@ class Glossary:
         return acronym in self.acronyms or acronym in self._learned
 
     def expand(self, question: str) -> str:
-        """Return ``question`` with the meaning of each known acronym in it appended."""
+        """Return ``question`` with the meaning of each known acronym in it appended, and the
+        synonym of each phrase it asks with ("held down": "restraint")."""
         meanings: list[str] = []
         for acronym, plural in _TOKEN.findall(question):
             meaning = self.acronyms.get(acronym) or self._learned.get(acronym)
             if meaning and meaning not in meanings and meaning.lower() not in question.lower():
                 meanings.append(meaning + plural)
+        found = [(m.start(), p.means) for p in self.phrases if p.means and (m := p.pattern.search(question))]
+        meanings += [means for _, means in sorted(found) if not _says(question, means)]  # in its order
+        meanings = list(dict.fromkeys(meanings))
         return f"{question} ({'; '.join(meanings)})" if meanings else question
+
+
+def _says(text: str, words: str) -> bool:
+    return re.search(rf"\b{re.escape(words)}\b", text, re.IGNORECASE) is not None
 
 
 def unexpanded(query: str) -> str:

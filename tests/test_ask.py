@@ -895,7 +895,7 @@ def test_a_later_part_is_answered_only_by_a_sentence_holding_what_sets_it_apart(
     assert rates.unanswered == ("what was its vacancy rate for consultant psychiatrists",), rates.text
 
 
-def test_the_sample_synonyms_answer_a_project_s_cost_and_empty_posts(
+def test_the_sample_synonyms_answer_a_project_s_cost_empty_posts_and_holds_face_down(
     tmp_path: Path, embedder: Embedder
 ) -> None:
     casebook = _one_document_library(
@@ -905,13 +905,18 @@ def test_the_sample_synonyms_answer_a_project_s_cost_and_empty_posts(
         "Ashcombe restraint reduction\n\n"
         "The Ashcombe restraint reduction programme cost £186,000 over two years, paid from the "
         "trust's charitable funds.\n\n"
-        "At the time of our inspection 9 of the 22 registered nurse posts on the unit were vacant.\n",
+        "At the time of our inspection 9 of the 22 registered nurse posts on the unit were vacant.\n\n"
+        "Staff used prone restraint 37 times between November 2023 and April 2024.\n",
     )
     # "the project's cost" is the programme's ("programme cost", not the cost of another thing)
     cost = casebook.ask("How much did Ashcombe's restraint project cost?")
     assert cost.text.startswith("The Ashcombe restraint reduction programme cost £186,000"), cost.text
     posts = casebook.ask("How many nurse posts are empty at Ashcombe?")  # posts that are vacant
     assert posts.text.startswith("At the time of our inspection 9 of the 22"), posts.text
+    # A phrase of the file, read with its words in order: "held ... face down" is prone restraint.
+    held = casebook.ask("How many times were patients at Ashcombe held face down?")
+    assert held.text.startswith("Staff used prone restraint 37 times"), held.text
+    assert held.search_query.endswith("(restraint; prone)"), held.search_query
 
 
 def test_an_answer_whose_it_the_question_names_leads_without_the_sentence_before(
