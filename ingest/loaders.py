@@ -171,8 +171,9 @@ def _load_html(path: Path, raw: bytes) -> Loaded:
         favor_recall=True,
         deduplicate=False,
     )
-    article = " ".join((main or "").split())
-    first_h1, sections, _ = sections_from_html(page, keep=lambda text: text in article)
+    # Compared without spaces: the page's tags and trafilatura may space a block's words apart differently.
+    article = "".join((main or "").split())
+    first_h1, sections, _ = sections_from_html(page, keep=lambda text: "".join(text.split()) in article)
     if not article or not sections:  # tiny pages: trafilatura finds no article
         first_h1, sections, _ = sections_from_html(page)
     if not meta.get("date"):  # a byline such as "Published: 4 October 2019" outside the article

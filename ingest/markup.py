@@ -6,6 +6,7 @@ list, table rows become ``cell | cell`` lines.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -72,7 +73,7 @@ def table_row(tr: Any, headers: dict[int, list[str]]) -> Row | None:
     table = tr.find_parent("table")
     key = id(table)
     found = tr.find_all(["td", "th"])
-    cells = [" ".join(c.get_text(" ", strip=True).split()) for c in found]
+    cells = [element_text(c) for c in found]
     if not any(cells):
         return None
     in_head = tr.find_parent("thead") is not None
@@ -89,6 +90,16 @@ def table_row(tr: Any, headers: dict[int, list[str]]) -> Row | None:
     else:
         parts = [cell for cell in cells if cell]
     return Row(" | ".join(parts), tuple(cell for cell in cells if cell))
+
+
+# The space get_text puts between an inline tag and the punctuation after it: "<b>Debriefs</b>: a".
+_TAG_GAP = re.compile(r"(?<=\S) (?=[,.;:!?)\]](?:\s|$))|(?<=[(\[]) (?=\S)")
+
+
+def element_text(element: Any) -> str:
+    """Return an element's text on one line, its tags' words apart ("<li>a</li><li>b</li>": "a b")
+    but no space before the punctuation after a tag ("<strong>Debriefs</strong>: a debrief ...")."""
+    return _TAG_GAP.sub("", " ".join(element.get_text(" ", strip=True).split()))
 
 
 def render_markdown(content: str) -> str:
@@ -124,7 +135,7 @@ def sections_from_html(
             if row and (keep is None or all(keep(c) for c in row.cells)):
                 builder.add(row.text)
             continue
-        text = " ".join(element.get_text(" ", strip=True).split())
+        text = element_text(element)
         if keep is not None and element.name not in _HEADINGS and not (text and keep(text)):
             continue
         if element.name in _HEADINGS:

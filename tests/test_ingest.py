@@ -316,6 +316,8 @@ def test_html_page_keeps_the_article_and_drops_its_furniture() -> None:
     text = "\n".join(s.text for s in doc.sections)
     assert "more than four hundred visitors" in text
     assert "- Open every evening from six until midnight, including weekends.\n- No referral needed" in text
+    # A label in bold is part of its item, with no space before the colon after it.
+    assert "- Peer support: two peer support workers on every evening shift.\n- Costs: £48,000 a year" in text
     for furniture in (
         "cookies", "You are here", "Share this page", "Share on Twitter", "Related articles",
         "Five things we learned", "Have you got a story to tell?", "Sign up to our newsletter",
