@@ -86,6 +86,14 @@ _BODY = re.compile(
     r"|Association|Society|Committee|Office|Programme|Review|Report|Improvement)\b"
 )
 _HOW_LONG = re.compile(r"^\W*(?:and\s+)?how\s+long\b", re.IGNORECASE)
+_HOW_OFTEN = re.compile(r"^\W*(?:and\s+)?how\s+often\b", re.IGNORECASE)
+# A number of times ("340 times", "twice", "three times a week"; not "3.1 times more likely"), or a
+# rate ("per month").
+_FREQUENCY = re.compile(
+    r"\b(?:times(?!\s+(?:more|less|higher|lower|greater|as)\b)|once|twice)\b"
+    r"|\b(?:per|a|an)\s+(?:day|night|week|fortnight|month|quarter|year|shift)\b",
+    re.IGNORECASE,
+)
 # A time: "six weeks", "18 months", "a year", "up to seven nights", "12-hour".
 _DURATION = re.compile(
     r"\b(?:\d+(?:\.\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|few)"
@@ -304,6 +312,12 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
         and not (_DURATION.search(text) or _DATE.search(text))
     ):
         return False  # "how long do people stay?" asks a time (or till when): "one fewer person" is none
+    if (
+        part.kind == "quantity"
+        and _HOW_OFTEN.match(part.text)
+        and not (_FREQUENCY.search(text) or _RECURRING.search(text))
+    ):
+        return False  # "how often did patients use them?" asks a frequency: "within 72 hours" is none
     if part.kind == "quantity":  # "24/7" is a span and "one of the" a choice, not quantities
         # Nor is a figure the question gives: "how much funding for phase 3" is not answered by
         # "Phase 3: April 2020 to March 2022".

@@ -115,6 +115,7 @@ _NAMED = 5  # documents an abstention names, of those that mention its subject
 _BEING = frozenset({"be", "been", "being"})
 _MONEY = frozenset({"money", "cash"})  # not "funding": a saving in pounds is no funding
 _CURRENCY = re.compile(r"[£$€]\s?\d")
+_ABOUT = r"(?:about|around|nearly|almost|over|under|just|some|roughly|more\s+than|less\s+than)"
 # Modal verbs the stop-word list keeps: "£5bn could be saved" counts what "saved" does.
 _MODALS = frozenset({"could", "would", "should", "might", "must", "can", "will", "may", "shall"})
 
@@ -512,6 +513,7 @@ class ExtractiveAnswerer:
                 focus[0] in held - scored.tokens[i]  # the money a figure in pounds is
                 or _counts(focus[0], scored.words[i], counted_by)
                 or _owns(part.focus, unit.text)
+                or self._figure_of(part.focus, unit.text, counted_by)
                 or focus[0] in scored.echoes[i]
                 or (unit.row and focus[0] in self.tokenize([unit.first_cell])[0])
             ):
@@ -604,6 +606,15 @@ class ExtractiveAnswerer:
             naming = [item for item in out if any(within(alt, scored.words[item[1]]) for alt in names[0])]
             out = naming[:1] + [item for item in out if item not in naming[:1]]
         return out
+
+    def _figure_of(self, focus: str, text: str, asked: set[str]) -> bool:
+        """Return whether ``text`` gives a figure of what the question counts as the verb before
+        it: "Sensory rooms: new sensory rooms on four wards, costing £9,600 each" (a figure that
+        follows its verb is its sentence's subject's, named anywhere before it)."""
+        found = re.search(
+            rf"\b{re.escape(focus)}(?:s|ed|ing)?\s+(?:{_ABOUT}\s+)?[£$€]?\d", text, re.IGNORECASE
+        )
+        return bool(found and asked & set(self.tokenize([text[: found.start()]])[0]))
 
     def _listed(
         self, scored: _Scored, own: dict[str, float], passages: Sequence[Passage]

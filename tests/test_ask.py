@@ -1072,3 +1072,27 @@ def test_a_later_how_many_is_answered_by_a_quoted_sentence_counting_it(library: 
     # cost is missing.
     assert "seven NHS mental health trusts" in answer.text, answer.text
     assert answer.unanswered == ("what did the report cost to produce",), answer.text
+
+
+def test_a_figure_after_its_verb_is_its_items_and_how_often_asks_a_frequency(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "calmer.md",
+        "# Calmer Wards at Ashcombe\n\n"
+        "The Calmer Wards programme started in April 2023. The main changes were:\n\n"
+        "- Debriefs: a debrief offered to the patient and staff within 72 hours of every restraint.\n"
+        "- Sensory rooms: new sensory rooms on four wards, costing £9,600 each.\n"
+        "- Training: a two-day de-escalation course for all 420 ward staff.\n\n"
+        "Patients on two wards used the sensory rooms within 48 hours of admission.\n\n"
+        "Patients with a care plan were 3.1 times more likely to use the sensory rooms.\n",
+    )
+    answer = casebook.ask(
+        "How much did each sensory room at Ashcombe cost and how often did patients use them?"
+    )
+    # "costing £9,600" is the rooms' cost: the figure follows its verb, the rooms are named before it.
+    assert "- Sensory rooms: new sensory rooms on four wards, costing £9,600 each. [1]" in answer.text
+    # "within 48 hours" is no frequency, nor is "3.1 times more likely": the library does not say.
+    assert answer.unanswered == ("how often did patients use them",), answer.text
