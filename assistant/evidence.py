@@ -143,7 +143,7 @@ _ASKED_CLAUSE = re.compile(
 _MEANS = re.compile(
     r"\b(?:by|after|through|via|using|with) (?:\w+ )?\w+ing\b|\bthrough\b|\bby (?:a|an|the|its|their)\b"
     r"|\b(?:set up|introduc\w*|develop\w*|launch\w*|creat\w*|establish\w*|start\w*|open\w*|"
-    r"train\w*|invest\w*|appoint\w*|changed|built|worked|focus\w*|concentrat\w*)\b",
+    r"train\w*|invest\w*|appoint\w*|changed|changes|built|worked|focus\w*|concentrat\w*)\b",
     re.IGNORECASE,
 )
 _SPAN = re.compile(r"\d+/\d+")  # "24/7" is a span of time, not a quantity

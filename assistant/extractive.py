@@ -484,7 +484,7 @@ class ExtractiveAnswerer:
             coverage = min(coverage / total, 1.0)
             if unit.item and part.kind == "which" and i in lists:
                 coverage = max(coverage, lists[i])
-            if not kind_fits(part, unit, own):
+            if not kind_fits(part, unit, own) and not self._done_under(part, i, scored, passages, own):
                 continue
             # "When was Calderstones rated outstanding?" is not answered by the date of another
             # of its ratings: a date comes with the part's rarest word when its passage prints it.
@@ -606,6 +606,17 @@ class ExtractiveAnswerer:
             naming = [item for item in out if any(within(alt, scored.words[item[1]]) for alt in names[0])]
             out = naming[:1] + [item for item in out if item not in naming[:1]]
         return out
+
+    def _done_under(
+        self, part: Part, i: int, scored: _Scored, passages: Sequence[Passage], own: Mapping[str, float]
+    ) -> bool:
+        """Return whether list item ``i`` is something done because its lead-in says so: "Debriefs:
+        a post-incident debrief offered ..." under "The main changes were:" answers "what did
+        Hessleford do?"."""
+        if part.kind != "how" or not scored.units[i].item:
+            return False
+        lead_in = _lead_in_of(i, scored.units, passages)
+        return lead_in is not None and kind_fits(part, scored.units[lead_in], own)
 
     def _figure_of(self, focus: str, text: str, asked: set[str]) -> bool:
         """Return whether ``text`` gives a figure of what the question counts as the verb before
@@ -821,7 +832,9 @@ class ExtractiveAnswerer:
                 (
                     j
                     for j in range(lead + 1, min(lead + 4, len(units)))
-                    if units[j].passage == units[lead].passage and _OUTCOME.search(units[j].text)
+                    if units[j].passage == units[lead].passage
+                    and not units[j].item  # another item of the lead's list says what else was done
+                    and _OUTCOME.search(units[j].text)
                 ),
                 None,
             )

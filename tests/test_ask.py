@@ -1096,3 +1096,27 @@ def test_a_figure_after_its_verb_is_its_items_and_how_often_asks_a_frequency(
     assert "- Sensory rooms: new sensory rooms on four wards, costing £9,600 each. [1]" in answer.text
     # "within 48 hours" is no frequency, nor is "3.1 times more likely": the library does not say.
     assert answer.unanswered == ("how often did patients use them",), answer.text
+
+
+def test_an_item_under_a_lead_in_of_changes_is_what_was_done_and_brings_no_other_item(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "calmer.md",
+        "# Calmer Wards at Ashcombe\n\n"
+        "The Calmer Wards programme started in April 2023. The main changes were:\n\n"
+        "- Debriefs: a post-incident debrief offered to the patient and staff within 72 hours of every "
+        "restraint.\n"
+        "- Sensory rooms: new sensory rooms on four wards, costing £9,600 each.\n"
+        "- Training: a two-day de-escalation course for all 420 ward staff. By December 2024, 93% had "
+        "completed it.\n",
+    )
+    # The item names nothing done ("offered" is no "introduced"), but its lead-in does ("changes").
+    answer = casebook.ask("What did Ashcombe do to get staff holding patients down less often?")
+    assert answer.text.startswith(
+        "The main changes were:\n- Debriefs: a post-incident debrief offered to the patient"
+    ), answer.text
+    # What it achieved is a sentence after it, not the next item's cost.
+    assert "Sensory rooms" not in answer.text, answer.text
