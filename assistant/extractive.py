@@ -619,12 +619,11 @@ class ExtractiveAnswerer:
         return lead_in is not None and kind_fits(part, scored.units[lead_in], own)
 
     def _figure_of(self, focus: str, text: str, asked: set[str]) -> bool:
-        """Return whether ``text`` gives a figure of what the question counts as the verb before
-        it: "Sensory rooms: new sensory rooms on four wards, costing £9,600 each" (a figure that
-        follows its verb is its sentence's subject's, named anywhere before it)."""
-        found = re.search(
-            rf"\b{re.escape(focus)}(?:s|ed|ing)?\s+(?:{_ABOUT}\s+)?[£$€]?\d", text, re.IGNORECASE
-        )
+        """Return whether ``text`` gives a figure of what the question counts in a clause after a
+        comma: "Sensory rooms: new sensory rooms on four wards, costing £9,600 each" is the rooms'
+        cost (the clause's subject is the sentence's, named anywhere before it), where "four wards
+        cost £9,600" would be the wards'."""
+        found = re.search(rf",\s+{re.escape(focus)}\w*\s+(?:{_ABOUT}\s+)?[£$€]?\d", text, re.IGNORECASE)
         return bool(found and asked & set(self.tokenize([text[: found.start()]])[0]))
 
     def _listed(
