@@ -857,6 +857,12 @@ class ExtractiveAnswerer:
             if j is not None and (j not in chosen or chosen.index(j) > chosen.index(i) or j in listed):
                 listed.setdefault(j, []).append(i)  # (a lead-in chosen first brings its whole list)
         chosen = list(dict.fromkeys(next((j for j, its in listed.items() if i in its), i) for i in chosen))
+        # "What did Hessleford do?" led by "- Debriefs: ..." under "The main changes were:": every
+        # change is what it did, so the whole list is quoted.
+        doing = _lead_in_of(lead, units, passages) if units[lead].item else None
+        if doing in listed and self._done_under(central, lead, scored, passages, {}):
+            whole = _items_after(doing, units, passages)[: p.list_lines]
+            listed[doing] = [j for j in whole if j not in lines]
         for i in chosen:
             if i in listed:
                 continue
