@@ -906,7 +906,8 @@ def test_the_sample_synonyms_answer_a_project_s_cost_empty_posts_and_holds_face_
         "The Ashcombe restraint reduction programme cost £186,000 over two years, paid from the "
         "trust's charitable funds.\n\n"
         "At the time of our inspection 9 of the 22 registered nurse posts on the unit were vacant.\n\n"
-        "Staff used prone restraint 37 times between November 2023 and April 2024.\n",
+        "Staff used prone restraint 37 times between November 2023 and April 2024.\n\n"
+        "Ashcombe cut its out-of-area placements by opening a crisis house in 2019.\n",
     )
     # "the project's cost" is the programme's ("programme cost", not the cost of another thing)
     cost = casebook.ask("How much did Ashcombe's restraint project cost?")
@@ -917,6 +918,11 @@ def test_the_sample_synonyms_answer_a_project_s_cost_empty_posts_and_holds_face_
     held = casebook.ask("How many times were patients at Ashcombe held face down?")
     assert held.text.startswith("Staff used prone restraint 37 times"), held.text
     assert held.search_query.endswith("(restraint; prone)"), held.search_query
+    # One way: wards "miles away from home" are out-of-area placements.
+    away = casebook.ask("How did Ashcombe stop sending patients to wards miles away from home?")
+    assert away.text.startswith("Ashcombe cut its out-of-area placements by opening a crisis house"), (
+        away.text
+    )
 
 
 def test_an_answer_whose_it_the_question_names_leads_without_the_sentence_before(
