@@ -113,7 +113,7 @@ _COUNTING = frozenset({"number", "total", "amount", "overal", "annual", "level",
 _HEAVIEST = 6  # words of a part whose weights a sentence's coverage is measured against
 _NAMED = 5  # documents an abstention names, of those that mention its subject
 _BEING = frozenset({"be", "been", "being"})
-_MONEY = frozenset({"money", "cash"})  # not "funding": a saving in pounds is no funding
+_MONEY = frozenset({"money", "cash", "sum"})  # not "funding": a saving in pounds is no funding
 _CURRENCY = re.compile(r"[£$€]\s?\d")
 _ABOUT = r"(?:about|around|nearly|almost|over|under|just|some|roughly|more\s+than|less\s+than)"
 # Modal verbs the stop-word list keeps: "£5bn could be saved" counts what "saved" does.

@@ -419,7 +419,7 @@ def _one_document_library(tmp_path: Path, embedder: Embedder, name: str, text: s
     from ingest import ingest
 
     library = tmp_path / "library"
-    library.mkdir()
+    library.mkdir(parents=True)
     (library / name).write_text(text, encoding="utf-8")
     casebook = make_casebook(tmp_path / "index", embedder)
     ingest([library], casebook.store, embedder)
@@ -1136,3 +1136,32 @@ def test_an_item_under_a_lead_in_of_changes_brings_its_list_and_an_outcome_is_no
     trained = casebook.ask("What did Ashcombe do to train staff on Elm Ward?")
     assert "- Staff on Elm Ward were trained in de-escalation in 2023. [1]" in trained.text, trained.text
     assert "garden" not in trained.text, trained.text
+
+
+def test_a_sum_is_money_and_what_is_knocked_off_is_a_reduction(tmp_path: Path, embedder: Embedder) -> None:
+    review = _one_document_library(
+        tmp_path / "review",
+        embedder,
+        "review.md",
+        "# Ashcombe productivity review\n\n"
+        "Early results are expected in back-office services and procurement, through the benchmarking "
+        "tool linked to the audit's estimate that £40,000 a year could be saved through greater "
+        "efficiency.\n",
+    )
+    # "How big a sum" asks for money, which a figure in pounds is.
+    sum_ = review.ask("How big a sum could Ashcombe free up by being more efficient?")
+    assert sum_.text.startswith("Early results are expected in back-office services"), sum_.text
+    line = _one_document_library(
+        tmp_path / "line",
+        embedder,
+        "line.md",
+        "# Ashcombe crisis line\n\n"
+        "Making its crisis line easier to reach brought Ashcombe a reduction in bed costs of £3.5m.\n",
+    )
+    # The shipped synonyms: what a trust "knocked off" its spending is a reduction.
+    cut = line.ask(
+        "How much did Ashcombe knock off its ward spending by making its crisis line easier to reach?"
+    )
+    assert cut.text.startswith("Making its crisis line easier to reach brought Ashcombe a reduction"), (
+        cut.text
+    )
