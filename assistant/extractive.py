@@ -109,6 +109,7 @@ def answer_texts(chunk: Chunk) -> list[str]:
 
 # Words that may stand before the thing counted without making it another thing ("total cost").
 _HOW_MANY = re.compile(r"^\W*(?:and\s+)?how many\b", re.IGNORECASE)
+_WHY = re.compile(r"^\W*(?:and\s+)?why\b", re.IGNORECASE)
 _COUNTING = frozenset({"number", "total", "amount", "overal", "annual", "level", "extra", "addit", "new"})
 _HEAVIEST = 6  # words of a part whose weights a sentence's coverage is measured against
 _NAMED = 5  # documents an abstention names, of those that mention its subject
@@ -403,11 +404,16 @@ class ExtractiveAnswerer:
         synonyms = {
             t: set(self.synonyms[t]) - (set() if specific else tenses[t]) for t in own if t in self.synonyms
         }
-        # "How often were patients held down?" is answered by "... used restraint 37 times".
+        # "How often were patients held down?" is answered by "... used restraint 37 times"; "why
+        # did Mersey Care take it over?" not by "... was taken over by Mersey Care" (the asked verb
+        # in another tense restates what happened, which gives no reason).
         for phrase in self.phrases:
             if phrase.held and phrase.found(part.text):
+                held = phrase.held
+                if _WHY.match(part.text):
+                    held = {h for h in held if not self._same_verb(phrase.token, h)}
                 for t in phrase.stems & own.keys():
-                    synonyms.setdefault(t, set()).update(phrase.held)
+                    synonyms.setdefault(t, set()).update(held)
         years = {f for f in figures if _YEAR.fullmatch(f)}
         own_words = {t for toks in self.tokenize(list(distinct)) for t in toks} - name_tokens
         doc_figures: dict[str, set[str]] = {}
@@ -606,6 +612,11 @@ class ExtractiveAnswerer:
             naming = [item for item in out if any(within(alt, scored.words[item[1]]) for alt in names[0])]
             out = naming[:1] + [item for item in out if item not in naming[:1]]
         return out
+
+    def _same_verb(self, phrase: str, other: str) -> bool:
+        """Return whether two phrases open with one verb in two forms ("take over", "taken over")."""
+        a, b = phrase.split()[0], other.split()[0]
+        return b in irregular_forms(a) or self.tokenize([a])[0] == self.tokenize([b])[0]
 
     def _done_under(
         self, part: Part, i: int, scored: _Scored, passages: Sequence[Passage], own: Mapping[str, float]

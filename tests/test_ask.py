@@ -1165,3 +1165,25 @@ def test_a_sum_is_money_and_what_is_knocked_off_is_a_reduction(tmp_path: Path, e
     assert cut.text.startswith("Making its crisis line easier to reach brought Ashcombe a reduction"), (
         cut.text
     )
+
+
+def test_a_phrase_in_another_tense_answers_what_happened_but_gives_no_reason(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "calderstones.md",
+        "# Calderstones and Mersey Care\n\n"
+        "July 2016: Calderstones was taken over by Mersey Care NHS Foundation Trust and became Mersey "
+        "Care's Specialist Learning Disability Division.\n\n"
+        "On 15 March 2018 the regulator published Driving improvement, a set of case studies.\n",
+    )
+    became = casebook.ask("What did Calderstones become after Mersey Care took it over?")
+    assert became.text.startswith("July 2016: Calderstones was taken over by Mersey Care"), became.text
+    # "Why did they take it over?" is not answered by the takeover itself.
+    why = casebook.ask("Why did Mersey Care take over Calderstones in the first place?")
+    assert why.abstained, why.text
+    # "put out" asks when it was published.
+    out = casebook.ask("When did the regulator put out Driving improvement?")
+    assert out.text.startswith("On 15 March 2018 the regulator published Driving improvement"), out.text
