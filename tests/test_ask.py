@@ -1187,3 +1187,18 @@ def test_a_phrase_in_another_tense_answers_what_happened_but_gives_no_reason(
     # "put out" asks when it was published.
     out = casebook.ask("When did the regulator put out Driving improvement?")
     assert out.text.startswith("On 15 March 2018 the regulator published Driving improvement"), out.text
+
+
+def test_the_subjects_asked_are_the_topics_a_list_gives(tmp_path: Path, embedder: Embedder) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "guide.md",
+        "# The Ashcombe improvement guide\n\n"
+        "The guide offers advice on building improvement that lasts. Its topics include:\n\n"
+        "- managing resources;\n- leadership and culture;\n- making the most of digital innovation.\n",
+    )
+    answer = casebook.ask("What subjects does the Ashcombe guide give advice on?")
+    assert answer.text.startswith(
+        "Its topics include:\n- managing resources; [1]\n- leadership and culture; [1]\n"
+    ), answer.text
