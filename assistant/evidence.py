@@ -86,6 +86,7 @@ _BODY = re.compile(
     r"|Association|Society|Committee|Office|Programme|Review|Report|Improvement)\b"
 )
 _HOW_LONG = re.compile(r"^\W*(?:and\s+)?how\s+long\b", re.IGNORECASE)
+_TILL = re.compile(r"\b(?:due|until|till|expected|end(?:s|ed|ing)?|finish(?:es|ed|ing)?)\b", re.IGNORECASE)
 _HOW_OFTEN = re.compile(r"^\W*(?:and\s+)?how\s+often\b", re.IGNORECASE)
 # A number of times ("340 times", "twice", "three times a week"; not "3.1 times more likely"), or a
 # rate ("per month").
@@ -306,12 +307,13 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
     text = unit.text
     if part.reported and not _REPORTING.search(_ASKED_CLAUSE.sub(" ", text)):
         return False
-    if (
-        part.kind == "quantity"
-        and _HOW_LONG.match(part.text)
-        and not (_DURATION.search(text) or _DATE.search(text))
-    ):
-        return False  # "how long do people stay?" asks a time (or till when): "one fewer person" is none
+    if part.kind == "quantity" and _HOW_LONG.match(part.text):
+        # "how long do people stay?" asks a time (or till when): "one fewer person" is none, and
+        # "its findings due in late 2017" is a till-when though it counts nothing.
+        if not (_DURATION.search(text) or _DATE.search(text)):
+            return False
+        if not _DURATION.search(text) and _TILL.search(text):
+            return True
     if (
         part.kind == "quantity"
         and _HOW_OFTEN.match(part.text)

@@ -1202,3 +1202,19 @@ def test_the_subjects_asked_are_the_topics_a_list_gives(tmp_path: Path, embedder
     assert answer.text.startswith(
         "Its topics include:\n- managing resources; [1]\n- leadership and culture; [1]\n"
     ), answer.text
+
+
+def test_how_long_is_answered_by_till_when_but_not_by_any_date(tmp_path: Path, embedder: Embedder) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "ashby.md",
+        "# The Ashby review\n\n"
+        "Lord Ashby was asked to lead a review of community trusts, with its findings due in late 2017.\n\n"
+        "Patients of the Ashby memory clinic have been seen at its town centre site since March 2016.\n",
+    )
+    review = casebook.ask("How long was the Ashby review of community trusts expected to take?")
+    assert review.text.startswith("Lord Ashby was asked to lead a review"), review.text
+    # Since when patients are seen there says nothing of how long they wait.
+    wait = casebook.ask("How long do patients wait to be seen at the Ashby memory clinic?")
+    assert wait.abstained, wait.text
