@@ -100,8 +100,9 @@ class Phrase:
     means: str = ""  # the line's first other entry, which a search for it adds ("restraint")
 
     def found(self, text: str) -> bool:
-        """Return True when ``text`` holds the phrase."""
-        return self.pattern.search(text) is not None
+        """Return True when ``text`` holds the phrase. Its first word is looked for first: every unit
+        of every passage is checked against every phrase, and the pattern is six times slower."""
+        return self.token.split(" ", 1)[0] in text.lower() and self.pattern.search(text) is not None
 
 
 def synonym_phrases(
