@@ -84,7 +84,7 @@ def synonym_stems(
     found: dict[str, set[str]] = defaultdict(set)
     for asked, held in pairs:
         held_stems = _held(held, tokenize)
-        for stem in {t for toks in tokenize([w for w in asked if " " not in w.strip()]) for t in toks}:
+        for stem in {t for toks in tokenize([w for w in asked if not _is_phrase(w)]) for t in toks}:
             found[stem] |= held_stems - {stem}
     return {stem: frozenset(others) for stem, others in found.items() if others}
 
@@ -114,8 +114,8 @@ def synonym_phrases(
     means: dict[str, str] = {}
     every: set[str] = set()
     for asked, held in pairs:
-        every.update(_phrase_key(w) for w in [*asked, *held] if " " in w.strip())
-        for phrase in (_phrase_key(w) for w in asked if " " in w.strip()):
+        every.update(_phrase_key(w) for w in [*asked, *held] if _is_phrase(w))
+        for phrase in (_phrase_key(w) for w in asked if _is_phrase(w)):
             held_by[phrase] |= _held(held, tokenize) - {phrase}
             means.setdefault(phrase, next((w for w in held if _phrase_key(w) != phrase), ""))
     return tuple(
@@ -133,14 +133,18 @@ def synonym_phrases(
 _GAP = r"\W+(?:\w+\W+){0,2}?"  # between a phrase's words: up to two others
 
 
+def _is_phrase(entry: str) -> bool:
+    return " " in entry.strip()
+
+
 def _phrase_key(phrase: str) -> str:
     return " ".join(phrase.lower().split())
 
 
 def _held(words: Sequence[str], tokenize: Callable[[Sequence[str]], list[list[str]]]) -> set[str]:
     """Return what a sentence holding one of ``words`` holds: a word's stems, a phrase itself."""
-    phrases = {_phrase_key(w) for w in words if " " in w.strip()}
-    return {t for toks in tokenize([w for w in words if " " not in w.strip()]) for t in toks} | phrases
+    phrases = {_phrase_key(w) for w in words if _is_phrase(w)}
+    return {t for toks in tokenize([w for w in words if not _is_phrase(w)]) for t in toks} | phrases
 
 
 class Glossary:
