@@ -51,6 +51,11 @@ _BARE_DATE = re.compile(
 )
 _TOP_LINES = 3  # a bare date counts as the page's date only among its first lines
 _MAX_DATE_LINE_WORDS = 14
+_BYLINE_SEPARATOR = re.compile(r"\s+[|·•]\s+")
+_MAX_BYLINE_FIELD_WORDS = 6
+_MONTH_YEAR = re.compile(
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{4}"
+)
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ def clean_sections(
 def date_from_lines(lines: Iterable[str]) -> str | None:
     """Return the ISO date that labelled date lines among ``lines`` give (published first)."""
     dates: dict[str, dt.date] = {}
-    _take_dates([line for line in lines if line.strip()], dates, top=False)
+    _take_dates([line for line in lines if line.strip()], dates, top=False, bylines=True)
     found = dates.get("published") or dates.get("updated")
     return found.isoformat() if found else None
 
@@ -145,8 +150,11 @@ def repair(line: str) -> str:
     return line.rstrip()
 
 
-def _take_dates(lines: list[str], dates: dict[str, dt.date], *, top: bool) -> list[str]:
-    """Remove date lines from ``lines``, recording the first published/updated/bare date."""
+def _take_dates(
+    lines: list[str], dates: dict[str, dt.date], *, top: bool, bylines: bool = False
+) -> list[str]:
+    """Remove date lines from ``lines``, recording the first published/updated/bare date; a byline
+    only at the top (a table's row may hold a date), or anywhere when ``bylines``."""
     kept: list[str] = []
     skip_next = False
     seen_text = 0
@@ -160,6 +168,8 @@ def _take_dates(lines: list[str], dates: dict[str, dt.date], *, top: bool) -> li
             continue
         seen_text += 1
         labelled = _labelled_dates(bare)
+        if labelled is None and (bylines or (top and seen_text <= _TOP_LINES)):
+            labelled = _byline_dates(bare)
         if labelled is not None:
             if not any(labelled.values()) and i + 1 < len(lines):
                 value = _parse_date(_LIST_MARK.sub("", lines[i + 1].strip()).strip())
@@ -198,6 +208,32 @@ def _labelled_dates(line: str) -> dict[str, dt.date | None] | None:
         if found.get(kind) is None:
             found[kind] = parsed
     return found
+
+
+def _byline_dates(line: str) -> dict[str, dt.date | None] | None:
+    """Return the date of a byline, a line of short fields one of which is a date ("Case study |
+    Marshbrook NHS Foundation Trust | Published 14 June 2023", "Safer Wards Network | Improvement
+    resource | September 2020"), or None for other text: a field with another figure ("Inspection:
+    14 to 16 May 2024") is content."""
+    fields = [f.strip(" *_") for f in _BYLINE_SEPARATOR.split(line.strip(" *_"))]
+    found: dict[str, dt.date | None] = {}
+    for field in fields:
+        labelled = _labelled_dates(field)
+        if labelled and any(labelled.values()):
+            found.update({k: v for k, v in labelled.items() if v is not None})
+        elif _MONTH_YEAR.fullmatch(field) or _BARE_DATE.fullmatch(field):
+            found["bare"] = _parse_date(field) or _month_date(field)
+        elif re.search(r"\d", field) or len(field.split()) > _MAX_BYLINE_FIELD_WORDS:
+            return None
+    return found if len(fields) > 1 and any(found.values()) else None
+
+
+def _month_date(text: str) -> dt.date | None:
+    """Return the first day of a month written "July 2025"."""
+    try:
+        return dt.datetime.strptime(" ".join(text.split()), "%B %Y").date()
+    except ValueError:
+        return None
 
 
 def _parse_date(text: str) -> dt.date | None:

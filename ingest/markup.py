@@ -102,11 +102,15 @@ def element_text(element: Any) -> str:
     return _TAG_GAP.sub("", " ".join(element.get_text(" ", strip=True).split()))
 
 
+_COMMENT_BLOCK = re.compile(r"^[ ]{0,3}<!--.*?-->[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
 def render_markdown(content: str) -> str:
     """Return Markdown as HTML, tables included; raw HTML in it is escaped (shown as text, never
     run). Ingestion and the source viewer both render with this, so a passage matches its page."""
     from markdown_it import MarkdownIt
 
+    content = _COMMENT_BLOCK.sub("", content)  # an author's note: no Markdown viewer shows it
     return MarkdownIt("commonmark", {"html": False}).enable("table").render(content)
 
 

@@ -425,3 +425,43 @@ def test_a_table_scraped_one_cell_a_line_is_read_as_rows(tmp_path: Path) -> None
     assert "Harbour Trust | Requires Improvement | Good" in text
     assert "Rating changes\n" in text  # the caption before the rows stays a line of its own
     assert "\n".join(names) in text  # names one a line, no column repeating: not a table
+
+
+def test_a_byline_under_the_title_is_furniture_and_gives_the_date(tmp_path: Path) -> None:
+    note = tmp_path / "case.md"
+    note.write_text(
+        "# Cutting waits\n\nCase study | Example Health NHS Trust | Published 14 June 2023\n\n"
+        "The service cut its median wait from 19 weeks to 4 weeks.\n\n"
+        "Measure | Inspection: 14 to 16 May 2024 | Published 2 June 2024\n"
+    )
+    doc = load(note)
+    assert doc.metadata["date"] == "2023-06-14"
+    text = "\n".join(s.text for s in doc.sections)
+    assert "Case study" not in text and "Published 14 June 2023" not in text
+    # Lower down, or with another figure in a field, a line of fields is the document's own text.
+    assert "Measure | Inspection: 14 to 16 May 2024 | Published 2 June 2024" in text
+    month = tmp_path / "guide.txt"
+    month.write_text(
+        "Safer Wards Network | Improvement resource | September 2020\n\nWards cut restraint by half.\n"
+    )
+    doc = load(month)
+    assert (doc.metadata["date"], doc.sections[0].text) == ("2020-09-01", "Wards cut restraint by half.")
+
+
+def test_a_byline_outside_an_html_article_gives_its_date(tmp_path: Path) -> None:
+    page = tmp_path / "update.html"
+    article = "The three sites opened in 2022 with new teams. " * 8
+    page.write_text(
+        "<html><head><title>An update</title></head><body>"
+        '<p class="meta">Published: 21 November 2022 | Category: Mental health</p>'
+        f"<article><h1>An update</h1><p>{article}</p></article></body></html>"
+    )
+    assert load(page).metadata["date"] == "2022-11-21"
+
+
+def test_an_html_comment_in_markdown_is_never_text(tmp_path: Path) -> None:
+    note = tmp_path / "note.md"
+    note.write_text(
+        "<!-- Draft: check figures\n     with finance -->\n\n# Crisis cafe\n\nThe cafe opened late.\n"
+    )
+    assert [s.text for s in load(note).sections] == ["The cafe opened late."]
