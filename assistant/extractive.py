@@ -368,6 +368,7 @@ class ExtractiveAnswerer:
         # ("the project's cost" is the cost a sentence gives as "the programme cost £186,000")
         counted_by = before_focus | name_tokens | {s for t in before_focus for s in self.synonyms.get(t, ())}
         attribute = set(self.tokenize([part.attribute])[0]) if part.attribute else set()
+        scope = {t: own[t] for t in self.tokenize([" ".join(part.scope)])[0] if t in own}
         # "Who answers calls to the line?" is answered by a sentence saying who answers them, not
         # by one naming who calls it: the asked verb, in some form, is in the sentence.
         acts = (
@@ -530,6 +531,13 @@ class ExtractiveAnswerer:
             if attribute and not attribute & (
                 held | (scored.heading_tokens[unit.passage] if unit.item else set())
             ):
+                continue
+            # "What's the vacancy rate for healthcare assistants?" is not answered by the nurses'
+            # rate: the sentence, its heading or its title says whom the rate is of (the heavier half
+            # of those words).
+            if scope and sum(
+                w for t, w in scope.items() if t in held | titled | scored.heading_tokens[unit.passage]
+            ) < 0.5 * sum(scope.values()):
                 continue
             if acts and not acts & held:
                 continue

@@ -145,6 +145,7 @@ class Part:
     attribute: str = ""
     action: str = ""
     modifiers: tuple[str, ...] = ()  # the words before a "which" part's bodies ("ambulance" trusts)
+    scope: tuple[str, ...] = ()  # whom or what an asked attribute is of ("healthcare assistants")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -348,6 +349,7 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
         attribute=attribute,
         action=action,
         modifiers=_modifiers(before) if kind == "which" and _bodies(head) else (),
+        scope=_scope(asked, attribute) if attribute else (),
     )
 
 
@@ -388,8 +390,8 @@ _AUX = "|".join(sorted(_VERBS_AFTER))
 _ATTRIBUTE = (
     # "what is the review's budget?", "what was ELFT's annual budget?"
     re.compile(
-        r"^what\s+(?:is|was|are|were)\s+(?:the\s+|its\s+|their\s+)?(?:(?:[A-Z][\w-]*,?\s+){0,5}[\w-]+['’]s\s+)?"
-        r"((?:[a-z-]+\s+){0,1})([a-z-]+)(?:\s+of\b|\W*$)",
+        r"^what(?:\s+(?:is|was|are|were)|['’]s)\s+(?:the\s+|its\s+|their\s+)?(?:(?:[A-Z][\w-]*,?\s+){0,5}[\w-]+['’]s\s+)?"
+        r"((?:[a-z-]+\s+){0,1})([a-z-]+)(?:\s+(?:of|for|among|amongst|across|within|at|in|on)\b|\W*$)",
         re.IGNORECASE,
     ),
     # "what rating did CQC give", "what efficiency savings target has each been given"; not
@@ -413,6 +415,33 @@ def _attribute(text: str) -> str:
         words = words[: words.index("of", 1)]
     words = [w.lower() for w in words if w.lower() not in _GENERIC and w.lower() not in FUNCTION_WORDS]
     return words[-1] if words else ""
+
+
+# "the vacancy rate for healthcare assistants", "turnover among support workers": whom it is of.
+_SCOPED = frozenset({"for", "among", "amongst", "across", "within", "in", "on"})
+_SCOPE_ENDS = frozenset({"at", "in", "on", "for", "during", "since", "from", "between", "by", "within",
+                         "across", "before", "after", "when", "compared", "than"})  # fmt: skip
+
+
+def _scope(text: str, attribute: str) -> tuple[str, ...]:
+    """Return the words that say whom or what ``attribute`` is of, after it in ``text``:
+    "healthcare", "assistants" in "what's the vacancy rate for healthcare assistants at Pellowdale";
+    none for a name alone ("the budget for Eskby") or a period ("in 2024/25")."""
+    words = _WORD.findall(text)
+    lowered = [w.lower() for w in words]
+    if attribute not in lowered:
+        return ()
+    at = lowered.index(attribute) + 1
+    if at >= len(words) or lowered[at] not in _SCOPED:
+        return ()
+    scope = []
+    for word in words[at + 1 :]:
+        low = word.lower()
+        if low in _SCOPE_ENDS:
+            break
+        if not word[0].isupper() and low not in FUNCTION_WORDS and not any(c.isdigit() for c in low):
+            scope.append(re.sub(r"['’]s?$", "", low))
+    return tuple(scope)
 
 
 _COUNTED = frozenset({"cost", "number", "amount", "total", "size", "saving", "savings", "budget", "figure",

@@ -1218,3 +1218,28 @@ def test_how_long_is_answered_by_till_when_but_not_by_any_date(tmp_path: Path, e
     # Since when patients are seen there says nothing of how long they wait.
     wait = casebook.ask("How long do patients wait to be seen at the Ashby memory clinic?")
     assert wait.abstained, wait.text
+
+
+def test_a_rate_asked_for_one_group_is_not_answered_by_anothers(tmp_path: Path, embedder: Embedder) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "thornbury.md",
+        "# Thornbury workforce report\n\n"
+        "The registered nurse vacancy rate at Thornbury was 12.6% at 30 September 2025.\n\n"
+        "The overall vacancy rate was 8.9%, down from 11.4% a year before.\n\n"
+        "Nurse turnover in community teams fell to 9% after the trust began stay conversations.\n\n"
+        "In 2026 the trust plans to offer stay conversations to healthcare support workers too.\n",
+    )
+    nurses = casebook.ask("What's the vacancy rate for registered nurses at Thornbury?")
+    assert nurses.text.startswith("The registered nurse vacancy rate at Thornbury was 12.6%"), nurses.text
+    community = casebook.ask("What is nurse turnover in community teams at Thornbury?")
+    assert community.text.startswith("Nurse turnover in community teams fell to 9%"), community.text
+    # The nurses' and the overall rate are no healthcare assistants' rate; a sentence naming
+    # support workers without their turnover gives no turnover.
+    for question in (
+        "What's the vacancy rate for healthcare assistants at Thornbury?",
+        "What is turnover among healthcare support workers at Thornbury?",
+    ):
+        answer = casebook.ask(question)
+        assert answer.abstained, (question, answer.text)

@@ -321,3 +321,20 @@ def test_the_name_a_question_is_asked_of(question: str, subject: str) -> None:
 )
 def test_the_words_a_sentence_must_hold(question: str, terms: tuple[str, ...]) -> None:
     assert read_question(question).parts[0].terms == terms
+
+
+@pytest.mark.parametrize(
+    ("question", "attribute", "scope"),
+    [
+        ("What's the vacancy rate for healthcare assistants?", "rate", ("healthcare", "assistants")),
+        ("What is turnover among support workers at Pellowdale?", "turnover", ("support", "workers")),
+        ("What is the waiting time for children and young people's services?", "time",
+         ("children", "young", "people", "services")),
+        ("What was the vacancy rate in 2024/25?", "rate", ()),  # a period is no group
+        ("What is the staffing model for Eskby?", "model", ()),  # nor is a name alone
+        ("What is the review's remit?", "remit", ()),
+    ],
+)  # fmt: skip
+def test_what_an_attribute_is_asked_of(question: str, attribute: str, scope: tuple[str, ...]) -> None:
+    part = read_question(question).central
+    assert (part.attribute, part.scope) == (attribute, scope)
