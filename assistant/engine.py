@@ -140,7 +140,7 @@ class Casebook:
             self.embedder,
             self.store.bm25.tokenize,
             self.store.bm25.idf,
-            aliases=glossary.alias,
+            aliases=glossary.names_for,
             synonyms=synonym_stems(synonyms, self.store.bm25.tokenize),
             phrases=phrases,
             # One more than an abstention names, so that it can say "more than 5 documents".
@@ -164,9 +164,9 @@ class Casebook:
         self, names: Sequence[str], *, documents: int = 5, access: Access, glossary: Glossary
     ) -> list[Passage]:
         bm25 = self.store.bm25
-        wanted = [[t for t in bm25.tokenize([n, glossary.meaning(n) or n]) if t] for n in names]
+        wanted = [[t for t in bm25.tokenize([n, *glossary.names_for(n)]) if t] for n in names]
         # "NTW" is mentioned where "Northumberland, Tyne and Wear" is printed: search both.
-        aliases = [a for n in names if (a := glossary.meaning(n))]
+        aliases = [a for n in names for a in glossary.names_for(n)]
         ranked = self.store.lexical(" ".join([*names, *aliases]), 100, access=access)
         chunks = self.store.chunks([cid for cid, _ in ranked])
         found: dict[str, Passage] = {}

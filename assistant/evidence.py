@@ -96,6 +96,17 @@ _FREQUENCY = re.compile(
     re.IGNORECASE,
 )
 # A time: "six weeks", "18 months", "a year", "up to seven nights", "12-hour".
+_ASKS_SHARE = re.compile(
+    r"^\W*(?:and\s+)?what\s+(?:(?:was|is|were|are)\s+the\s+)?(?:share|proportion|percentage|fraction)\b",
+    re.IGNORECASE,
+)
+_SHARE = re.compile(  # "58%", "58 per cent", "half", "two thirds", "one in five", "9 out of 10", "most"
+    r"\d\s?(?:%|per ?cent)|\b(?:half|most|all|none|majority|minority)\b"
+    r"|\b(?:a|one|two|three) (?:third|quarter)s?\b"
+    r"|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten) (?:in|out of)"
+    r" (?:\d+|two|three|four|five|six|seven|eight|nine|ten|\w+ty)\b",
+    re.IGNORECASE,
+)
 _DURATION = re.compile(
     r"\b(?:\d+(?:\.\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|few)"
     r"[\s-]+(?:[a-z]+[\s-]+)?(?:minutes?|hours?|days?|nights?|weeks?|months?|years?|terms?)\b",
@@ -320,6 +331,8 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
         and not (_FREQUENCY.search(text) or _RECURRING.search(text))
     ):
         return False  # "how often did patients use them?" asks a frequency: "within 72 hours" is none
+    if part.kind == "quantity" and _ASKS_SHARE.match(part.text) and not _SHARE.search(text):
+        return False  # "what share were seen within an hour?" is not answered by "within one hour"
     if part.kind == "quantity":  # "24/7" is a span and "one of the" a choice, not quantities
         # Nor is a figure the question gives: "how much funding for phase 3" is not answered by
         # "Phase 3: April 2020 to March 2022".

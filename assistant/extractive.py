@@ -131,7 +131,7 @@ class ExtractiveAnswerer:
         idf: Callable[[set[str]], dict[str, float]],
         params: ExtractiveParams | None = None,
         *,
-        aliases: Callable[[str], str | None] = lambda name: None,
+        aliases: Callable[[str], Sequence[str]] = lambda name: (),
         synonyms: Mapping[str, frozenset[str]] | None = None,
         phrases: Sequence[Phrase] = (),
         mentions: Callable[[Sequence[str]], list[Passage]] | None = None,
@@ -774,11 +774,7 @@ class ExtractiveAnswerer:
 
     def _name_tokens(self, name: str) -> list[list[str]]:
         """Return the token runs that count as a mention of ``name`` (itself, or its expansion)."""
-        forms = [name]
-        expansion = self.aliases(name)
-        if expansion:
-            forms.append(expansion)
-        return [t for t in self.tokenize(forms) if t]
+        return [t for t in self.tokenize([name, *self.aliases(name)]) if t]
 
     # -- composing --------------------------------------------------------------------------------
 
@@ -866,7 +862,7 @@ class ExtractiveAnswerer:
                 chosen.insert(chosen.index(j - 1) + 1, j)
         # "What did NTW's staff contribute to?" is answered by "Its staff contributed to ...": the
         # question names what "it" is, so the sentence before, naming NTW, need not come first.
-        asked = [form for part in intent.parts for n in part.names for form in (n, self.aliases(n)) if form]
+        asked = [form for part in intent.parts for n in part.names for form in (n, *self.aliases(n))]
         chosen = _with_antecedents(chosen, units, lines, lambda i: _subject_is(units[i].text, asked))
         # A list item quoted alone ("- Sussex Partnership NHS Foundation Trust", "several routes
         # for raising concerns, ...;") is read under its list's lead-in ("The cohort named by NHSI is:").

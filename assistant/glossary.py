@@ -30,8 +30,10 @@ _DEFINED = re.compile(
 )
 
 
-def load_acronyms(path: Path | None = None) -> dict[str, str]:
-    """Return the acronyms in a YAML mapping file (the shipped one when ``path`` is None)."""
+def load_acronyms(path: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """Return the acronyms in a YAML mapping file (the shipped one when ``path`` is None), each
+    with its meanings: one, or a list of the ways documents write it ("A&E: [accident and
+    emergency, emergency department]")."""
     path = Path(path) if path else DEFAULT_FILE
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -39,9 +41,18 @@ def load_acronyms(path: Path | None = None) -> dict[str, str]:
         raise DataError(f"{path}: cannot read the acronyms file ({exc.strerror}). Fix the path") from None
     except yaml.YAMLError:
         raise DataError(f"{path}: not valid YAML. Write one 'ACRONYM: meaning' per line") from None
-    if not isinstance(data, Mapping) or not all(isinstance(v, str) for v in data.values()):
-        raise DataError(f"{path}: expected 'ACRONYM: meaning' lines, e.g. 'CQC: Care Quality Commission'")
-    return {str(k): v for k, v in data.items()}
+    hint = (
+        "expected 'ACRONYM: meaning' or 'ACRONYM: [meaning, ...]' lines, e.g. 'CQC: Care Quality Commission'"
+    )
+    if not isinstance(data, Mapping):
+        raise DataError(f"{path}: {hint}")
+    acronyms: dict[str, tuple[str, ...]] = {}
+    for key, value in data.items():
+        meanings = [value] if isinstance(value, str) else value
+        if not isinstance(meanings, list) or not meanings or not all(isinstance(m, str) for m in meanings):
+            raise DataError(f"{path}: cannot read the meaning of {key}: {hint}")
+        acronyms[str(key)] = tuple(meanings)
+    return acronyms
 
 
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.yaml")
@@ -134,7 +145,9 @@ _GAP = r"\W+(?:\w+\W+){0,2}?"  # between a phrase's words: up to two others
 
 
 def _is_phrase(entry: str) -> bool:
-    return " " in entry.strip()
+    """Return whether a synonym entry is several words: "held down", or "24-hour" (whose parts the
+    index reads as two words, each of which alone means something else)."""
+    return " " in entry.strip() or "-" in entry.strip(" -")
 
 
 def _phrase_key(phrase: str) -> str:
@@ -151,9 +164,13 @@ class Glossary:
     """Acronym meanings from the user's file, completed from the library's own names."""
 
     def __init__(
-        self, acronyms: Mapping[str, str], library_texts: Iterable[str] = (), phrases: Sequence[Phrase] = ()
+        self,
+        acronyms: Mapping[str, str | Sequence[str]],
+        library_texts: Iterable[str] = (),
+        phrases: Sequence[Phrase] = (),
     ) -> None:
-        self.acronyms = dict(acronyms)
+        self._meanings = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in acronyms.items()}
+        self.acronyms = {k: v[0] for k, v in self._meanings.items()}  # the first meaning of each
         self.phrases = tuple(phrases)
         self._learned = _learn(library_texts, set(self.acronyms))
 
@@ -174,6 +191,15 @@ class Glossary:
             (acronym for acronym, meaning in self.acronyms.items() if _plain(meaning) == wanted), None
         )
 
+    def names_for(self, name: str) -> tuple[str, ...]:
+        """Return every other name of ``name``: each meaning the user's file gives an acronym ("A&E":
+        "accident and emergency", "emergency department"), else :meth:`alias`."""
+        key = name.upper().removesuffix("S") if name.upper() not in self._meanings else name.upper()
+        if key in self._meanings:
+            return self._meanings[key]
+        found = self.alias(name)
+        return (found,) if found else ()
+
     def __contains__(self, acronym: str) -> bool:
         return acronym in self.acronyms or acronym in self._learned
 
@@ -182,9 +208,10 @@ class Glossary:
         synonym of each phrase it asks with ("held down": "restraint")."""
         meanings: list[str] = []
         for acronym, plural in _TOKEN.findall(question):
-            meaning = self.acronyms.get(acronym) or self._learned.get(acronym)
-            if meaning and meaning not in meanings and meaning.lower() not in question.lower():
-                meanings.append(meaning + plural)
+            learned = (self._learned[acronym],) if acronym in self._learned else ()
+            for meaning in self._meanings.get(acronym, learned):
+                if meaning not in meanings and meaning.lower() not in question.lower():
+                    meanings.append(meaning + plural)
         found = [(m.start(), p.means) for p in self.phrases if p.means and (m := p.pattern.search(question))]
         meanings += [means for _, means in sorted(found) if not _says(question, means)]  # in its order
         meanings = list(dict.fromkeys(meanings))

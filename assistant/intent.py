@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -66,7 +67,8 @@ _QUESTION_START = re.compile(
 )
 _YES_NO = re.compile(rf"^{_OPENING_AUX}\b", re.IGNORECASE)
 _QUANTITY = re.compile(
-    r"^(how (much|many|long|often|far|big|large)\b|what (was|is|were|are) the (cost|number|amount|total"
+    r"^(how (much|many|long|often|far|big|large)\b|what (?:share|proportion|percentage|fraction)\b"
+    r"|what (was|is|were|are) the (cost|number|amount|total"
     r"|size|saving|savings|budget|figure|percentage|proportion|rate)\b"
     r"|what (was|is|were|are) the (?:[a-z-]+ ){1,2}(cost|number|amount|total|size|percentage|proportion)\b"
     # "what was its vacancy rate", "what was Kestrel Moor's registered nurse vacancy rate"
@@ -335,8 +337,13 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
     if kind == "quantity":
         words = [w.lower() for w in _WORD.findall(asked)]
         measure = words[1] if len(words) > 1 and words[0] == "how" and words[1] in _MEASURES else ""
+        if len(words) > 1 and words[0] == "what" and words[1] in _SHARES:
+            measure = words[1]  # "what share of people ...": "52% of people", seldom "a share"
         terms = [t for t in terms if t != measure]
     focus = _focus(asked, terms) if kind == "quantity" else ""
+    # "what share of young people were seen": a share of them, whom the sentence names
+    words = [w.lower() for w in _WORD.findall(asked)]
+    share = words[1] if kind == "quantity" and len(words) > 2 and words[1] in _SHARES else ""
     attribute = _attribute(asked) if kind == "what" else ""
     action = _action(asked) if kind == "who" else ""
     return Part(
@@ -349,7 +356,7 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
         attribute=attribute,
         action=action,
         modifiers=_modifiers(before) if kind == "which" and _bodies(head) else (),
-        scope=_scope(asked, attribute) if attribute else (),
+        scope=_scope(asked, attribute) if attribute else _scope(asked, share, after={"of"}) if share else (),
     )
 
 
@@ -423,7 +430,7 @@ _SCOPE_ENDS = frozenset({"at", "in", "on", "for", "during", "since", "from", "be
                          "across", "before", "after", "when", "compared", "than"})  # fmt: skip
 
 
-def _scope(text: str, attribute: str) -> tuple[str, ...]:
+def _scope(text: str, attribute: str, after: Collection[str] = _SCOPED) -> tuple[str, ...]:
     """Return the words that say whom or what ``attribute`` is of, after it in ``text``:
     "healthcare", "assistants" in "what's the vacancy rate for healthcare assistants at Pellowdale";
     none for a name alone ("the budget for Eskby") or a period ("in 2024/25")."""
@@ -432,20 +439,21 @@ def _scope(text: str, attribute: str) -> tuple[str, ...]:
     if attribute not in lowered:
         return ()
     at = lowered.index(attribute) + 1
-    if at >= len(words) or lowered[at] not in _SCOPED:
+    if at >= len(words) or lowered[at] not in after:
         return ()
     scope = []
     for word in words[at + 1 :]:
         low = word.lower()
-        if low in _SCOPE_ENDS:
+        if low in _SCOPE_ENDS or low in _VERBS_AFTER:
             break
         if not word[0].isupper() and low not in FUNCTION_WORDS and not any(c.isdigit() for c in low):
             scope.append(re.sub(r"['’]s?$", "", low))
     return tuple(scope)
 
 
+_SHARES = ("share", "proportion", "percentage", "fraction")  # "what share of people": people counted
 _COUNTED = frozenset({"cost", "number", "amount", "total", "size", "saving", "savings", "budget", "figure",
-                      "percentage", "proportion", "rate"})  # fmt: skip
+                      "rate", *_SHARES})  # fmt: skip
 
 
 def _focus(text: str, terms: list[str]) -> str:
@@ -468,6 +476,8 @@ def _focus(text: str, terms: list[str]) -> str:
             counted += 1  # "total cost"
         # "what is the maximum number of nights": nights; "what was the total cost": cost.
         after = [w for w in words[counted + 1 :] if w == "of" or w not in FUNCTION_WORDS][:2]
+        if words[counted] in _SHARES:
+            return ""  # "what share of young people referred ...": a share, whoever is counted
         counts_what = words[counted] in ("number", "amount", "total") and after[:1] == ["of"]
         return after[1] if counts_what and len(after) > 1 else words[counted]
     if counted is not None:  # "how much did it cost to produce": the cost

@@ -1243,3 +1243,51 @@ def test_a_rate_asked_for_one_group_is_not_answered_by_anothers(tmp_path: Path, 
     ):
         answer = casebook.ask(question)
         assert answer.abstained, (question, answer.text)
+
+
+def test_staffs_words_for_a_night_service_and_a_home_visit_and_each_name_of_a_and_e(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "gullmouth.md",
+        "# Around the clock: psychiatric liaison at Gullmouth General Hospital\n\n"
+        "Until 2023 the liaison team in Gullmouth's emergency department worked from 9am to 9pm.\n\n"
+        "## Timeline\n\n"
+        "1. **6 March 2023**: funding agreed by the integrated care board.\n"
+        "2. **1 November 2023**: 24-hour service begins.\n\n"
+        "## Home treatment\n\n"
+        "The crisis team has a night shift of two practitioners able to visit people at home.\n\n"
+        "The team's office is open for an hour each morning for calls from GPs.\n",
+    )
+    # A&E is the emergency department too; a 24-hour service works through the night.
+    night = casebook.ask(
+        "When did the mental health team in Gullmouth's A&E start working through the night?"
+    )
+    assert night.text.startswith("1 November 2023: 24-hour service begins."), night.text
+    visit = casebook.ask(
+        "Can someone from Gullmouth's crisis team now come round to your home in the middle of the night?"
+    )
+    assert visit.text.startswith("The crisis team has a night shift of two practitioners"), visit.text
+
+
+def test_a_share_is_answered_by_a_share_of_the_group_asked(tmp_path: Path, embedder: Embedder) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "wrenby.md",
+        "# Wrenby House inspection\n\n"
+        "Agency staff filled 58% of nursing shifts at night in the three months before our visit.\n\n"
+        "Young people under 18 are seen by a separate children's liaison team, which aims to see anyone "
+        "referred from the emergency department within one hour.\n\n"
+        "| Measure | Before | After |\n|---|---|---|\n"
+        "| Adults seen within 1 hour of referral from the emergency department | 46% | 83% |\n",
+    )
+    nights = casebook.ask("What share of night nursing shifts at Wrenby House were covered by agency staff?")
+    assert nights.text.startswith("Agency staff filled 58% of nursing shifts at night"), nights.text
+    # A target is no share, and the adults' share is not the young people's.
+    young = casebook.ask(
+        "What share of young people referred from Wrenby's emergency department were seen within an hour?"
+    )
+    assert young.abstained, young.text

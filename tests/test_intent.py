@@ -55,6 +55,36 @@ def test_an_acronym_from_the_users_file_is_the_alias_of_its_meaning_and_back() -
     assert glossary.alias("Somerset Partnership") is None
 
 
+def test_an_acronym_may_have_several_meanings_each_searched_and_each_a_mention(tmp_path) -> None:
+    from assistant.glossary import load_acronyms
+    from vectorstore import DataError
+
+    acronyms = tmp_path / "acronyms.yaml"
+    acronyms.write_text("A&E: [accident and emergency, emergency department]\nCQC: Care Quality Commission\n")
+    glossary = Glossary(load_acronyms(acronyms))
+    assert glossary.names_for("A&E") == ("accident and emergency", "emergency department")
+    assert glossary.names_for("CQC") == ("Care Quality Commission",)
+    assert glossary.expand("Who runs A&E?") == "Who runs A&E? (accident and emergency; emergency department)"
+    acronyms.write_text("A&E: [accident and emergency, 3]\n")
+    with pytest.raises(DataError, match=r"acronyms.yaml: cannot read the meaning of A&E: expected"):
+        load_acronyms(acronyms)
+
+
+def test_a_hyphenated_synonym_is_held_whole_never_by_its_parts() -> None:
+    from assistant.glossary import synonym_phrases, synonym_stems
+    from vectorstore.bm25 import BM25Index
+
+    tokenize = BM25Index.build([], [], []).tokenize
+    pairs = [(["through the night"], ["24-hour", "overnight"]), (["nightly"], ["24-hour"])]
+    (phrase,) = [p for p in synonym_phrases(pairs, tokenize) if p.token == "through the night"]
+    assert phrase.held == {"24-hour", "overnight"}  # not "hour": "an hour each morning" is no night
+    assert synonym_stems(pairs, tokenize) == {"night": {"24-hour"}}  # by the phrase, not by "hour"
+    assert any(
+        p.token == "24-hour" and p.found("a 24-hour service") for p in synonym_phrases(pairs, tokenize)
+    )
+    assert not any(p.found("open for an hour") for p in synonym_phrases(pairs, tokenize))
+
+
 @pytest.mark.parametrize(
     ("question", "head"),
     [
@@ -338,3 +368,9 @@ def test_the_words_a_sentence_must_hold(question: str, terms: tuple[str, ...]) -
 def test_what_an_attribute_is_asked_of(question: str, attribute: str, scope: tuple[str, ...]) -> None:
     part = read_question(question).central
     assert (part.attribute, part.scope) == (attribute, scope)
+
+
+def test_what_share_asks_a_quantity_of_the_group_after_of() -> None:
+    part = read_question("What share of young people referred from A&E were seen within an hour?").central
+    assert (part.kind, part.focus, part.scope) == ("quantity", "", ("young", "people", "referred"))
+    assert "share" not in part.terms  # "52% of young people", seldom "a share"
