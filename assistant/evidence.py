@@ -375,7 +375,7 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
         if part.head.lower() in _ANY_BODY and _names_a_role(text, asked):
             return True  # "which organisations": "local patient and voluntary groups" are a kind of them
         return len(named) >= 2
-    if part.kind == "how" and part.names_doer:
+    if part.kind == "how" and part.names_doer and not part.reported:  # "how did X describe it?": words
         # "What did East London do?" wants something done, not that East London was rated;
         # "what did inspectors do to prepare the Driving improvement report?" names the report only.
         return bool(_MEANS.search(text))

@@ -575,7 +575,7 @@ class ExtractiveAnswerer:
                 continue
             if (
                 cosine < p.min_cosine
-                and not (coverage >= 1.0 and (len(own) >= 2 or part.defines))
+                and not (coverage >= 1.0 - 1e-9 and (len(own) >= 2 or part.defines))
                 and (not vectors or scored.cosine_to(i, vectors[part.text]) < p.min_cosine)
             ):
                 continue  # ... unless it holds every word the part asks with (its cosine may be low
@@ -770,7 +770,9 @@ class ExtractiveAnswerer:
         if not words:
             return {}
         tokens = {t for toks in self.tokenize(list(words)) for t in toks}
-        return self.idf(tokens) if tokens else {}
+        # In one order whatever the process's string hashing: a coverage is a sum of these
+        # weights, and summed in another order it may fall a hair short of 1.0.
+        return dict(sorted(self.idf(tokens).items())) if tokens else {}
 
     def _name_tokens(self, name: str) -> list[list[str]]:
         """Return the token runs that count as a mention of ``name`` (itself, or its expansion)."""

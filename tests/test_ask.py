@@ -153,6 +153,27 @@ def test_seeds_alone_answer_out_of_area_from_the_seed(
     assert "Lancashire Care FT" in answer.text and "crisis house" in answer.text
 
 
+def test_how_someone_described_a_thing_is_answered_by_their_words_in_any_word_order(
+    seeds: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    from ingest import ingest
+
+    casebook = make_casebook(tmp_path / "seeds-index", embedder)
+    ingest([seeds], casebook.store, embedder)
+    question = "How did John Lawlor describe the information sharing between NTW and East London?"
+    answerer = casebook.answerer
+    by_idf = answerer.idf
+    for order in (lambda weights: weights, lambda weights: dict(reversed(weights.items()))):
+        # The order a question's words are weighed in follows string hashing, which differs from
+        # one process to the next: the answer must not.
+        answerer.idf = lambda tokens, order=order: order(by_idf(tokens))
+        answer = casebook.ask(question)
+        # "How did he describe it" asks his words, not a means ("by ...").
+        assert answer.text.startswith("Mr Lawlor described the information sharing as a “twinning”"), (
+            answer.text
+        )
+
+
 def test_ask_json_has_exactly_the_documented_shape(library_dir: Path) -> None:
     result = CliRunner().invoke(main, ["ask", OAP, "--json", "--data-dir", str(library_dir)])
     assert result.exit_code == 0, result.output
