@@ -369,6 +369,7 @@ class ExtractiveAnswerer:
         counted_by = before_focus | name_tokens | {s for t in before_focus for s in self.synonyms.get(t, ())}
         attribute = set(self.tokenize([part.attribute])[0]) if part.attribute else set()
         scope = {t: own[t] for t in self.tokenize([" ".join(part.scope)])[0] if t in own}
+        doer = self._name_tokens(part.doer_name) if part.kind == "quantity" and part.doer_name else []
         # "Who answers calls to the line?" is answered by a sentence saying who answers them, not
         # by one naming who calls it: the asked verb, in some form, is in the sentence.
         acts = (
@@ -532,6 +533,11 @@ class ExtractiveAnswerer:
                 held | (scored.heading_tokens[unit.passage] if unit.item else set())
             ):
                 continue
+            # "How much did Lancashire Care save?" is not answered by "Lord Carter suggested £5bn
+            # could be saved": a figure is its doer's where the sentence, the one before it, its
+            # heading or its title names the doer.
+            if doer and not self._names_near(doer, i, scored, passages):
+                continue
             # "What's the vacancy rate for healthcare assistants?" is not answered by the nurses'
             # rate: the sentence, its heading or its title says whom the rate is of (the heavier half
             # of those words).
@@ -620,6 +626,25 @@ class ExtractiveAnswerer:
             naming = [item for item in out if any(within(alt, scored.words[item[1]]) for alt in names[0])]
             out = naming[:1] + [item for item in out if item not in naming[:1]]
         return out
+
+    def _names_near(
+        self, forms: list[list[str]], i: int, scored: _Scored, passages: Sequence[Passage]
+    ) -> bool:
+        """Return whether unit ``i``, a unit before it in its passage, or what its document is
+        about (its title, heading, trust and publisher) names one of ``forms`` (a name and its
+        other names, as token runs)."""
+        passage = scored.units[i].passage
+        chunk = passages[passage].chunk
+        about = [
+            chunk.title,
+            chunk.section or "",
+            *(str(chunk.metadata.get(k, "")) for k in ("trust", "publisher")),
+        ]
+        start = i
+        while start > 0 and scored.units[start - 1].passage == passage:
+            start -= 1
+        words = [*self.tokenize(about), *(scored.words[j] for j in range(start, i + 1))]
+        return any(within(alt, w) for alt in forms for w in words)
 
     def _same_verb(self, phrase: str, other: str) -> bool:
         """Return whether two phrases open with one verb in two forms ("take over", "taken over")."""

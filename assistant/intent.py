@@ -180,10 +180,9 @@ class Part:
         return at < len(words) and any(name.split()[0] == words[at] for name in self.names)
 
     @property
-    def subject_name(self) -> str:
-        """Return the name the part asks its question of: one standing after an auxiliary ("Did
-        Oxleas ...", "What rating did Oxleas get ...", "How much did NTW's line save?"), else its
-        only name ("Who leads NTW?"), else "" ("Which trusts were in CQC's report?")."""
+    def doer_name(self) -> str:
+        """Return the name standing after the part's auxiliary, the one it asks what it did or
+        has ("NTW" in "how much did NTW's crisis line save?"), else ""."""
         words = _bare_words(self.text)
         for name in self.names:
             first = _bare_words(name)[0]
@@ -194,6 +193,15 @@ class Part:
                 if before.lower() in _VERBS_AFTER:
                     return name
                 break
+        return ""
+
+    @property
+    def subject_name(self) -> str:
+        """Return the name the part asks its question of: one standing after an auxiliary ("Did
+        Oxleas ...", "What rating did Oxleas get ...", "How much did NTW's line save?"), else its
+        only name ("Who leads NTW?"), else "" ("Which trusts were in CQC's report?")."""
+        if self.doer_name:
+            return self.doer_name
         # "Who leads NTW?": the one name a question gives is what it asks about.
         return self.names[0] if len(self.names) == 1 else ""
 

@@ -1312,3 +1312,25 @@ def test_a_share_is_answered_by_a_share_of_the_group_asked(tmp_path: Path, embed
         "What share of young people referred from Wrenby's emergency department were seen within an hour?"
     )
     assert young.abstained, young.text
+
+
+def test_a_figure_is_its_doers_only_where_the_doer_is_named_near_it(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "carter.md",
+        "# Review of community trusts due next year\n\n## The cohort\n\n"
+        "The review team is working with a first cohort of trusts, which includes Ashfield Care NHS "
+        "Foundation Trust, Brookside Partnership NHS Trust and Corley Health NHS Trust. Ashfield Care "
+        "opened a crisis house in 2016 with a local charity.\n\n## What the review will share\n\n"
+        "The regulator aims to share early findings where possible, such as on procurement and making "
+        "data available from the Model Hospital, where Lord Carter suggested £5bn could be made in "
+        "efficiency savings.\n",
+    )
+    carter = casebook.ask("How much did Lord Carter suggest could be saved?")
+    assert "Lord Carter suggested £5bn" in carter.text, carter.text
+    # Ashfield Care is named in another section: the £5bn is not its saving.
+    ashfield = casebook.ask("How much money did Ashfield Care save by opening its crisis house?")
+    assert ashfield.abstained, ashfield.text

@@ -374,3 +374,16 @@ def test_what_share_asks_a_quantity_of_the_group_after_of() -> None:
     part = read_question("What share of young people referred from A&E were seen within an hour?").central
     assert (part.kind, part.focus, part.scope) == ("quantity", "", ("young", "people", "referred"))
     assert "share" not in part.terms  # "52% of young people", seldom "a share"
+
+
+@pytest.mark.parametrize(
+    ("question", "doer"),
+    [
+        ("How much did NTW's crisis line save?", "NTW"),
+        ("How much money did Lancashire Care save?", "Lancashire Care"),
+        ("How many trusts took part in phase 2 of the National Acute Care Safety Programme?", ""),
+        ("Who leads NTW?", ""),
+    ],
+)
+def test_the_name_a_part_asks_what_it_did(question: str, doer: str) -> None:
+    assert read_question(question).central.doer_name == doer
