@@ -1280,7 +1280,9 @@ def test_staffs_words_for_a_night_service_and_a_home_visit_and_each_name_of_a_an
         "2. **1 November 2023**: 24-hour service begins.\n\n"
         "## Home treatment\n\n"
         "The crisis team has a night shift of two practitioners able to visit people at home.\n\n"
-        "The team's office is open for an hour each morning for calls from GPs.\n",
+        "The team's office is open for an hour each morning for calls from GPs.\n\n"
+        "## The regulator\n\n"
+        "Being able to speak to regulator staff between inspections was seen as helpful by the team.\n",
     )
     # A&E is the emergency department too; a 24-hour service works through the night.
     night = casebook.ask(
@@ -1291,6 +1293,10 @@ def test_staffs_words_for_a_night_service_and_a_home_visit_and_each_name_of_a_an
         "Can someone from Gullmouth's crisis team now come round to your home in the middle of the night?"
     )
     assert visit.text.startswith("The crisis team has a night shift of two practitioners"), visit.text
+    touch = casebook.ask(
+        "Is it worth keeping in touch with the regulator between inspections, according to Gullmouth?"
+    )
+    assert touch.text.startswith("Being able to speak to regulator staff between inspections"), touch.text
 
 
 def test_a_share_is_answered_by_a_share_of_the_group_asked(tmp_path: Path, embedder: Embedder) -> None:
