@@ -1053,7 +1053,10 @@ class ExtractiveAnswerer:
     ) -> Answer:
         """Return the abstention, offering what the library holds about the question's subject
         (in the documents ``allowed``)."""
-        central = read_question(question).central
+        intent = read_question(question)
+        central = intent.central
+        # The question as asked, or its first part as read ("What share ..., after the change?").
+        shown = question.strip() if len(intent.parts) == 1 else central.text
         names = list(central.names)
         if not names or self.mentions is None or reason:
             return abstain(question, query, reason)
@@ -1071,7 +1074,7 @@ class ExtractiveAnswerer:
         n = len(found)
         count = f"more than {_NAMED} documents" if n > _NAMED else f"{n} document{'s' if n != 1 else ''}"
         head = (
-            f"Not in the library: no passage answers “{_as_question(central.text)}”. "
+            f"Not in the library: no passage answers “{_as_question(shown)}”. "
             f"{'The documents your filters allow mention' if allowed else 'The library mentions'} "
             f"{subject} in {count}, but not this:"
         )

@@ -60,6 +60,12 @@ _ASKING = re.compile(
     rf"^(?:(?:who|what)\b|(?:how|when|where|why|which)(?:\s+[\w'’-]+){{0,2}}?\s+{_OPENING_AUX}\b|{_OPENING_AUX}\b)",
     re.IGNORECASE,
 )
+_SETTING = re.compile(
+    r"^((?:after|before|once|when|whenever|since|following|during|now that|if|given|in|by|at|over|between)"
+    r"\b[^,?]{3,120}?),\s+(?=(?:how|what|which|who|whom|whose|when|where|why|did|does|do|is|are|was|were"
+    r"|has|have|had|can|could|should|will|would)\b)",
+    re.IGNORECASE,
+)
 _QUESTION_START = re.compile(
     r"^(?:how|what|when|who|whom|whose|which|where|why|whether|did|does|do|is|are|was|were|has|have|had|can"
     r"|could|should|will|would)\b",
@@ -252,8 +258,16 @@ class Intent:
 
 def read_question(question: str, known_acronyms: frozenset[str] = frozenset()) -> Intent:
     """Return the parts ``question`` asks; a part that only says "it" borrows the first part's subject."""
+    # "After the change, what share ...?", "When the trusts got a poor mark, what did their boards
+    # do?": the question begins after the clause that sets it, which is read after its first part.
+    setting = _SETTING.match(question.strip())
+    asked = (
+        question.strip()[setting.end() :]
+        if setting and not _ASKING.match(question.strip())
+        else question.strip()
+    )
     pieces = []
-    for piece in _PART_BREAK.split(question.strip()):
+    for piece in _PART_BREAK.split(asked):
         # "How did the inspectors gather it - who did they talk to?": a dash before a second
         # question, when what comes before it is a question too (not "We're setting one up - how ...").
         halves = _DASH.split(piece, maxsplit=1)
@@ -262,6 +276,9 @@ def read_question(question: str, known_acronyms: frozenset[str] = frozenset()) -
             clauses = _COMMA.split(half)
             pieces += clauses if _ASKING.match(clauses[0].strip()) else [half]
     pieces = [p.strip(" ,.") for p in pieces if p and p.strip(" ,.?")]
+    if pieces and asked != question.strip():
+        clause = setting.group(1) if setting else ""
+        pieces[0] = f"{pieces[0].rstrip(' ?')}, {clause[:1].lower()}{clause[1:]}"
     parts: list[Part] = []
     for piece in pieces or [question.strip()]:
         part = _part(piece, known_acronyms)

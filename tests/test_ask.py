@@ -1340,3 +1340,16 @@ def test_a_figure_is_its_doers_only_where_the_doer_is_named_near_it(
     # Ashfield Care is named in another section: the £5bn is not its saving.
     ashfield = casebook.ask("How much money did Ashfield Care save by opening its crisis house?")
     assert ashfield.abstained, ashfield.text
+
+
+def test_a_question_after_a_clause_setting_it_is_asked_of_what_follows(library: Casebook) -> None:
+    question = (
+        "When the improving trusts got a poor first mark from inspectors, what did their boards do with it?"
+    )
+    answer = library.ask(question)
+    assert answer.text.startswith(
+        "For many of them a poor rating acted as a stimulus rather than a setback"
+    ), answer.text
+    # An abstention quotes the question as asked.
+    missing = library.ask("After the twinning began, how many staff did East London lend to NTW?")
+    assert missing.abstained and "“After the twinning began, how many staff" in missing.text, missing.text

@@ -294,9 +294,18 @@ def test_a_question_after_a_comma_is_a_part_of_its_own_when_a_question_comes_bef
         "what is its budget",
         "how many staff",
     ]
-    # A clause saying when is not a question: what comes after it is the question.
+    # A clause saying when is not a question: what comes after it is the question, read first.
     when = read_question("When the trusts got a poor rating, what did their boards do?").parts
-    assert [p.text for p in when] == ["When the trusts got a poor rating, what did their boards do"]
+    assert [(p.kind, p.text) for p in when] == [
+        ("how", "what did their boards do, when the trusts got a poor rating")
+    ]
+    share = read_question(
+        "After the change, what share were seen within an hour, and what was it at night?"
+    ).parts
+    assert [(p.kind, p.text) for p in share] == [
+        ("quantity", "what share were seen within an hour, after the change"),
+        ("what", "what was it at night"),
+    ]
 
 
 def test_what_usually_happens_is_answered_by_a_recurring_time_a_past_event_by_a_date() -> None:
