@@ -369,6 +369,7 @@ class ExtractiveAnswerer:
         counted_by = before_focus | name_tokens | {s for t in before_focus for s in self.synonyms.get(t, ())}
         attribute = set(self.tokenize([part.attribute])[0]) if part.attribute else set()
         scope = {t: own[t] for t in self.tokenize([" ".join(part.scope)])[0] if t in own}
+        shared = set(self.tokenize([" ".join(part.shared)])[0]) & own.keys()
         doer = self._name_tokens(part.doer_name) if part.kind == "quantity" and part.doer_name else []
         # "Who answers calls to the line?" is answered by a sentence saying who answers them, not
         # by one naming who calls it: the asked verb, in some form, is in the sentence.
@@ -541,9 +542,12 @@ class ExtractiveAnswerer:
             # "What's the vacancy rate for healthcare assistants?" is not answered by the nurses'
             # rate: the sentence, its heading or its title says whom the rate is of (the heavier half
             # of those words).
-            if scope and sum(
-                w for t, w in scope.items() if t in held | titled | scored.heading_tokens[unit.passage]
-            ) < 0.5 * sum(scope.values()):
+            around_unit = held | titled | scored.heading_tokens[unit.passage]
+            if scope and sum(w for t, w in scope.items() if t in around_unit) < 0.5 * sum(scope.values()):
+                continue
+            # A share is of those doing what was asked: "38% of visitors said ..." is no share of
+            # visitors who "were men" (one of those words, as "agency" of "covered by agency staff").
+            if shared and not shared & around_unit:
                 continue
             if acts and not acts & held:
                 continue

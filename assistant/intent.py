@@ -154,6 +154,7 @@ class Part:
     action: str = ""
     modifiers: tuple[str, ...] = ()  # the words before a "which" part's bodies ("ambulance" trusts)
     scope: tuple[str, ...] = ()  # whom or what an asked attribute is of ("healthcare assistants")
+    shared: tuple[str, ...] = ()  # what a share asked is the share of doing ("were men", "were seen")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -382,6 +383,7 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
         action=action,
         modifiers=_modifiers(before) if kind == "which" and _bodies(head) else (),
         scope=_scope(asked, attribute) if attribute else _scope(asked, share, after={"of"}) if share else (),
+        shared=_shared(asked) if share else (),
     )
 
 
@@ -474,6 +476,20 @@ def _scope(text: str, attribute: str, after: Collection[str] = _SCOPED) -> tuple
         if not word[0].isupper() and low not in FUNCTION_WORDS and not any(c.isdigit() for c in low):
             scope.append(re.sub(r"['’]s?$", "", low))
     return tuple(scope)
+
+
+def _shared(text: str) -> tuple[str, ...]:
+    """Return what a share asked counts: the words after its verb, "men" in "what percentage of
+    visitors were men", "seen", "hour" in "what share of people were seen within an hour"."""
+    words = _WORD.findall(text)
+    verb = next((k for k, w in enumerate(words[2:], start=2) if w.lower() in _VERBS_AFTER), None)
+    if verb is None:
+        return ()
+    return tuple(
+        w.lower()
+        for w in words[verb + 1 :]
+        if not w[0].isupper() and w.lower() not in FUNCTION_WORDS and not any(c.isdigit() for c in w)
+    )
 
 
 _SHARES = ("share", "proportion", "percentage", "fraction")  # "what share of people": people counted

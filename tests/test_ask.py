@@ -1309,7 +1309,9 @@ def test_a_share_is_answered_by_a_share_of_the_group_asked(tmp_path: Path, embed
         "Young people under 18 are seen by a separate children's liaison team, which aims to see anyone "
         "referred from the emergency department within one hour.\n\n"
         "| Measure | Before | After |\n|---|---|---|\n"
-        "| Adults seen within 1 hour of referral from the emergency department | 46% | 83% |\n",
+        "| Adults seen within 1 hour of referral from the emergency department | 46% | 83% |\n\n"
+        "In its first 100 days, 38% of visitors to the Wrenby crisis café said they would otherwise have "
+        "gone to A&E.\n",
     )
     nights = casebook.ask("What share of night nursing shifts at Wrenby House were covered by agency staff?")
     assert nights.text.startswith("Agency staff filled 58% of nursing shifts at night"), nights.text
@@ -1318,6 +1320,9 @@ def test_a_share_is_answered_by_a_share_of_the_group_asked(tmp_path: Path, embed
         "What share of young people referred from Wrenby's emergency department were seen within an hour?"
     )
     assert young.abstained, young.text
+    # What visitors said is no share of visitors who were men.
+    men = casebook.ask("What percentage of visitors to the Wrenby crisis café were men?")
+    assert men.abstained, men.text
 
 
 def test_a_figure_is_its_doers_only_where_the_doer_is_named_near_it(

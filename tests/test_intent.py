@@ -383,6 +383,7 @@ def test_what_share_asks_a_quantity_of_the_group_after_of() -> None:
     part = read_question("What share of young people referred from A&E were seen within an hour?").central
     assert (part.kind, part.focus, part.scope) == ("quantity", "", ("young", "people", "referred"))
     assert "share" not in part.terms  # "52% of young people", seldom "a share"
+    assert part.shared == ("seen", "hour")  # what the share is of doing
 
 
 @pytest.mark.parametrize(
