@@ -286,11 +286,12 @@ def read_question(question: str, known_acronyms: frozenset[str] = frozenset()) -
         # "..., and what is the partner charity called?" asks a name the first part did not give.
         # So does one that repeats a word of the first ("..., and how much funding does each trust
         # get for phase 3?" is about the programme the first part names).
+        # One naming a subject of its own ("..., and who leads the Oxtonby site?") is about that.
         if parts and (
             len(part.terms) < 2
             or _leans_back(piece)
             or ASKS_NAME.match(piece)
-            or set(part.terms) & set(parts[0].terms)
+            or (set(part.terms) & set(parts[0].terms) and not part.groups)
         ):
             first = parts[0]
             context = tuple(t for t in first.terms if t not in part.terms)

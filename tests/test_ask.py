@@ -1358,3 +1358,20 @@ def test_a_question_after_a_clause_setting_it_is_asked_of_what_follows(library: 
     # An abstention quotes the question as asked.
     missing = library.ask("After the twinning began, how many staff did East London lend to NTW?")
     assert missing.abstained and "“After the twinning began, how many staff" in missing.text, missing.text
+
+
+def test_a_later_part_naming_its_own_subject_is_not_answered_by_the_firsts(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "sites.md",
+        "# Community transformation: an update on our three early sites\n\n## Eskby site\n\n"
+        "The Eskby site started on 1 April 2022. Jane Morrow chairs the Eskby site board, which meets "
+        "monthly.\n\n## Oxtonby site\n\nThe Oxtonby site was due to start on 3 October 2022, but asbestos "
+        "was found in its hub building. Its board has not yet met.\n",
+    )
+    answer = casebook.ask("Who chairs the Eskby site board, and who chairs the Oxtonby site board?")
+    assert answer.text.startswith("Jane Morrow chairs the Eskby site board"), answer.text
+    assert answer.unanswered == ("who chairs the Oxtonby site board",), answer.text
