@@ -102,7 +102,9 @@ def element_text(element: Any) -> str:
     return _TAG_GAP.sub("", " ".join(element.get_text(" ", strip=True).split()))
 
 
-_COMMENT_BLOCK = re.compile(r"^[ ]{0,3}<!--.*?-->[ \t]*$", re.MULTILINE | re.DOTALL)
+# A comment standing alone on its lines (as an HTML block of CommonMark): one comment, never text
+# between two ("<!-- a --> text\ntext <!-- b -->" keeps its text).
+_COMMENT_BLOCK = re.compile(r"^[ ]{0,3}<!--(?:(?!-->).)*-->[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
 def render_markdown(content: str) -> str:

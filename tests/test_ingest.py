@@ -465,3 +465,6 @@ def test_an_html_comment_in_markdown_is_never_text(tmp_path: Path) -> None:
         "<!-- Draft: check figures\n     with finance -->\n\n# Crisis cafe\n\nThe cafe opened late.\n"
     )
     assert [s.text for s in load(note).sections] == ["The cafe opened late."]
+    # Text between two comments is text.
+    note.write_text("# Crisis cafe\n\n<!-- a --> Opened late\nfor guests <!-- b -->\n")
+    assert "Opened late" in load(note).sections[0].text
