@@ -96,10 +96,6 @@ _FREQUENCY = re.compile(
     re.IGNORECASE,
 )
 # A time: "six weeks", "18 months", "a year", "up to seven nights", "12-hour".
-_ASKS_SHARE = re.compile(
-    r"^\W*(?:and\s+)?what\s+(?:(?:was|is|were|are)\s+the\s+)?(?:share|proportion|percentage|fraction)\b",
-    re.IGNORECASE,
-)
 _SHARE = re.compile(  # "58%", "58 per cent", "half", "two thirds", "one in five", "9 out of 10", "most"
     r"\d\s?(?:%|per ?cent)|\b(?:half|most|all|none|majority|minority)\b"
     r"|\b(?:a|one|two|three) (?:third|quarter)s?\b"
@@ -331,7 +327,7 @@ def kind_fits(part: Part, unit: Unit, own: Mapping[str, float]) -> bool:
         and not (_FREQUENCY.search(text) or _RECURRING.search(text))
     ):
         return False  # "how often did patients use them?" asks a frequency: "within 72 hours" is none
-    if part.kind == "quantity" and _ASKS_SHARE.match(part.text) and not _SHARE.search(text):
+    if part.asks_share and not _SHARE.search(text):
         return False  # "what share were seen within an hour?" is not answered by "within one hour"
     if part.kind == "quantity":  # "24/7" is a span and "one of the" a choice, not quantities
         # Nor is a figure the question gives: "how much funding for phase 3" is not answered by

@@ -535,8 +535,8 @@ class ExtractiveAnswerer:
             ):
                 continue
             # "How much did Lancashire Care save?" is not answered by "Lord Carter suggested £5bn
-            # could be saved": a figure is its doer's where the sentence, the one before it, its
-            # heading or its title names the doer.
+            # could be saved": a figure is its doer's where the sentence, one before it in its
+            # passage, or what its document is about (title, heading, trust, publisher) names the doer.
             if doer and not self._names_near(doer, i, scored, passages):
                 continue
             # "What's the vacancy rate for healthcare assistants?" is not answered by the nurses'

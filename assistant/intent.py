@@ -187,6 +187,16 @@ class Part:
         return at < len(words) and any(name.split()[0] == words[at] for name in self.names)
 
     @property
+    def asks_share(self) -> bool:
+        """Return whether the part asks a share ("what share of people ...", "what was the
+        percentage ..."), which a percentage, "half" or "one in five" gives."""
+        words = [w.lower() for w in _WORD.findall(self.text)]
+        words = words[1:] if words[:1] == ["and"] else words
+        if words[1:2] and words[1] in ("was", "is", "were", "are") and words[2:3] == ["the"]:
+            words = words[:1] + words[3:]  # "what was the percentage ..."
+        return self.kind == "quantity" and words[:1] == ["what"] and len(words) > 1 and words[1] in _SHARES
+
+    @property
     def doer_name(self) -> str:
         """Return the name standing after the part's auxiliary, the one it asks what it did or
         has ("NTW" in "how much did NTW's crisis line save?"), else ""."""
