@@ -96,10 +96,10 @@ _FREQUENCY = re.compile(
     re.IGNORECASE,
 )
 # A time: "six weeks", "18 months", "a year", "up to seven nights", "12-hour".
-_SHARE = re.compile(  # "58%", "58 per cent", "half", "two thirds", "one in five", "9 out of 10", "most"
+_SHARE = re.compile(  # "58%", "half", "two thirds", "one in five", "9 out of 10", "six of the seven", "most"
     r"\d\s?(?:%|per ?cent)|\b(?:half|most|all|none|majority|minority)\b"
     r"|\b(?:a|one|two|three) (?:third|quarter)s?\b"
-    r"|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten) (?:in|out of)"
+    r"|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten) (?:in|out of|of the)"
     r" (?:\d+|two|three|four|five|six|seven|eight|nine|ten|\w+ty)\b",
     re.IGNORECASE,
 )

@@ -1311,7 +1311,7 @@ def test_a_share_is_answered_by_a_share_of_the_group_asked(tmp_path: Path, embed
         "| Measure | Before | After |\n|---|---|---|\n"
         "| Adults seen within 1 hour of referral from the emergency department | 46% | 83% |\n\n"
         "In its first 100 days, 38% of visitors to the Wrenby crisis café said they would otherwise have "
-        "gone to A&E.\n",
+        "gone to A&E.\n\nSix of the eight Wrenby wards now hold a weekly safety huddle.\n",
     )
     nights = casebook.ask("What share of night nursing shifts at Wrenby House were covered by agency staff?")
     assert nights.text.startswith("Agency staff filled 58% of nursing shifts at night"), nights.text
@@ -1320,6 +1320,8 @@ def test_a_share_is_answered_by_a_share_of_the_group_asked(tmp_path: Path, embed
         "What share of young people referred from Wrenby's emergency department were seen within an hour?"
     )
     assert young.abstained, young.text
+    huddles = casebook.ask("What share of the Wrenby wards hold a weekly safety huddle?")
+    assert huddles.text.startswith("Six of the eight Wrenby wards"), huddles.text
     # What visitors said is no share of visitors who were men.
     men = casebook.ask("What percentage of visitors to the Wrenby crisis café were men?")
     assert men.abstained, men.text
