@@ -100,7 +100,8 @@ ASKS_NAME = re.compile(
 # "which staff survey should trusts track" lists no trusts: the noun listed comes before a verb.
 _WHICH = re.compile(
     r"^(which|what)\s+((?:(?!(?:should|could|would|can|may|might|must|will|shall|did|does|do|is|are|was|were"
-    r"|has|have|had)\s)[a-z-]+\s+){0,3}?)([a-z-]+s)\b(?!\s+(?:of|is|was|did|does)\b)"
+    r"|has|have|had)\s)[a-z-]+\s+){0,3}?)(?!(?:is|was|has|does|this|thus|us)\b)([a-z-]+s)\b"
+    r"(?!\s+(?:of|is|was|did|does)\b)"
 )
 _HOW = re.compile(  # "what did X do" asks what was done; "what did X plan to do" asks a plan
     r"^(how|in what way|what did .+(?<!\bto) do|what (steps|actions|changes)|what (was|were) done)\b",

@@ -93,6 +93,7 @@ def test_a_hyphenated_synonym_is_held_whole_never_by_its_parts() -> None:
         ("Which staff survey should trusts track?", ""),  # a survey is asked for, not trusts
         ("Which trusts did Lord Carter visit?", "trusts"),  # the noun before "did"
         ("Which charities does Lancashire Care work with?", "charities"),  # not "does"
+        ("Which of them was rated good?", ""),  # "was" ends in "s" but lists nothing
     ],
 )
 def test_a_which_question_lists_the_noun_before_its_verb(question: str, head: str) -> None:
