@@ -371,6 +371,8 @@ class ExtractiveAnswerer:
         scope = {t: own[t] for t in self.tokenize([" ".join(part.scope)])[0] if t in own}
         shared = set(self.tokenize([" ".join(part.shared)])[0]) & own.keys()
         doer = self._name_tokens(part.doer_name) if part.kind == "quantity" and part.doer_name else []
+        # What each passage's document is about, read once (not for each of its units).
+        doc_about = [self._about(p.chunk) for p in passages] if doer else []
         # "Who answers calls to the line?" is answered by a sentence saying who answers them, not
         # by one naming who calls it: the asked verb, in some form, is in the sentence.
         acts = (
@@ -537,7 +539,7 @@ class ExtractiveAnswerer:
             # "How much did Lancashire Care save?" is not answered by "Lord Carter suggested £5bn
             # could be saved": a figure is its doer's where the sentence, one before it in its
             # passage, or what its document is about (title, heading, trust, publisher) names the doer.
-            if doer and not self._names_near(doer, i, scored, passages):
+            if doer and not self._names_near(doer, i, scored, doc_about[unit.passage]):
                 continue
             # "What's the vacancy rate for healthcare assistants?" is not answered by the nurses'
             # rate: the sentence, its heading or its title says whom the rate is of (the heavier half
@@ -631,23 +633,20 @@ class ExtractiveAnswerer:
             out = naming[:1] + [item for item in out if item not in naming[:1]]
         return out
 
-    def _names_near(
-        self, forms: list[list[str]], i: int, scored: _Scored, passages: Sequence[Passage]
-    ) -> bool:
-        """Return whether unit ``i``, a unit before it in its passage, or what its document is
-        about (its title, heading, trust and publisher) names one of ``forms`` (a name and its
-        other names, as token runs)."""
+    def _about(self, chunk: Chunk) -> list[list[str]]:
+        """Return the words of what a passage's document is about: its title, heading, trust and
+        publisher."""
+        meta = [str(chunk.metadata.get(k, "")) for k in ("trust", "publisher")]
+        return self.tokenize([chunk.title, chunk.section or "", *meta])
+
+    def _names_near(self, forms: list[list[str]], i: int, scored: _Scored, about: list[list[str]]) -> bool:
+        """Return whether unit ``i``, a unit before it in its passage, or ``about`` (what its
+        document is about) names one of ``forms`` (a name and its other names, as token runs)."""
         passage = scored.units[i].passage
-        chunk = passages[passage].chunk
-        about = [
-            chunk.title,
-            chunk.section or "",
-            *(str(chunk.metadata.get(k, "")) for k in ("trust", "publisher")),
-        ]
         start = i
         while start > 0 and scored.units[start - 1].passage == passage:
             start -= 1
-        words = [*self.tokenize(about), *(scored.words[j] for j in range(start, i + 1))]
+        words = [*about, *(scored.words[j] for j in range(start, i + 1))]
         return any(within(alt, w) for alt in forms for w in words)
 
     def _same_verb(self, phrase: str, other: str) -> bool:
