@@ -21,7 +21,7 @@ import numpy as np
 from assistant.answers import Answer, Citation, abstain
 from assistant.evidence import TITLES, Unit, is_number, kind_fits, listed_bodies, units_of
 from assistant.glossary import Phrase, unexpanded
-from assistant.intent import Intent, Part, irregular_forms, read_question, verb_forms
+from assistant.intent import FUNCTION_WORDS, Intent, Part, irregular_forms, read_question, verb_forms
 from vectorstore import Chunk, Embedder, Passage
 
 Tokenize = Callable[[Sequence[str]], list[list[str]]]
@@ -523,6 +523,7 @@ class ExtractiveAnswerer:
             if focus and not (
                 focus[0] in held - scored.tokens[i]  # the money a figure in pounds is
                 or _counts(focus[0], scored.words[i], counted_by)
+                or _counted_before(focus[0], unit.text)
                 or _owns(part.focus, unit.text)
                 or self._figure_of(part.focus, unit.text, counted_by)
                 or focus[0] in scored.echoes[i]
@@ -617,6 +618,16 @@ class ExtractiveAnswerer:
             # A person is named by their title and surname too ("Dr Evans" for Navina Evans).
             called = names[0] + self._titled(part.names[0])
             naming = [item for item in out if any(within(alt, scored.words[item[1]]) for alt in called)]
+            if not naming and re.search(rf"\bthe\s+{re.escape(part.names[0])}\s+{_WRITING}", part.text):
+                # ... or, when the subject is a piece of writing the name only says whose it is
+                # ("Does the NHSI resource say ...?"), one of that writing: where it is named
+                # earlier in its passage, or in what its document is about.
+                about = [self._about(passage.chunk) for passage in passages]
+                naming = [
+                    item
+                    for item in out
+                    if self._names_near(called, item[1], scored, about[scored.units[item[1]].passage])
+                ]
             # Other members of the list it is found in say nothing of it ("Is East London in the
             # cohort?" is not answered by "- 5 Boroughs Partnership NHS Foundation Trust").
             others = [
@@ -1349,6 +1360,33 @@ def _numbered(focus: str, words: list[str]) -> bool:
     return any(
         w == focus and any(is_number(x) for x in words[max(k - 4, 0) : k]) for k, w in enumerate(words)
     )
+
+
+# "the NHSI mental health improvement resource", "the CQC report": a piece of writing, by whom.
+_WRITING = (
+    r"(?:[a-z-]+\s+){0,4}?(?:report|review|resource|guide|guidance|article|study|studies|paper|page|"
+    r"publication|document|letter|blog|briefing|toolkit|framework|strategy|survey|evaluation)s?\b"
+)
+
+
+def _counted_before(stem: str, text: str) -> bool:
+    """Return whether a number counts the ``stem`` a few words after it, with only words naming
+    what kind they are between ("seven NHS mental health trusts"); not a figure of another thing
+    ("about 4,300 of them are people", "the eleven services, the total number of people")."""
+    for clause in re.split(r"[,;:()]", text):
+        words = clause.split()
+        for k, word in enumerate(words):
+            if not is_number(word) or _YEAR.fullmatch(word):
+                continue
+            for between, after in enumerate(words[k + 1 : k + 5]):
+                low = after.lower().strip(".'’\"“”")
+                if low.startswith(stem) and len(low) <= len(stem) + 3:
+                    if between:  # a count right before it is _counts' to judge
+                        return True
+                    break
+                if low in FUNCTION_WORDS or is_number(after):
+                    break
+    return False
 
 
 def _owns(focus: str, text: str) -> bool:

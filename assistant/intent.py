@@ -26,7 +26,11 @@ _FUNCTION_TEXT = (
     "i me my we our us you your it its they them their this that these those there he she his her "
     "tell say said please much many there s t go goes went gone get gets got come comes came called "
     "according through across within without under around towards toward via per upon onto among "
-    "against along behind beyond despite inside outside until up down out off following"
+    "against along behind beyond despite inside outside until up down out off following "
+    "anything something nothing everything anyone someone "
+    "anybody somebody reckon reckons reckoned think thinks "
+    "i'm it's we're you're they're i've we've you've they've isn't aren't wasn't weren't "
+    "don't doesn't didn't hasn't haven't hadn't can't couldn't won't wouldn't shouldn't"
 )
 FUNCTION_WORDS = frozenset(_FUNCTION_TEXT.split())
 REFERRING = frozenset({"it", "its", "they", "them", "their", "this", "that", "these", "those", "he", "she"})
@@ -342,7 +346,7 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
         word = found.group(0)
         possessive = bool(re.search(r"['’]s$", word))
         bare = re.sub(r"['’]s$", "", word).rstrip(".'’").strip("'’")
-        low = bare.lower()
+        low = bare.lower().replace("’", "'")
         # A capital inside the sentence marks a name (a trust, place or report); so does an
         # acronym anywhere. The first word of a question is capitalised by grammar alone.
         named = bool(bare) and (

@@ -437,11 +437,17 @@ def test_plain_questions_the_library_answers_in_its_own_words(library: Casebook)
 
 def _one_document_library(tmp_path: Path, embedder: Embedder, name: str, text: str) -> Casebook:
     """Return a Casebook over a library of one document, ``name`` holding ``text``."""
+    return _library_of(tmp_path, embedder, {name: text})
+
+
+def _library_of(tmp_path: Path, embedder: Embedder, documents: dict[str, str]) -> Casebook:
+    """Return a Casebook over a library of ``documents`` (file name: text)."""
     from ingest import ingest
 
     library = tmp_path / "library"
     library.mkdir(parents=True)
-    (library / name).write_text(text, encoding="utf-8")
+    for name, text in documents.items():
+        (library / name).write_text(text, encoding="utf-8")
     casebook = make_casebook(tmp_path / "index", embedder)
     ingest([library], casebook.store, embedder)
     return casebook
@@ -1377,3 +1383,60 @@ def test_a_later_part_naming_its_own_subject_is_not_answered_by_the_firsts(
     answer = casebook.ask("Who chairs the Eskby site board, and who chairs the Oxtonby site board?")
     assert answer.text.startswith("Jane Morrow chairs the Eskby site board"), answer.text
     assert answer.unanswered == ("who chairs the Oxtonby site board",), answer.text
+
+
+def test_a_resource_s_own_sentences_a_count_and_an_initiative_are_found_in_staff_wording(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    # Several documents, so that a word one of them prints is rarer than one all of them do.
+    casebook = _library_of(
+        tmp_path,
+        embedder,
+        {
+            "orford-wards.md": "# Orford Care ward staffing\n\n"
+            "Orford Care NHS Trust runs six adult wards. Its nurse vacancy rate was 9% in March.\n\n"
+            "The trust filled most gaps with its own bank staff rather than agency nurses.\n",
+            "crisis-cafe.md": "# The Saltmarsh crisis cafe\n\n"
+            "The Saltmarsh crisis cafe opens every evening for people in distress.\n\n"
+            "Visitors can drop in without a referral and talk to a peer worker.\n",
+            "harrowby-resource.md": "# Learning from improving teams: a Harrowby Health resource\n\n"
+            "Harrowby Health wrote this for community mental health teams across the county.\n\n"
+            "The resource gives advice on how to learn from complaints and act on feedback.\n\n"
+            "Case studies from nine community mental health teams show what changed on the ground.\n\n"
+            "Peer to peer learning is often the most effective way for teams facing challenges to improve.\n",
+            "hospital-groups.md": "# Groups of hospitals\n\n"
+            "Four acute trusts were given new powers to run groups of hospitals as part of the vanguard "
+            "projects.\n\nEach group shares one board and one chief executive.\n",
+        },
+    )
+    # "The resource" is the Harrowby Health resource asked of: its document names it.
+    complaints = casebook.ask("does the Harrowby Health resource say anything about handling complaints?")
+    assert complaints.text.startswith("The resource gives advice on how to learn from complaints"), (
+        complaints.text
+    )
+    # Nine teams are counted with the words naming their kind between ("nine community mental health teams").
+    teams = casebook.ask("how many teams did the case studies cover?")
+    assert teams.text.startswith("Case studies from nine community mental health teams"), teams.text
+    # An initiative is a project.
+    initiative = casebook.ask("What acute-sector initiative were the new groups of hospitals part of?")
+    assert initiative.text.startswith("Four acute trusts were given new powers"), initiative.text
+
+
+def test_seeds_alone_answer_questions_in_staff_wording(
+    seeds: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    from ingest import ingest
+
+    casebook = make_casebook(tmp_path / "seeds-index", embedder)
+    ingest([seeds], casebook.store, embedder)
+    # A boss is a chief executive.
+    boss = casebook.ask(
+        "what did the NTW boss say the outstanding rating could turn them into for trusts that are "
+        "struggling?"
+    )
+    assert boss.text.startswith(
+        "Northumberland, Tyne and Wear FT chief executive says the rating could make it"
+    ), boss.text
+    # "reckon" asks an opinion, not a word a sentence holds; "works best" is "the most effective".
+    learning = casebook.ask("what sort of learning does NHSI reckon works best for trusts in difficulty?")
+    assert learning.text.startswith("Peer to peer learning can often be the most effective"), learning.text

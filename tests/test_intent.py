@@ -398,3 +398,12 @@ def test_what_share_asks_a_quantity_of_the_group_after_of() -> None:
 )
 def test_the_name_a_part_asks_what_it_did(question: str, doer: str) -> None:
     assert read_question(question).central.doer_name == doer
+
+
+def test_contractions_and_indefinite_pronouns_name_no_subject() -> None:
+    # A sentence seldom holds "they're" or "anything": weighed as subject words, they had made a
+    # sentence about schooling on the ward fall short of the question's words.
+    ward = read_question(
+        "Do teenagers still get any schooling while they’re on the ward, or isn't there anything?"
+    )
+    assert ward.central.terms == ("teenagers", "still", "schooling", "while", "ward"), ward.central.terms
