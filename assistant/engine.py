@@ -307,6 +307,21 @@ class Casebook:
                 exclude=exclude,
                 allowed=allowed,
             )
+        if answer.abstained and found.passages and k is None and self.settings.wider_k:
+            # Staff wording may rank the passage that answers just below the first few: read a
+            # few more before abstaining (the answerer's tests still decide).
+            wider = self.retrieve(
+                searched, k=self.settings.top_k + self.settings.wider_k, filters=filters, groups=groups
+            )
+            second = answerer.answer(
+                asked,
+                wider.passages,
+                search_query=wider.query,
+                query_vector=wider.vector,
+                exclude=exclude,
+                allowed=allowed,
+            )
+            answer = answer if second.abstained else second
         if filters and answer.abstained and not exclude:
             # The filters may have left out the documents that answer: say so, and which.
             unfiltered = self.ask(question, k=k, search_query=search_query, groups=groups)

@@ -381,6 +381,7 @@ class ExtractiveAnswerer:
             else set()
         )
         verb = set(self.tokenize([part.action])[0]) if part.action else set()
+        role = set(self.tokenize([part.role])[0]) if part.role else set()
         acts |= {s for t in verb for s in self.synonyms.get(t, ())}
         # "Which ambulance trusts are in the cohort?": a member listed is an ambulance trust.
         modifiers = {t for toks in self.tokenize(list(part.modifiers)) for t in toks}
@@ -553,6 +554,10 @@ class ExtractiveAnswerer:
             if shared and not shared & around_unit:
                 continue
             if acts and not acts & held:
+                continue
+            # "Who is the chief executive?" is not answered by the Chief People Officer's words: a
+            # sentence giving someone's post gives the one asked (or its other name: "led by").
+            if role - held and _POST.search(unit.text):
                 continue
             # "..., and what was its vacancy rate for consultant psychiatrists?" is not answered
             # by the nurses' vacancy rate: a later part's sentence holds a word that only that
@@ -1361,6 +1366,11 @@ def _numbered(focus: str, words: list[str]) -> bool:
         w == focus and any(is_number(x) for x in words[max(k - 4, 0) : k]) for k, w in enumerate(words)
     )
 
+
+# "Chief People Officer", "Deputy Chief Inspector": a post, as a title.
+_POST = re.compile(
+    r"\b(?:[A-Z][a-z]+\s+){1,3}(?:Officer|Director|Executive|Manager|Secretary|Inspector|Chair|Lead|Head)\b"
+)
 
 # "the NHSI mental health improvement resource", "the CQC report": a piece of writing, by whom.
 _WRITING = (

@@ -160,6 +160,7 @@ class Part:
     modifiers: tuple[str, ...] = ()  # the words before a "which" part's bodies ("ambulance" trusts)
     scope: tuple[str, ...] = ()  # whom or what an asked attribute is of ("healthcare assistants")
     shared: tuple[str, ...] = ()  # what a share asked is the share of doing ("were men", "were seen")
+    role: str = ""  # the post a "who is the ..." part asks who holds ("chief executive")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -388,6 +389,7 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
     share = words[1] if kind == "quantity" and len(words) > 2 and words[1] in _SHARES else ""
     attribute = _attribute(asked) if kind == "what" else ""
     action = _action(asked) if kind == "who" else ""
+    role = _ROLE.match(asked) if kind == "who" else None
     return Part(
         text,
         kind,
@@ -400,7 +402,19 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
         modifiers=_modifiers(before) if kind == "which" and _bodies(head) else (),
         scope=_scope(asked, attribute) if attribute else _scope(asked, share, after={"of"}) if share else (),
         shared=_shared(asked) if share else (),
+        role=_ABBREVIATED_ROLE.sub("executive", role.group(1).lower()) if role else "",
     )
+
+
+# "Who is the chief executive of X?", "who was the medical director": the post, which a sentence
+# naming someone in another post ("Chief People Officer") does not answer.
+_ROLE = re.compile(
+    r"^who\s+(?:is|was|are|were|has been|will be)\s+(?:the\s+|its\s+|their\s+)?"
+    r"(?!to\b)((?:[a-z-]+\s+){0,2}?(?:chief exec(?:utive)?|executive|chair|chairman|chairwoman|chairperson"
+    r"|director|inspector|minister|secretary|manager|lead|leader|head|officer|president|governor|guardian))s?\b",
+    re.IGNORECASE,
+)
+_ABBREVIATED_ROLE = re.compile(r"\bexec\b")
 
 
 _APPOSITIVE = re.compile(  # ", the figure ...", ", the date ...": what is asked, said again

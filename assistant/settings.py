@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         default=30, ge=0, le=128, description="Wordpieces shared by neighbouring chunks."
     )
     top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved per question.")
+    wider_k: int = Field(
+        default=3,
+        ge=0,
+        le=50,
+        description="Passages more read, before abstaining, when none of the first top_k answers "
+        "(staff wording may rank the answering passage just below them).",
+    )
     neighbours: int = Field(
         default=2,
         ge=0,

@@ -1385,7 +1385,7 @@ def test_a_later_part_naming_its_own_subject_is_not_answered_by_the_firsts(
     assert answer.unanswered == ("who chairs the Oxtonby site board",), answer.text
 
 
-def test_a_resource_s_own_sentences_a_count_and_an_initiative_are_found_in_staff_wording(
+def test_a_resource_s_own_sentences_a_count_an_initiative_and_a_post_are_read_in_staff_wording(
     tmp_path: Path, embedder: Embedder
 ) -> None:
     # Several documents, so that a word one of them prints is rarer than one all of them do.
@@ -1395,7 +1395,8 @@ def test_a_resource_s_own_sentences_a_count_and_an_initiative_are_found_in_staff
         {
             "orford-wards.md": "# Orford Care ward staffing\n\n"
             "Orford Care NHS Trust runs six adult wards. Its nurse vacancy rate was 9% in March.\n\n"
-            "The trust filled most gaps with its own bank staff rather than agency nurses.\n",
+            "The trust filled most gaps with its own bank staff rather than agency nurses.\n\n"
+            'Jo Bright, Chief People Officer at Orford Care, said: "Our own bank works for staff."\n',
             "crisis-cafe.md": "# The Saltmarsh crisis cafe\n\n"
             "The Saltmarsh crisis cafe opens every evening for people in distress.\n\n"
             "Visitors can drop in without a referral and talk to a peer worker.\n",
@@ -1417,6 +1418,9 @@ def test_a_resource_s_own_sentences_a_count_and_an_initiative_are_found_in_staff
     # Nine teams are counted with the words naming their kind between ("nine community mental health teams").
     teams = casebook.ask("how many teams did the case studies cover?")
     assert teams.text.startswith("Case studies from nine community mental health teams"), teams.text
+    # The Chief People Officer is no chief executive: the library names none.
+    chief = casebook.ask("Who is the chief executive of Orford Care NHS Trust?")
+    assert chief.abstained, chief.text
     # An initiative is a project.
     initiative = casebook.ask("What acute-sector initiative were the new groups of hospitals part of?")
     assert initiative.text.startswith("Four acute trusts were given new powers"), initiative.text
@@ -1440,3 +1444,11 @@ def test_seeds_alone_answer_questions_in_staff_wording(
     # "reckon" asks an opinion, not a word a sentence holds; "works best" is "the most effective".
     learning = casebook.ask("what sort of learning does NHSI reckon works best for trusts in difficulty?")
     assert learning.text.startswith("Peer to peer learning can often be the most effective"), learning.text
+    # The passage saying how the seven were chosen ranks just below the first five read.
+    chosen = casebook.ask(
+        "how did CQC pick the seven trusts for the report, and how many trusts were in the running?"
+    )
+    assert chosen.text.startswith(
+        "The following specialist mental health trusts feature in the publication, having been selected"
+    ), chosen.text
+    assert chosen.unanswered == ("how many trusts were in the running",), chosen.unanswered
