@@ -21,7 +21,7 @@ import numpy as np
 from assistant.answers import Answer, Citation, abstain
 from assistant.evidence import TITLES, Unit, is_number, kind_fits, listed_bodies, units_of
 from assistant.glossary import Phrase, unexpanded
-from assistant.intent import FUNCTION_WORDS, Intent, Part, irregular_forms, read_question, verb_forms
+from assistant.intent import FUNCTION_WORDS, POSTS, Intent, Part, irregular_forms, read_question, verb_forms
 from vectorstore import Chunk, Embedder, Passage
 
 Tokenize = Callable[[Sequence[str]], list[list[str]]]
@@ -1368,9 +1368,7 @@ def _numbered(focus: str, words: list[str]) -> bool:
 
 
 # "Chief People Officer", "Deputy Chief Inspector": a post, as a title.
-_POST = re.compile(
-    r"\b(?:[A-Z][a-z]+\s+){1,3}(?:Officer|Director|Executive|Manager|Secretary|Inspector|Chair|Lead|Head)\b"
-)
+_POST = re.compile(rf"\b(?:[A-Z][a-z]+\s+){{1,3}}(?:{POSTS.title()})\b")
 
 # "the NHSI mental health improvement resource", "the CQC report": a piece of writing, by whom.
 _WRITING = (

@@ -402,19 +402,22 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
         modifiers=_modifiers(before) if kind == "which" and _bodies(head) else (),
         scope=_scope(asked, attribute) if attribute else _scope(asked, share, after={"of"}) if share else (),
         shared=_shared(asked) if share else (),
-        role=_ABBREVIATED_ROLE.sub("executive", role.group(1).lower()) if role else "",
+        role=" ".join(_ABBREVIATED.get(w, w) for w in role.group(1).lower().split()) if role else "",
     )
 
 
+# The words that name a post ("chief executive", "medical director", "Head of Inspection").
+POSTS = (
+    "chief executive|chief exec|executive|chair|chairman|chairwoman|chairperson|director|inspector"
+    "|minister|secretary|manager|lead|leader|head|officer|president|governor|guardian"
+)
 # "Who is the chief executive of X?", "who was the medical director": the post, which a sentence
 # naming someone in another post ("Chief People Officer") does not answer.
 _ROLE = re.compile(
     r"^who\s+(?:is|was|are|were|has been|will be)\s+(?:the\s+|its\s+|their\s+)?"
-    r"(?!to\b)((?:[a-z-]+\s+){0,2}?(?:chief exec(?:utive)?|executive|chair|chairman|chairwoman|chairperson"
-    r"|director|inspector|minister|secretary|manager|lead|leader|head|officer|president|governor|guardian))s?\b",
+    rf"(?!to\b)((?:[a-z-]+\s+){{0,2}}?(?:{POSTS}))s?\b",
     re.IGNORECASE,
 )
-_ABBREVIATED_ROLE = re.compile(r"\bexec\b")
 
 
 _APPOSITIVE = re.compile(  # ", the figure ...", ", the date ...": what is asked, said again
