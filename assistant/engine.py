@@ -296,10 +296,9 @@ class Casebook:
         searched = spelling.correct(search_query) if search_query else asked
         found = self.retrieve(searched, k=k, filters=filters, groups=groups)
         allowed = _allowed(filters)
-        if not found.passages:
-            answer = answerer.missing(asked, found.query, found.reason, allowed=allowed)
-        else:
-            answer = answerer.answer(
+
+        def read(found: Retrieval) -> Answer:
+            return answerer.answer(
                 asked,
                 found.passages,
                 search_query=found.query,
@@ -307,20 +306,16 @@ class Casebook:
                 exclude=exclude,
                 allowed=allowed,
             )
+
+        if not found.passages:
+            answer = answerer.missing(asked, found.query, found.reason, allowed=allowed)
+        else:
+            answer = read(found)
         if answer.abstained and found.passages and k is None and self.settings.wider_k:
             # Staff wording may rank the passage that answers just below the first few: read a
             # few more before abstaining (the answerer's tests still decide).
-            wider = self.retrieve(
-                searched, k=self.settings.top_k + self.settings.wider_k, filters=filters, groups=groups
-            )
-            second = answerer.answer(
-                asked,
-                wider.passages,
-                search_query=wider.query,
-                query_vector=wider.vector,
-                exclude=exclude,
-                allowed=allowed,
-            )
+            k_more = self.settings.top_k + self.settings.wider_k
+            second = read(self.retrieve(searched, k=k_more, filters=filters, groups=groups))
             answer = answer if second.abstained else second
         if filters and answer.abstained and not exclude:
             # The filters may have left out the documents that answer: say so, and which.
