@@ -207,10 +207,17 @@ class Casebook:
         return [parse_filter(e, known) for e in expressions]
 
     def retrieve(
-        self, query: str, *, k: int | None = None, filters: Sequence[Filter] = (), groups: Groups = None
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        filters: Sequence[Filter] = (),
+        groups: Groups = None,
+        vector: np.ndarray | None = None,
     ) -> Retrieval:
         """Return the passages ``groups`` may read for ``query`` (None: sign-in is off, all of
-        them); none, with the reason, when the library lacks an answer."""
+        them); none, with the reason, when the library lacks an answer. ``vector``: the query's,
+        when a search of it has encoded it already."""
         self.require_index()
         self.refresh()
         access = Access.of(groups)
@@ -219,7 +226,7 @@ class Casebook:
         if unknown:
             log.info("retrieve abstained unknown_names=%s", unknown)
             return Retrieval(expanded, [], None, f"Nothing in the library mentions {', '.join(unknown)}.")
-        vector = self.embedder.embed_query(expanded)
+        vector = self.embedder.embed_query(expanded) if vector is None else vector
         k = k or self.settings.top_k
         passages = self.retriever.search(expanded, k, filters, vector=vector, access=access)
         best = max((p.similarity for p in passages), default=0.0)
@@ -315,7 +322,9 @@ class Casebook:
             # Staff wording may rank the passage that answers just below the first few: read a
             # few more before abstaining (the answerer's tests still decide).
             k_more = self.settings.top_k + self.settings.wider_k
-            second = read(self.retrieve(searched, k=k_more, filters=filters, groups=groups))
+            second = read(
+                self.retrieve(searched, k=k_more, filters=filters, groups=groups, vector=found.vector)
+            )
             answer = answer if second.abstained else second
         if filters and answer.abstained and not exclude:
             # The filters may have left out the documents that answer: say so, and which.
