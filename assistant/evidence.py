@@ -95,14 +95,15 @@ _FREQUENCY = re.compile(
     r"|\b(?:per|a|an)\s+(?:day|night|week|fortnight|month|quarter|year|shift)\b",
     re.IGNORECASE,
 )
-# A time: "six weeks", "18 months", "a year", "up to seven nights", "12-hour".
-_SHARE = re.compile(  # "58%", "half", "two thirds", "one in five", "9 out of 10", "six of the seven", "most"
+# A share: "58%", "half", "two thirds", "one in five", "9 out of 10", "six of the seven", "most".
+_SHARE = re.compile(
     r"\d\s?(?:%|per ?cent)|\b(?:half|most|all|none|majority|minority)\b"
     r"|\b(?:a|one|two|three) (?:third|quarter)s?\b"
     r"|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten) (?:in|out of|of the)"
     r" (?:\d+|two|three|four|five|six|seven|eight|nine|ten|\w+ty)\b",
     re.IGNORECASE,
 )
+# A time: "six weeks", "18 months", "a year", "up to seven nights", "12-hour".
 _DURATION = re.compile(
     r"\b(?:\d+(?:\.\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|few)"
     r"[\s-]+(?:[a-z]+[\s-]+)?(?:minutes?|hours?|days?|nights?|weeks?|months?|years?|terms?)\b",

@@ -196,11 +196,7 @@ class Part:
     def asks_share(self) -> bool:
         """Return whether the part asks a share ("what share of people ...", "what was the
         percentage ..."), which a percentage, "half" or "one in five" gives."""
-        words = [w.lower() for w in _WORD.findall(self.text)]
-        words = words[1:] if words[:1] == ["and"] else words
-        if words[1:2] and words[1] in ("was", "is", "were", "are") and words[2:3] == ["the"]:
-            words = words[:1] + words[3:]  # "what was the percentage ..."
-        return self.kind == "quantity" and words[:1] == ["what"] and len(words) > 1 and words[1] in _SHARES
+        return self.kind == "quantity" and bool(_share_asked(self.text))
 
     @property
     def doer_name(self) -> str:
@@ -380,13 +376,12 @@ def _part(text: str, known_acronyms: frozenset[str]) -> Part:
     if kind == "quantity":
         words = [w.lower() for w in _WORD.findall(asked)]
         measure = words[1] if len(words) > 1 and words[0] == "how" and words[1] in _MEASURES else ""
-        if len(words) > 1 and words[0] == "what" and words[1] in _SHARES:
-            measure = words[1]  # "what share of people ...": "52% of people", seldom "a share"
+        # "what share of people ...": "52% of people", seldom "a share"
+        measure = _share_asked(asked) or measure
         terms = [t for t in terms if t != measure]
     focus = _focus(asked, terms) if kind == "quantity" else ""
     # "what share of young people were seen": a share of them, whom the sentence names
-    words = [w.lower() for w in _WORD.findall(asked)]
-    share = words[1] if kind == "quantity" and len(words) > 2 and words[1] in _SHARES else ""
+    share = _share_asked(asked) if kind == "quantity" else ""
     attribute = _attribute(asked) if kind == "what" else ""
     action = _action(asked) if kind == "who" else ""
     role = _ROLE.match(asked) if kind == "who" else None
@@ -509,6 +504,16 @@ def _scope(text: str, attribute: str, after: Collection[str] = _SCOPED) -> tuple
         if not word[0].isupper() and low not in FUNCTION_WORDS and not any(c.isdigit() for c in low):
             scope.append(re.sub(r"['’]s?$", "", low))
     return tuple(scope)
+
+
+def _share_asked(text: str) -> str:
+    """Return the share a question asks for ("share" in "and what share of people ...",
+    "percentage" in "what was the percentage ..."), else ""."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    words = words[1:] if words[:1] == ["and"] else words
+    if words[1:2] and words[1] in ("was", "is", "were", "are") and words[2:3] == ["the"]:
+        words = words[:1] + words[3:]  # "what was the percentage ..."
+    return words[1] if words[:1] == ["what"] and len(words) > 1 and words[1] in _SHARES else ""
 
 
 def _shared(text: str) -> tuple[str, ...]:
