@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from assistant.answers import Answer
-from assistant.extractive import ExtractiveAnswerer, within
+from assistant.extractive import ExtractiveAnswerer, in_both_lists, within
 from assistant.glossary import Glossary, load_acronyms, load_synonyms, synonym_phrases, synonym_stems
-from assistant.intent import read_question
+from assistant.intent import in_both, read_question
 from assistant.retrieval import RetrievalParams, Retriever
 from assistant.settings import Settings
 from assistant.spelling import Spelling
@@ -301,6 +301,11 @@ class Casebook:
         _, answerer, spelling = self._view(Access.of(groups))
         asked = spelling.correct(question)  # "placments": the library's "placements"
         searched = spelling.correct(search_query) if search_query else asked
+        if not search_query and (both := in_both(asked)):
+            # What is in both of two lists is no sentence's: it is found by name, or not at all.
+            answer = self._in_both(both, k=k, filters=filters, groups=groups, exclude=exclude)
+            answer = answer or self.missing(asked, asked, filters=filters, groups=groups)
+            return replace(answer, question=question)
         found = self.retrieve(searched, k=k, filters=filters, groups=groups)
         allowed = _allowed(filters)
 
@@ -339,6 +344,35 @@ class Casebook:
                     answer.search_query,
                 )
         return answer if asked == question else replace(answer, question=question)
+
+    def _in_both(
+        self,
+        both: tuple[str, str, str],
+        *,
+        k: int | None,
+        filters: Sequence[Filter],
+        groups: Groups,
+        exclude: Collection[str],
+    ) -> Answer | None:
+        """Return the answer to "which trust was both one of the seven and in the cohort?": what
+        the two lists (each searched on its own) both give, asked of by name ("Was Lincolnshire
+        Partnership one of the seven and in the cohort?"); None when no name in both is answered
+        for both lists. Each list is read from the two documents that best match it, whole: a
+        list is seldom what a search for its name ranks first."""
+        aux, first, second = both
+        sides = []
+        for side in (first, second):  # the lists of the two documents that best match each side
+            passages = self.retrieve(side, k=k, filters=filters, groups=groups).passages
+            docs = list(dict.fromkeys(p.chunk.doc_id for p in passages))[:2]
+            chunks = self.store.chunks_of(docs)
+            sides.append([c for doc in docs for c in chunks.get(doc, [])])
+        for name in in_both_lists(*sides, self.glossary_for(groups).meaning)[:3]:
+            answer = self.ask(
+                f"{aux} {name} {first} and {second}?", k=k, filters=filters, groups=groups, exclude=exclude
+            )
+            if not answer.abstained and not answer.unanswered:
+                return answer
+        return None
 
     def missing(
         self, question: str, query: str, *, filters: Sequence[Filter] = (), groups: Groups = None

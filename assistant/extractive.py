@@ -13,13 +13,14 @@ central part is missing Casebook abstains, saying which documents mention the qu
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from assistant.answers import Answer, Citation, abstain
-from assistant.evidence import TITLES, Unit, is_number, kind_fits, listed_bodies, units_of
+from assistant.evidence import ROW, TITLES, Unit, first_cell, is_number, kind_fits, listed_bodies, units_of
 from assistant.glossary import Phrase, unexpanded
 from assistant.intent import FUNCTION_WORDS, POSTS, Intent, Part, irregular_forms, read_question, verb_forms
 from vectorstore import Chunk, Embedder, Passage
@@ -425,20 +426,19 @@ class ExtractiveAnswerer:
         doc_figures: dict[str, set[str]] = {}
         for k, passage in enumerate(passages):
             doc_figures.setdefault(passage.chunk.doc_id, set()).update(scored.text_figures[k])
+
+        def widen(held: set[str]) -> set[str]:
+            """Return ``held`` with the asked words it holds in another tense or as a synonym."""
+            held = held | {t for t, forms in alike.items() if forms & held}
+            return held | {t for t, others in synonyms.items() if others & held}
+
         kept: list[tuple[int, float]] = []  # (unit, coverage) of the units only a cosine can rule out
         for i, unit in enumerate(scored.units):
-            held = scored.tokens[i]
-            held = held | {t for t, forms in alike.items() if forms & held}
-            held = held | {t for t, others in synonyms.items() if others & held}
+            held = widen(scored.tokens[i] | self._membership(part, i, names, own, scored, passages, widen))
             if not unnamed and any(within(alt, scored.words[i]) for alts in names for alt in alts):
                 held = held | set(own)  # "Where is NTW based?": its name, spelt out, is all it asks
             if focus and focus[0] in _MONEY and _CURRENCY.search(unit.text):
                 held = held | {focus[0]}  # "how much money": "£5bn" is the money
-            if unit.item and part.kind == "yes_no" and _only_a_name(unit.text):
-                # "Is Sussex Partnership in the cohort?": "- Sussex Partnership ..." is read under
-                # "The cohort named by NHSI is:" (membership is what the lead-in says)
-                lead_in = _lead_in_of(i, scored.units, passages)
-                held = held | (scored.tokens[lead_in] if lead_in is not None else set())
             # "led by" holds the "leads" asked; so does a sentence under "How it was developed".
             if acts & (held | scored.heading_tokens[unit.passage]):
                 held = held | verb
@@ -801,6 +801,51 @@ class ExtractiveAnswerer:
                 break
             position -= 1
         return held
+
+    def _membership(
+        self,
+        part: Part,
+        i: int,
+        names: list[list[list[str]]],
+        own: Mapping[str, float],
+        scored: _Scored,
+        passages: Sequence[Passage],
+        widen: Callable[[set[str]], set[str]],
+    ) -> set[str]:
+        """Return the words list item ``i`` holds by being in its list, for a part asking whether
+        something is in it, or which of its members ... (``widen``: what a unit's words hold of
+        the part's in other forms)."""
+        unit = scored.units[i]
+        if not unit.item or part.kind not in ("yes_no", "which"):
+            return set()
+        counted = _member_of(part.text, i, scored.units)  # "one of the seven trusts"
+        if part.kind == "which":
+            return counted
+        lead_in = _lead_in_of(i, scored.units, passages)
+        if _only_a_name(unit.text):
+            # "Is Sussex Partnership in the cohort?": "- Sussex Partnership ..." is read under
+            # "The cohort named by NHSI is:" (membership is what the lead-in says); and is "one of
+            # the seven" when that is all the lead-in leaves unsaid.
+            listing = scored.tokens[lead_in] if lead_in is not None else set()
+            whole = widen(scored.tokens[i] | listing | counted | scored.title_tokens[unit.passage])
+            return listing | counted if own.keys() <= whole else listing
+        if not self._entry_of(names, unit.text):
+            return set()
+        # So is a row or item whose first cell is the subject ("Lincolnshire Partnership NHS
+        # Foundation Trust | Requires Improvement | Good" under "The following trusts feature in
+        # the publication, ..."), or under its heading ("Rating changes at the seven trusts"), in
+        # the document its title names: it is a member of the list it is in, when that is all it
+        # asks (not "Did Oxleas go on to be rated outstanding?": its entry says "... to good").
+        listing = scored.tokens[lead_in] if lead_in is not None else scored.heading_tokens[unit.passage]
+        membership = listing | counted | scored.title_tokens[unit.passage]
+        return membership if own.keys() <= widen(scored.tokens[i] | membership) else set()
+
+    def _entry_of(self, names: list[list[list[str]]], text: str) -> bool:
+        """Return whether a list item or table row opens with one of ``names`` and is about it: its
+        first cell, or what comes before a colon, is that name and nothing else."""
+        head = _entry_name(text)
+        words = self.tokenize([head])[0]
+        return _only_a_name(head) and any(within(alt, words) for alts in names for alt in alts)
 
     def _titled(self, name: str) -> list[list[str]]:
         """Return the token runs of a two-word personal name's surname after a title ("Dr Evans",
@@ -1217,6 +1262,96 @@ def _lead_in_of(i: int, units: list[Unit], passages: Sequence[Passage]) -> int |
         passage, k = before, ends[-1]
 
 
+def in_both_lists(
+    first: Sequence[Chunk], second: Sequence[Chunk], meaning: Callable[[str], str | None] = lambda _: None
+) -> list[str]:
+    """Return the names that a list or table in ``first`` and one in another document in
+    ``second`` both give as an entry ("Lincolnshire Partnership NHS FT", "Lincolnshire Partnership
+    NHS Foundation Trust": acronyms are read by their ``meaning``), as the first prints them
+    without the words most entries end with ("NHS", "Trust"), which are not compared."""
+    ours, theirs = _entries(first), _entries(second)
+    spelt = {
+        name: " ".join((meaning(w) or w) if re.fullmatch(r"[A-Z][A-Z&]{1,5}", w) else w for w in name.split())
+        for name, _ in ours + theirs
+    }
+    counts = Counter(w for name in spelt.values() for w in set(_name_words(name)))
+    common = {w for w, n in counts.items() if n > len(spelt) / 2}  # "nhs", "trust"
+
+    def key(name: str) -> frozenset[str]:
+        return frozenset(_name_words(spelt[name])) - common
+
+    listed = {(key(name), doc) for name, doc in theirs}
+    found: list[str] = []
+    for name, doc in ours:
+        if key(name) and any(k == key(name) and d != doc for k, d in listed):
+            words = name.split()
+            while len(words) > 1 and set(_name_words(meaning(words[-1]) or words[-1])) <= common:
+                words.pop()
+            found.append(" ".join(words))
+    return list(dict.fromkeys(found))
+
+
+def _entries(chunks: Sequence[Chunk]) -> list[tuple[str, str]]:
+    """Return (name, document) for each list item or table row of ``chunks`` that opens with a
+    name (its first cell, or what comes before a colon)."""
+    out = []
+    for k, chunk in enumerate(chunks):
+        for unit in units_of(k, chunk.text, chunk.doc_id):
+            head = _entry_name(unit.text)
+            if unit.item and len(head.split()) >= 2 and _only_a_name(head):
+                out.append((head, chunk.doc_id))
+    return out
+
+
+def _entry_name(text: str) -> str:
+    """Return what a list item or table row opens with: a row's first cell, without the column it
+    is under ("Trust: Oxleas NHS Foundation Trust | From: ..."), or an item's words before a colon
+    or dash ("Oxleas NHS Foundation Trust: requires improvement to good.")."""
+    if ROW in text:
+        return first_cell(text).split(": ", 1)[-1].strip(" .")
+    return re.split(r":\s|\s[–—-]\s", text, maxsplit=1)[0].strip(" .")
+
+
+def _name_words(name: str) -> list[str]:
+    return [w.lower() for w in re.findall(r"[\w'’&-]+", name)]
+
+
+def _first_item(i: int, units: list[Unit]) -> int:
+    """Return the first item of the list (or table) in its passage that item ``i`` belongs to."""
+    while i > 0 and units[i - 1].item and units[i - 1].passage == units[i].passage:
+        i -= 1
+    return i
+
+
+def _member_of(question: str, i: int, units: list[Unit]) -> set[str]:
+    """Return the words of "one of the seven trusts" that list item ``i`` holds by being in its
+    list: "one of", and the number when its list (in its passage) has that many items, or that
+    many rows below a table's header."""
+    held = {"one"} if re.search(r"\bone of\b", question, re.IGNORECASE) else set()
+    first = last = _first_item(i, units)
+    while last + 1 < len(units) and units[last + 1].item and units[last + 1].passage == units[i].passage:
+        last += 1
+    size = last - first + 1
+    sizes = {size, size - 1} if units[first].row else {size}  # a table's first row may be its header
+    for word in re.findall(r"\b\w+\b", question.lower()):
+        number = int(word) if word.isdigit() else _NUMBER_WORDS.get(word)
+        if number in sizes:
+            held.add(word)
+    return held
+
+
+_NUMBER_WORDS = {
+    word: n
+    for n, word in enumerate(
+        (
+            "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+            "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+            "nineteen", "twenty",
+        )
+    )
+}  # fmt: skip
+
+
 def _items_after(i: int, units: list[Unit], passages: Sequence[Passage]) -> list[int]:
     """Return the list items that follow unit ``i``: in its passage, or when it ends its passage,
     at the start of the document's next passage (chunking may put a list after its lead-in)."""
@@ -1407,9 +1542,10 @@ def _owns(focus: str, text: str) -> bool:
 def _opens_list(text: str) -> bool:
     """Return whether a sentence introduces the list after it: "Its topics include:", or one
     that counts what follows ("We have agreed six priorities with carers.")."""
-    return text.endswith(":") or bool(_COUNTS_LIST.search(text))
+    return text.endswith(":") or bool(_COUNTS_LIST.search(text)) or bool(_FOLLOWING.match(text))
 
 
+_FOLLOWING = re.compile(r"(?:the|these)\s+following\b", re.IGNORECASE)  # "The following trusts feature ..."
 # "six priorities", "10 questions", "three key steps": a count of the items a list will give.
 _COUNTS_LIST = re.compile(
     r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\d{1,2})\s+(?:[a-z-]+\s+)?"

@@ -280,7 +280,7 @@ def read_question(question: str, known_acronyms: frozenset[str] = frozenset()) -
         else question.strip()
     )
     pieces = []
-    for piece in _PART_BREAK.split(asked):
+    for piece in _memberships(asked) or _PART_BREAK.split(asked):
         # "How did the inspectors gather it - who did they talk to?": a dash before a second
         # question, when what comes before it is a question too (not "We're setting one up - how ...").
         halves = _DASH.split(piece, maxsplit=1)
@@ -319,9 +319,64 @@ def read_question(question: str, known_acronyms: frozenset[str] = frozenset()) -
     return Intent(question, tuple(parts))
 
 
+_MEMBER = r"(?:part of|one of|a member of|among|in|on|listed in|named in|included in)"
+# "Was Lincolnshire Partnership part of the cohort and also one of the seven trusts?", "Is it in
+# both the cohort and the report?": two lists, each asked about the same subject.
+_TWO_LISTS = re.compile(
+    rf"^(?P<ask>{_OPENING_AUX}\s+.+?)\s+(?:(?P<both>{_MEMBER})\s+both\s+(?P<a>.+?)|(?P<p1>{_MEMBER}\s+.+?))"
+    rf"\s*,?\s+and\s+(?:(?:is|was|are|were)\s+)?(?:also\s+)?(?P<p2>.+?)(?:\s+(?:too|as well))?\s*\??$",
+    re.IGNORECASE,
+)
+
+
+def _memberships(question: str) -> list[str]:
+    """Return the two questions a question asking whether its subject is in two lists asks, one
+    for each list; none for any other question."""
+    found = _TWO_LISTS.match(question.strip())
+    if not found or not re.search(r"\s[A-Z]", found.group("ask")):  # a named subject: not "any trust"
+        return []
+    if found.group("both"):
+        first, second = (
+            f"{found.group('both')} {found.group('a')}",
+            f"{found.group('both')} {found.group('p2')}",
+        )
+    elif re.match(_MEMBER + r"\s", found.group("p2"), re.IGNORECASE):
+        first, second = found.group("p1"), found.group("p2")
+    else:
+        return []
+    return [f"{found.group('ask')} {first}?", f"{found.group('ask')} {second}?"]
+
+
+# "Which trust was both one of the seven trusts and in the cohort?", "Is any trust in both the
+# cohort and the report?": what is in two lists at once, with no subject named.
+_BOTH_LISTS = re.compile(
+    rf"^(?P<lead>(?:which|what|is|are|was|were|do|does|did)\b.*?)\s+(?:(?P<prep>{_MEMBER})\s+)?both\s+"
+    rf"(?P<a>.+?)\s*,?\s+and\s+(?:also\s+)?(?P<b>.+?)\s*\??$",
+    re.IGNORECASE,
+)
+
+
+def in_both(question: str) -> tuple[str, str, str] | None:
+    """Return how to ask whether a named thing is in each of the two lists ``question`` asks what
+    is in both of ("Is", "one of the seven trusts", "in the cohort"), or None for any other
+    question (and for one naming its subject: :func:`read_question` splits those in two)."""
+    found = _BOTH_LISTS.match(question.strip())
+    if not found or re.search(r"\s[A-Z]", found.group("lead")):
+        return None
+    prep = found.group("prep")
+    first = f"{prep} {found.group('a')}" if prep else found.group("a")
+    second = found.group("b")
+    if prep and not re.match(_MEMBER + r"\s", second, re.IGNORECASE):
+        second = f"{prep} {second}"
+    if not all(re.match(_MEMBER + r"\s", side, re.IGNORECASE) for side in (first, second)):
+        return None
+    tense = re.search(r"\b(was|were|did)\b", found.group("lead"), re.IGNORECASE)
+    return ("Was" if tense else "Is"), first, second
+
+
 def _part(text: str, known_acronyms: frozenset[str]) -> Part:
     # "what kind of support" is about support: the kind, type or sort is not a subject word.
-    plain = _KIND_OF.sub("", _THEN_AND_NOW.sub("", text))
+    plain = _FILLER.sub("", _KIND_OF.sub("", _THEN_AND_NOW.sub("", text)))
     terms: list[str] = []
     groups: list[list[str]] = []
     run: list[str] = []
@@ -429,6 +484,11 @@ _COORDINATED = re.compile(r"[\s,]*(?:(?:and|or|&)[\s,]*)?", re.IGNORECASE)
 
 
 _KIND_OF = re.compile(r"\b(?:kind|type|sort)s? of\s+", re.IGNORECASE)
+# "went all the way up to outstanding", "what are trusts up against right now": words of speech
+# that name nothing a sentence must hold.
+_FILLER = re.compile(
+    r"\b(?:all the way|right now|just now|at the moment|these days|nowadays)\b", re.IGNORECASE
+)
 # "... now, compared with a few years back": asks the figures over time, which a table's row gives;
 # its words are no words a sentence must hold.
 _THEN_AND_NOW = re.compile(

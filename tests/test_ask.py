@@ -1452,3 +1452,81 @@ def test_seeds_alone_answer_questions_in_staff_wording(
         "The following specialist mental health trusts feature in the publication, having been selected"
     ), chosen.text
     assert chosen.unanswered == ("how many trusts were in the running",), chosen.unanswered
+
+
+def test_membership_of_a_table_or_of_two_lists_is_read_from_their_entries(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    casebook = _library_of(
+        tmp_path,
+        embedder,
+        {
+            "improving-care.md": "# Improving care: the regulator's report\n\n"
+            "Today we publish a report on how six community trusts raised the quality of their care.\n\n"
+            "## Rating changes\n\n"
+            "The following community trusts feature in the report, having been selected because their "
+            "ratings improved on re-inspection.\n\n"
+            "| Trust | From | To |\n|---|---|---|\n"
+            "| Ashdown Community NHS Foundation Trust | Requires improvement | Good |\n"
+            "| Brackley Health NHS Foundation Trust | Requires improvement | Good |\n"
+            "| Pennington Partnership NHS Foundation Trust | Requires improvement | Good |\n"
+            "| Quarry Bank Care NHS Trust | Good | Outstanding |\n"
+            "| Saltley Vale NHS Foundation Trust | Requires improvement | Good |\n"
+            "| Tern Valley Partnership NHS Trust | Requires improvement | Good |\n\n"
+            "Leaders at every trust said that listening to staff mattered most.\n",
+            "productivity-review.md": "# Productivity review of community trusts\n\n"
+            "The review team will work with a cohort of trusts to set benchmarks for community services. "
+            "Its findings are due next spring.\n\n"
+            "The community cohort includes:\n\n"
+            "- Birchwood Community NHS FT\n- Calder Health NHS FT\n- Dunmore Care NHS Trust\n"
+            "- Elmfield Partnership NHS FT\n- Pennington Partnership NHS FT\n- Rowan Community NHS FT\n"
+            "- Wexley Health NHS Trust\n",
+        },
+    )
+    # A row whose first cell is the subject, under "The following ... feature in the report": the
+    # report's six (the table's rows) include it.
+    member = casebook.ask(
+        "Was Pennington Partnership one of the six trusts featured in the regulator's report?"
+    )
+    assert member.text.startswith(
+        "Trust: Pennington Partnership NHS Foundation Trust | From: Requires improvement | To: Good"
+    ), member.text
+    # ... but its row says "Good": it is no answer to whether it was rated outstanding.
+    assert casebook.ask("Was Pennington Partnership rated outstanding after the report?").abstained
+    # "which of the six ... all the way up to outstanding": "all the way" asks nothing of a sentence.
+    top = casebook.ask(
+        "which of the six trusts in the regulator's report went all the way up to outstanding?"
+    )
+    assert top.text.startswith("- Trust: Quarry Bank Care NHS Trust | From: Good | To: Outstanding"), top.text
+    # Two lists asked of one named trust: each is a part, and the one it is not in is said.
+    both = casebook.ask(
+        "Was Pennington Partnership part of the productivity review cohort and also one of the six "
+        "improving trusts?"
+    )
+    assert not both.abstained and both.unanswered == (), both.text
+    assert {c.title for c in both.citations} == {
+        "Improving care: the regulator's report",
+        "Productivity review of community trusts",
+    }
+    one = casebook.ask(
+        "Was Ashdown Community part of the productivity review cohort and also one of the six "
+        "improving trusts?"
+    )
+    assert one.text.startswith(
+        "Trust: Ashdown Community NHS Foundation Trust | From: Requires improvement | To: Good"
+    ), one.text
+    assert one.unanswered == ("Was Ashdown Community part of the productivity review cohort?",)
+    # What is in both lists, with no trust named: the entry both give ("NHS FT" is "NHS Foundation
+    # Trust"), and a cohort is the "group" asked of.
+    common = casebook.ask(
+        "Which trust was both one of the six improving trusts and in the productivity review group?"
+    )
+    assert (
+        common.question
+        == "Which trust was both one of the six improving trusts and in the productivity review group?"
+    )
+    assert "Pennington Partnership" in common.text.split("[1]")[0], common.text
+    assert common.unanswered == ()
+    assert casebook.ask(
+        "Is any trust in both the productivity review cohort and the regulator's list of closures?"
+    ).abstained

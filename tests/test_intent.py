@@ -6,7 +6,7 @@ import pytest
 
 from assistant.evidence import _NUMBER
 from assistant.glossary import Glossary
-from assistant.intent import read_question
+from assistant.intent import in_both, read_question
 
 
 def test_names_joined_by_and_or_commas_are_one_group_other_names_are_groups_of_their_own() -> None:
@@ -407,3 +407,53 @@ def test_contractions_and_indefinite_pronouns_name_no_subject() -> None:
         "Do teenagers still get any schooling while they’re on the ward, or isn't there anything?"
     )
     assert ward.central.terms == ("teenagers", "still", "schooling", "while", "ward"), ward.central.terms
+
+
+def test_words_of_speech_like_all_the_way_and_right_now_name_no_subject() -> None:
+    # "way" is a rare word in a library: weighed as a subject word, it had outweighed "outstanding".
+    top = read_question("Which of the seven trusts went all the way up to outstanding?")
+    assert "way" not in top.central.terms, top.central.terms
+    pressures = read_question("What did the lead say trusts are up against right now?")
+    assert not {"right", "now"} & set(pressures.central.terms), pressures.central.terms
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        (
+            "Was Lincolnshire Partnership part of the Carter review cohort and also one of the seven trusts?",
+            [
+                "Was Lincolnshire Partnership part of the Carter review cohort?",
+                "Was Lincolnshire Partnership one of the seven trusts?",
+            ],
+        ),
+        (
+            "Is Oxleas in both the cohort and the report?",
+            ["Is Oxleas in the cohort?", "Is Oxleas in the report?"],
+        ),
+        # Not two lists: one place of two names, and a second question of its own.
+        ("Was the crisis line in Leeds and Bradford?", ["Was the crisis line in Leeds and Bradford"]),
+        ("Is Oxleas in the cohort and what did it save?", ["Is Oxleas in the cohort", "what did it save"]),
+    ],
+)
+def test_a_named_subject_asked_of_in_two_lists_is_asked_of_in_each(question: str, parts: list[str]) -> None:
+    assert [p.text for p in read_question(question).parts] == parts
+
+
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        (
+            "Which trust was both one of the seven trusts and in the Carter review group?",
+            ("Was", "one of the seven trusts", "in the Carter review group"),
+        ),
+        (
+            "Is any trust in both the Carter review cohort and the seven case studies?",
+            ("Is", "in the Carter review cohort", "in the seven case studies"),
+        ),
+        ("Is Oxleas in both the cohort and the report?", None),  # named: read_question splits it
+        ("Did both trusts cut beds and save money?", None),
+    ],
+)
+def test_what_is_in_both_of_two_lists_is_asked_of_each_by_name(question: str, asked: tuple | None) -> None:
+    assert in_both(question) == asked
