@@ -17,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from assistant.evidence import TITLES
+from assistant.intent import FUNCTION_WORDS, POSTS
 from vectorstore import DataError
 
 DEFAULT_FILE = Path(__file__).with_name("acronyms.yaml")
@@ -172,7 +174,8 @@ class Glossary:
         self._meanings = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in acronyms.items()}
         self.acronyms = {k: v[0] for k, v in self._meanings.items()}  # the first meaning of each
         self.phrases = tuple(phrases)
-        self._learned = _learn(library_texts, set(self.acronyms))
+        self.people: dict[str, frozenset[str]] = {}  # "Paul Lelliott": the words of his post
+        self._learned = _learn(library_texts, set(self.acronyms), self.people)
 
     def meaning(self, acronym: str) -> str | None:
         """Return what ``acronym`` stands for (the file first, then the library), or None."""
@@ -214,8 +217,38 @@ class Glossary:
                     meanings.append(meaning + plural)
         found = [(m.start(), p.means) for p in self.phrases if p.means and (m := p.pattern.search(question))]
         meanings += [means for _, means in sorted(found) if not _says(question, means)]  # in its order
+        meanings += [name for name in self.holders(question) if name.lower() not in question.lower()]
         meanings = list(dict.fromkeys(meanings))
         return f"{question} ({'; '.join(meanings)})" if meanings else question
+
+    def holders(self, question: str) -> list[str]:
+        """Return the person the library names in each post ``question`` asks of by its words
+        ("CQC's mental health lead": "Paul Lelliott", whom it introduces as "Deputy Chief
+        Inspector of Hospitals (lead for mental health)"), where only one person holds them."""
+        found = []
+        for role in _ROLE_ASKED.finditer(question):
+            post = re.split(r"['’]s\s+", role.group(0))[-1]  # not the owner: "the regulator's"
+            words = {w.lower() for w in re.findall(r"[A-Za-z-]+", post) if w[:1].islower()}
+            words -= FUNCTION_WORDS
+            if len(words) < 2:  # "the lead" alone could be anyone's post
+                continue
+            holders = [name for name, post in self.people.items() if words <= post]
+            if len(holders) == 1:
+                found.append(holders[0])
+        return found
+
+
+# "Dr Paul Lelliott, Deputy Chief Inspector of Hospitals (lead for mental health), said": a person
+# (two or three capitalised words, after a title or not) and the post set after the name.
+_NAMED_POST = re.compile(
+    rf"(?:\b(?:{'|'.join(TITLES)})\.?\s+)?\b([A-Z][a-z'’-]+(?:\s+[A-Z][a-z'’-]+){{1,2}}),\s+"
+    r"([^,.;:\n“”\"]{3,120}?)(?=,|\.\s|;|:|\s+(?:said|says|told|added|explained|wrote)\b)"
+)
+_POST_WORD = re.compile(rf"\b(?:{POSTS})\b", re.IGNORECASE)
+# A post a question asks of: "CQC's mental health lead", "the lead for mental health at CQC".
+_ROLE_ASKED = re.compile(
+    rf"(?:[\w'’-]+\s+){{0,3}}(?:{POSTS})s?\b(?:\s+(?:for|of)\s+(?:[a-z-]+\s*){{1,3}})?", re.IGNORECASE
+)
 
 
 def _says(text: str, words: str) -> bool:
@@ -235,12 +268,19 @@ def _initials(words: list[str]) -> str:
     return "".join(w[0] for w in words if w.lower() not in _CONNECTORS and w != "NHS")
 
 
-def _learn(texts: Iterable[str], known: set[str]) -> dict[str, str]:
+def _learn(texts: Iterable[str], known: set[str], people: dict[str, frozenset[str]]) -> dict[str, str]:
     """Return acronym -> the library's name for it: defined "Name (ACR)" first, then the most
-    frequent capitalised name (or its opening words) whose initials spell it."""
+    frequent capitalised name (or its opening words) whose initials spell it. Fill ``people``
+    with the posts the library gives people ("Dr Paul Lelliott, Deputy Chief Inspector ...")."""
     defined: dict[str, str] = {}
     by_initials: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for text in texts:
+        for name, post in _NAMED_POST.findall(text):
+            if _POST_WORD.search(post):
+                words = {
+                    w.lower().removesuffix("'s").removesuffix("’s") for w in re.findall(r"[\w'’-]+", post)
+                }
+                people[name] = people.get(name, frozenset()) | frozenset(words - FUNCTION_WORDS)
         for name, acronym in _DEFINED.findall(text):
             words = name.replace(",", "").split()
             for start in range(len(words)):

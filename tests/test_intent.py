@@ -457,3 +457,19 @@ def test_a_named_subject_asked_of_in_two_lists_is_asked_of_in_each(question: str
 )
 def test_what_is_in_both_of_two_lists_is_asked_of_each_by_name(question: str, asked: tuple | None) -> None:
     assert in_both(question) == asked
+
+
+def test_a_post_asked_of_by_its_words_searches_for_the_one_person_the_library_gives_it() -> None:
+    library = [
+        "Dr Asha Rahman, Deputy Chief Inspector (lead for community services), said: “Demand is rising.”",
+        "Tom Birch, chief executive of Harrowby Health, said the trust had turned a corner.",
+        "Jo Fenwick, chief executive of Saltmarsh Care, told the conference about its crisis cafe.",
+    ]
+    glossary = Glossary({}, library)
+    assert glossary.people["Asha Rahman"] >= {"lead", "community", "services", "inspector"}
+    # The regulator's "community services lead" is the one person whose post holds those words.
+    asked = "What did the regulator's community services lead say about demand?"
+    assert glossary.expand(asked) == f"{asked} (Asha Rahman)"
+    # Two chief executives: the post alone names neither; nor does "the lead" alone name anyone.
+    assert glossary.expand("What did the chief executive say about the cafe?").endswith("cafe?")
+    assert glossary.expand("What did the lead say about demand?").endswith("demand?")
