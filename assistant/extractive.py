@@ -149,6 +149,7 @@ class ExtractiveAnswerer:
         self.mentions = mentions
         self.stored = stored
         self.prepared = prepared
+        self._leading = set(tokenize([_LEADING])[0])
 
     def answer(
         self,
@@ -442,6 +443,8 @@ class ExtractiveAnswerer:
             # "led by" holds the "leads" asked; so does a sentence under "How it was developed".
             if acts & (held | scored.heading_tokens[unit.passage]):
                 held = held | verb
+            elif verb & self._leading and _POST_OF.search(unit.text):
+                held = held | verb  # "Who leads the Hollin Vale site?": "X, service manager for the ..."
             around = scored.passage_tokens[unit.passage]
             # Each sentence's passage must hold one name of every group (a trust of "A and B",
             # and the "CQC" beside it: whether X is one of Y needs both X and Y); one name for a
@@ -1504,6 +1507,10 @@ def _numbered(focus: str, words: list[str]) -> bool:
 
 # "Chief People Officer", "Deputy Chief Inspector": a post, as a title.
 _POST = re.compile(rf"\b(?:[A-Z][a-z]+\s+){{1,3}}(?:{POSTS.title()})\b")
+# "service manager for the Hollin Vale site", "chief executive of NTW": a post, and what it is of.
+_POST_OF = re.compile(rf"\b(?:{POSTS})s?\s+(?:for|of|at)\b", re.IGNORECASE)
+# What a post does to what it is of: "who leads / runs / manages / heads the site?"
+_LEADING = "lead run manage head chair oversee direct"
 
 # "the NHSI mental health improvement resource", "the CQC report": a piece of writing, by whom.
 _WRITING = (

@@ -1452,6 +1452,17 @@ def test_seeds_alone_answer_questions_in_staff_wording(
         "The following specialist mental health trusts feature in the publication, having been selected"
     ), chosen.text
     assert chosen.unanswered == ("how many trusts were in the running",), chosen.unanswered
+    # To "build up" leaders is to strengthen leadership; "getting on better" is improved relations.
+    built = casebook.ask("how did the improving trusts build up their leaders, according to Lelliott?")
+    assert built.text.startswith("“In this report, we give examples of how these trusts have worked hard"), (
+        built.text
+    )
+    relations = casebook.ask(
+        "did the trusts in the CQC case studies end up getting on better with CQC over time?"
+    )
+    assert relations.text.startswith("Most of our trusts acknowledged an improvement in relations"), (
+        relations.text
+    )
 
 
 def test_membership_of_a_table_or_of_two_lists_is_read_from_their_entries(
@@ -1530,3 +1541,20 @@ def test_membership_of_a_table_or_of_two_lists_is_read_from_their_entries(
     assert casebook.ask(
         "Is any trust in both the productivity review cohort and the regulator's list of closures?"
     ).abstained
+
+
+def test_a_post_of_a_site_says_who_leads_it(tmp_path: Path, embedder: Embedder) -> None:
+    casebook = _one_document_library(
+        tmp_path,
+        embedder,
+        "site-update.md",
+        "# Community transformation: an update on two sites\n\n"
+        "## Brackley site\n\nThe Brackley site opened in May with 12 staff.\n\n"
+        "Sam Idowu, service manager for the Brackley site, said: "
+        '"Peer workers have made the difference."\n\n'
+        "## Corby site\n\nThe Corby site is delayed by building work on its hub.\n",
+    )
+    # "service manager for the Brackley site" is who leads it; the Corby site's lead is not given.
+    leads = casebook.ask("Who leads the Brackley site, and who leads the Corby site?")
+    assert leads.text.startswith("Sam Idowu, service manager for the Brackley site, said"), leads.text
+    assert leads.unanswered == ("who leads the Corby site",)
