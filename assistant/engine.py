@@ -362,6 +362,7 @@ class Casebook:
         aux, first, second = both
         sides = []
         for side in (first, second):  # the lists of the two documents that best match each side
+            # (retrieved with the user's groups and filters: only documents they may read)
             passages = self.retrieve(side, k=k, filters=filters, groups=groups).passages
             docs = list(dict.fromkeys(p.chunk.doc_id for p in passages))[:2]
             chunks = self.store.chunks_of(docs)

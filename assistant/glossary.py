@@ -232,7 +232,7 @@ class Glossary:
             words -= FUNCTION_WORDS
             if len(words) < 2:  # "the lead" alone could be anyone's post
                 continue
-            holders = [name for name, post in self.people.items() if words <= post]
+            holders = [name for name, given in self.people.items() if words <= given]
             if len(holders) == 1:
                 found.append(holders[0])
         return found
