@@ -450,3 +450,34 @@ def test_in_the_browser_an_editor_adds_a_document(chromium, server: dict, tmp_pa
     finally:
         context.close()
     assert ask(server, "fred", "How did Heron ward cut falls?").json()["citations"] == []
+
+
+def test_what_two_lists_both_give_is_read_only_from_lists_the_reader_may_read(
+    tmp_path: Path, embedder
+) -> None:
+    from ingest import ingest
+
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    (folder / "improving-care.md").write_text(
+        "# Improving care: the regulator's report\n\n"
+        "The following community trusts feature in the report.\n\n"
+        "- Ashdown Community NHS Foundation Trust\n- Pennington Partnership NHS Foundation Trust\n"
+        "- Quarry Bank Care NHS Trust\n",
+        encoding="utf-8",
+    )
+    (folder / "review-cohort.md").write_text(
+        "# Productivity review of community trusts\n\nThe review cohort includes:\n\n"
+        "- Birchwood Community NHS FT\n- Pennington Partnership NHS FT\n- Rowan Community NHS FT\n",
+        encoding="utf-8",
+    )
+    (folder / "review-cohort.md.meta.yaml").write_text("access: [board]\n", encoding="utf-8")
+    casebook = Casebook(Settings(data_dir=tmp_path / "data"), embedder=embedder)
+    assert ingest([folder], casebook.store, embedder).ok
+    question = "Which trust is both in the regulator's report and in the productivity review cohort?"
+    board = casebook.ask(question, groups=["board"])
+    assert "Pennington Partnership" in board.text.split("[1]")[0], board.text
+    # Another reader is not told, nor shown, what the board's document lists.
+    finance = casebook.ask(question, groups=["finance"])
+    assert finance.abstained and "Productivity review" not in finance.text, finance.text
+    assert all(c.title != "Productivity review of community trusts" for c in finance.citations)
