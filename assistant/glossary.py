@@ -239,11 +239,14 @@ class Glossary:
 
 
 # "Dr Paul Lelliott, Deputy Chief Inspector of Hospitals (lead for mental health), said": a person
-# (two or three capitalised words, after a title or not) and the post set after the name.
+# (two or three capitalised words, after a title or not) and the post set after the name. The title
+# is read as part of the run and taken off after: an optional group before the run is tried at
+# every letter of the library, which is read when the library is opened.
 _NAMED_POST = re.compile(
-    rf"(?:\b(?:{'|'.join(TITLES)})\.?\s+)?\b([A-Z][a-z'’-]+(?:\s+[A-Z][a-z'’-]+){{1,2}}),\s+"
+    r"\b([A-Z][a-z'’-]+(?:\s+[A-Z][a-z'’-]+){1,3}),\s+"
     r"([^,.;:\n“”\"]{3,120}?)(?=,|\.\s|;|:|\s+(?:said|says|told|added|explained|wrote)\b)"
 )
+_TITLE = re.compile(rf"^(?:{'|'.join(TITLES)})\.?\s+")
 _POST_WORD = re.compile(rf"\b(?:{POSTS})\b", re.IGNORECASE)
 # A post a question asks of: "CQC's mental health lead", "the lead for mental health at CQC".
 _ROLE_ASKED = re.compile(
@@ -275,8 +278,9 @@ def _learn(texts: Iterable[str], known: set[str], people: dict[str, frozenset[st
     defined: dict[str, str] = {}
     by_initials: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for text in texts:
-        for name, post in _NAMED_POST.findall(text):
-            if _POST_WORD.search(post):
+        for run, post in _NAMED_POST.findall(text):
+            name = _TITLE.sub("", run)
+            if len(name.split()) <= 3 and _POST_WORD.search(post):
                 words = {
                     w.lower().removesuffix("'s").removesuffix("’s") for w in re.findall(r"[\w'’-]+", post)
                 }
