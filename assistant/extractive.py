@@ -1266,7 +1266,7 @@ def _lead_in_of(i: int, units: list[Unit], passages: Sequence[Passage]) -> int |
 
 
 def in_both_lists(
-    first: Sequence[Chunk], second: Sequence[Chunk], meaning: Callable[[str], str | None] = lambda _: None
+    first: Sequence[Chunk], second: Sequence[Chunk], meaning: Callable[[str], str | None]
 ) -> list[str]:
     """Return the names that a list or table in ``first`` and one in another document in
     ``second`` both give as an entry ("Lincolnshire Partnership NHS FT", "Lincolnshire Partnership
